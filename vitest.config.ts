@@ -1,0 +1,27 @@
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+
+export default defineConfig(async () => {
+  const migrations = await readD1Migrations("migrations");
+  return {
+    plugins: [
+      cloudflareTest({
+        wrangler: { configPath: "./wrangler.toml" },
+        miniflare: {
+          // Test-only bindings: secrets the suites sign with and the migrations to apply.
+          bindings: {
+            TEST_MIGRATIONS: migrations,
+            AIRCALL_WEBHOOK_TOKENS: "test-aircall-token-old,test-aircall-token-new",
+            GUESTY_WEBHOOK_SECRETS:
+              "whsec_dGVzdC1ndWVzdHktc2VjcmV0LW9sZC0wMDAwMDAwMDA=,whsec_dGVzdC1ndWVzdHktc2VjcmV0LW5ldy0xMTExMTExMTE=",
+            ADMIN_TOKEN: "test-admin-token",
+          },
+        },
+      }),
+    ],
+    test: {
+      setupFiles: ["./test/apply-migrations.ts"],
+      include: ["test/**/*.test.ts"],
+    },
+  };
+});

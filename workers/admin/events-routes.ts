@@ -1,0 +1,140 @@
+// Admin API over stored webhook events: list, inspect, replay.
+import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
+import { and, desc, eq, lt, or, type SQL } from "drizzle-orm";
+import { openDatabase } from "../db/client";
+import { webhookEvents } from "../db/schema";
+import type { AppEnv } from "../http/app-env";
+import { AppError, badRequest } from "../http/errors";
+import { applyChanges } from "../intake/ingest";
+import { normalizeEvent } from "../intake/normalize-event";
+import { decodeCursor, encodeCursor } from "./event-cursor";
+import {
+  errorSchema,
+  eventDetailSchema,
+  eventIdParamsSchema,
+  eventListQuerySchema,
+  eventListSchema,
+  replayResultSchema,
+} from "./event-schemas";
+
+const iso = (ms: number) => new Date(ms).toISOString();
+const json = <T>(schema: T, description: string) => ({ content: { "application/json": { schema } }, description });
+const errors = {
+  400: json(errorSchema, "Invalid request"),
+  401: json(errorSchema, "Missing or wrong bearer token"),
+  503: json(errorSchema, "Storage unavailable"),
+};
+const security = [{ adminBearer: [] }];
+
+export const eventsRoutes = new OpenAPIHono<AppEnv>({
+  defaultHook: (result) => {
+    if (!result.success) {
+      const issue = result.error.issues[0];
+      throw badRequest(`${issue?.path.join(".") || "request"}: ${issue?.message ?? "invalid"}`);
+    }
+  },
+});
+
+const listRoute = createRoute({
+  method: "get",
+  path: "/events",
+  summary: "List stored webhook events, newest first",
+  security,
+  request: { query: eventListQuerySchema },
+  responses: { 200: json(eventListSchema, "One page of events"), ...errors },
+});
+
+eventsRoutes.openapi(listRoute, async (c) => {
+  const query = c.req.valid("query");
+  const conditions: SQL[] = [];
+  if (query.source) conditions.push(eq(webhookEvents.source, query.source));
+  if (query.type) conditions.push(eq(webhookEvents.type, query.type));
+  if (query.status) conditions.push(eq(webhookEvents.status, query.status));
+  if (query.cursor) {
+    const cursor = decodeCursor(query.cursor);
+    if (!cursor) throw badRequest("cursor: not a cursor returned by this API");
+    const [receivedAt, id] = cursor;
+    conditions.push(
+      or(lt(webhookEvents.receivedAt, receivedAt), and(eq(webhookEvents.receivedAt, receivedAt), lt(webhookEvents.id, id)))!,
+    );
+  }
+  const rows = await openDatabase(c.env.DB)
+    .select({
+      id: webhookEvents.id,
+      source: webhookEvents.source,
+      type: webhookEvents.type,
+      receivedAt: webhookEvents.receivedAt,
+      status: webhookEvents.status,
+    })
+    .from(webhookEvents)
+    .where(and(...conditions))
+    .orderBy(desc(webhookEvents.receivedAt), desc(webhookEvents.id))
+    .limit(query.limit + 1);
+  const page = rows.slice(0, query.limit);
+  const last = page.at(-1);
+  return c.json(
+    {
+      items: page.map((row) => ({ ...row, receivedAt: iso(row.receivedAt) })),
+      nextCursor: rows.length > query.limit && last ? encodeCursor([last.receivedAt, last.id]) : null,
+    },
+    200,
+  );
+});
+
+async function loadEvent(env: Env, id: string) {
+  const row = await openDatabase(env.DB).select().from(webhookEvents).where(eq(webhookEvents.id, id)).get();
+  if (!row) throw new AppError(404, "event not found");
+  return row;
+}
+
+const getRoute = createRoute({
+  method: "get",
+  path: "/events/{id}",
+  summary: "One stored event with its payload",
+  security,
+  request: { params: eventIdParamsSchema },
+  responses: { 200: json(eventDetailSchema, "The event"), 404: json(errorSchema, "No such event"), ...errors },
+});
+
+eventsRoutes.openapi(getRoute, async (c) => {
+  const row = await loadEvent(c.env, c.req.valid("param").id);
+  return c.json(
+    {
+      id: row.id,
+      source: row.source,
+      type: row.type,
+      receivedAt: iso(row.receivedAt),
+      status: row.status,
+      processedAt: row.processedAt === null ? null : iso(row.processedAt),
+      error: row.error,
+      payload: JSON.parse(row.payload) as unknown,
+    },
+    200,
+  );
+});
+
+const replayRoute = createRoute({
+  method: "post",
+  path: "/events/{id}/replay",
+  summary: "Normalize a stored event again and re-enqueue the documents it touches",
+  security,
+  request: { params: eventIdParamsSchema },
+  responses: { 200: json(replayResultSchema, "Replayed"), 404: json(errorSchema, "No such event"), ...errors },
+});
+
+eventsRoutes.openapi(replayRoute, async (c) => {
+  const row = await loadEvent(c.env, c.req.valid("param").id);
+  c.set("source", row.source);
+  c.set("eventType", row.type);
+  c.set("eventId", row.id);
+  const normalization = normalizeEvent(row.source, row.type, JSON.parse(row.payload) as Record<string, unknown>);
+  const documentsEnqueued = await applyChanges(
+    { db: openDatabase(c.env.DB), queue: c.env.VECTORIZE_QUEUE },
+    row.id,
+    normalization,
+    { forceEnqueue: true },
+  );
+  const status = normalization.status;
+  c.set("outcome", `replayed:${status}`);
+  return c.json({ id: row.id, status, documentsEnqueued }, 200);
+});

@@ -1,0 +1,27 @@
+// The Worker's HTTP surface. Each flow mounts its own routes here.
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { eventsRoutes } from "./admin/events-routes";
+import { requireAdmin } from "./auth/admin-bearer";
+import type { AppEnv } from "./http/app-env";
+import { healthRoutes } from "./http/health-routes";
+import { handleError, requestLog } from "./http/request-log";
+import { webhookRoutes } from "./intake/routes";
+
+export function createApp() {
+  const app = new OpenAPIHono<AppEnv>();
+  app.use("*", requestLog);
+  app.onError(handleError);
+  app.notFound((c) => c.json({ error: "not found", requestId: c.get("requestId") }, 404));
+
+  app.route("/", healthRoutes);
+  app.route("/webhooks", webhookRoutes);
+
+  app.openAPIRegistry.registerComponent("securitySchemes", "adminBearer", { type: "http", scheme: "bearer" });
+  app.doc31("/api/openapi.json", {
+    openapi: "3.1.0",
+    info: { title: "edge-ops admin API", version: "1.0.0", description: "Bearer ADMIN_TOKEN on every operation." },
+  });
+  app.use("/api/*", async (c, next) => (c.req.path === "/api/openapi.json" ? next() : requireAdmin(c, next)));
+  app.route("/api", eventsRoutes);
+  return app;
+}

@@ -1,0 +1,217 @@
+// The one D1 schema. Change it here, then `npm run db:generate` writes the migration.
+//
+// Entity tables share three bookkeeping columns:
+// - order_key: how far along the source's own timeline the stored snapshot is. An upsert
+//   only overwrites the snapshot when the incoming key is >= the stored one, so a late or
+//   redelivered older event never moves an entity backwards.
+// - version: bumped on every accepted write; documents remember which version they were
+//   built from so a slower concurrent writer cannot replace a newer document.
+// - updated_at: wall-clock ms of our last write.
+import { sql } from "drizzle-orm";
+import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+
+const bookkeeping = {
+  orderKey: integer("order_key").notNull().default(0),
+  version: integer("version").notNull().default(1),
+  updatedAt: integer("updated_at").notNull(),
+};
+
+export const EVENT_SOURCES = ["aircall", "guesty"] as const;
+export type EventSource = (typeof EVENT_SOURCES)[number];
+
+/** received: stored, not yet fully processed (a retry or replay finishes it).
+ *  processed: normalized and its documents enqueued.
+ *  ignored: an event type we store but do not normalize.
+ *  failed: the body did not match the documented shape of its event type. */
+export const EVENT_STATUSES = ["received", "processed", "ignored", "failed"] as const;
+export type EventStatus = (typeof EVENT_STATUSES)[number];
+
+export const webhookEvents = sqliteTable(
+  "webhook_events",
+  {
+    id: text("id").primaryKey(),
+    source: text("source", { enum: EVENT_SOURCES }).notNull(),
+    type: text("type").notNull(),
+    receivedAt: integer("received_at").notNull(),
+    status: text("status", { enum: EVENT_STATUSES }).notNull().default("received"),
+    payload: text("payload").notNull(),
+    error: text("error"),
+    processedAt: integer("processed_at"),
+  },
+  (t) => [
+    index("webhook_events_received_idx").on(t.receivedAt, t.id),
+    index("webhook_events_source_type_idx").on(t.source, t.type, t.receivedAt),
+    index("webhook_events_status_idx").on(t.status, t.receivedAt),
+  ],
+);
+
+// ---- Aircall ----
+
+export const aircallCalls = sqliteTable("aircall_calls", {
+  id: integer("id").primaryKey({ autoIncrement: false }),
+  direction: text("direction"),
+  status: text("status"),
+  startedAt: integer("started_at"),
+  answeredAt: integer("answered_at"),
+  endedAt: integer("ended_at"),
+  durationSeconds: integer("duration_seconds"),
+  missedCallReason: text("missed_call_reason"),
+  hangupCause: text("hangup_cause"),
+  userId: integer("user_id"),
+  userName: text("user_name"),
+  numberId: integer("number_id"),
+  numberDigits: text("number_digits"),
+  numberName: text("number_name"),
+  externalNumber: text("external_number"),
+  contactId: integer("contact_id"),
+  contactName: text("contact_name"),
+  tags: text("tags", { mode: "json" }).$type<string[]>().notNull().default(sql`'[]'`),
+  comments: text("comments", { mode: "json" })
+    .$type<{ id: number; content: string; postedBy: string | null; postedAt: number | null }[]>()
+    .notNull()
+    .default(sql`'[]'`),
+  hasVoicemail: integer("has_voicemail", { mode: "boolean" }).notNull().default(false),
+  hasRecording: integer("has_recording", { mode: "boolean" }).notNull().default(false),
+  archived: integer("archived", { mode: "boolean" }).notNull().default(false),
+  // Filled by AI events that can arrive before or after the call's own events.
+  transcription: text("transcription"),
+  summary: text("summary"),
+  ...bookkeeping,
+});
+
+export const aircallContacts = sqliteTable("aircall_contacts", {
+  id: integer("id").primaryKey({ autoIncrement: false }),
+  firstName: text("first_name"),
+  lastName: text("last_name"),
+  companyName: text("company_name"),
+  information: text("information"),
+  emails: text("emails", { mode: "json" }).$type<string[]>().notNull().default(sql`'[]'`),
+  phoneNumbers: text("phone_numbers", { mode: "json" }).$type<string[]>().notNull().default(sql`'[]'`),
+  deleted: integer("deleted", { mode: "boolean" }).notNull().default(false),
+  ...bookkeeping,
+});
+
+export const aircallUsers = sqliteTable("aircall_users", {
+  id: integer("id").primaryKey({ autoIncrement: false }),
+  name: text("name"),
+  email: text("email"),
+  available: integer("available", { mode: "boolean" }),
+  availabilityStatus: text("availability_status"),
+  language: text("language"),
+  deleted: integer("deleted", { mode: "boolean" }).notNull().default(false),
+  ...bookkeeping,
+});
+
+export const aircallNumbers = sqliteTable("aircall_numbers", {
+  id: integer("id").primaryKey({ autoIncrement: false }),
+  name: text("name"),
+  digits: text("digits"),
+  country: text("country"),
+  timeZone: text("time_zone"),
+  open: integer("open", { mode: "boolean" }),
+  availabilityStatus: text("availability_status"),
+  deleted: integer("deleted", { mode: "boolean" }).notNull().default(false),
+  ...bookkeeping,
+});
+
+// ---- Guesty ----
+
+export const guestyReservations = sqliteTable(
+  "guesty_reservations",
+  {
+    id: text("id").primaryKey(),
+    confirmationCode: text("confirmation_code"),
+    status: text("status"),
+    checkIn: text("check_in"),
+    checkOut: text("check_out"),
+    nightsCount: integer("nights_count"),
+    guestsCount: integer("guests_count"),
+    listingId: text("listing_id"),
+    listingName: text("listing_name"),
+    guestId: text("guest_id"),
+    guestName: text("guest_name"),
+    channel: text("channel"),
+    ...bookkeeping,
+  },
+  (t) => [index("guesty_reservations_listing_idx").on(t.listingId), index("guesty_reservations_guest_idx").on(t.guestId)],
+);
+
+export const guestyListings = sqliteTable("guesty_listings", {
+  id: text("id").primaryKey(),
+  title: text("title"),
+  nickname: text("nickname"),
+  address: text("address"),
+  city: text("city"),
+  country: text("country"),
+  propertyType: text("property_type"),
+  bedrooms: integer("bedrooms"),
+  bathrooms: integer("bathrooms"),
+  accommodates: integer("accommodates"),
+  active: integer("active", { mode: "boolean" }),
+  deleted: integer("deleted", { mode: "boolean" }).notNull().default(false),
+  ...bookkeeping,
+});
+
+export const guestyGuests = sqliteTable("guesty_guests", {
+  id: text("id").primaryKey(),
+  fullName: text("full_name"),
+  firstName: text("first_name"),
+  lastName: text("last_name"),
+  emails: text("emails", { mode: "json" }).$type<string[]>().notNull().default(sql`'[]'`),
+  phones: text("phones", { mode: "json" }).$type<string[]>().notNull().default(sql`'[]'`),
+  deleted: integer("deleted", { mode: "boolean" }).notNull().default(false),
+  ...bookkeeping,
+});
+
+export const guestyMessages = sqliteTable(
+  "guesty_messages",
+  {
+    id: text("id").primaryKey(),
+    conversationId: text("conversation_id"),
+    reservationId: text("reservation_id"),
+    guestId: text("guest_id"),
+    guestName: text("guest_name"),
+    /** "received" from the guest/owner, or "sent" by the host. */
+    direction: text("direction", { enum: ["received", "sent"] }).notNull(),
+    channel: text("channel"),
+    body: text("body"),
+    sentAt: text("sent_at"),
+    ...bookkeeping,
+  },
+  (t) => [index("guesty_messages_conversation_idx").on(t.conversationId), index("guesty_messages_reservation_idx").on(t.reservationId)],
+);
+
+export const guestyTasks = sqliteTable("guesty_tasks", {
+  id: text("id").primaryKey(),
+  title: text("title"),
+  description: text("description"),
+  status: text("status"),
+  taskType: text("task_type"),
+  listingId: text("listing_id"),
+  reservationId: text("reservation_id"),
+  assigneeId: text("assignee_id"),
+  startTime: text("start_time"),
+  endTime: text("end_time"),
+  deleted: integer("deleted", { mode: "boolean" }).notNull().default(false),
+  ...bookkeeping,
+});
+
+// ---- Searchable documents ----
+
+export const documents = sqliteTable(
+  "documents",
+  {
+    /** "<kind>:<entity id>", e.g. "call:780836699". */
+    id: text("id").primaryKey(),
+    kind: text("kind").notNull(),
+    entityId: text("entity_id").notNull(),
+    text: text("text").notNull(),
+    /** SHA-256 (hex) of text. */
+    contentHash: text("content_hash").notNull(),
+    /** content_hash at the last successful send to the vectorize queue. */
+    enqueuedHash: text("enqueued_hash"),
+    entityVersion: integer("entity_version").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [index("documents_pending_idx").on(t.enqueuedHash, t.contentHash)],
+);

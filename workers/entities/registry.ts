@@ -1,0 +1,49 @@
+// Every normalized entity kind and the D1 table that holds it.
+import {
+  aircallCalls,
+  aircallContacts,
+  aircallNumbers,
+  aircallUsers,
+  guestyGuests,
+  guestyListings,
+  guestyMessages,
+  guestyReservations,
+  guestyTasks,
+} from "../db/schema";
+
+export const entityTables = {
+  call: aircallCalls,
+  contact: aircallContacts,
+  aircall_user: aircallUsers,
+  aircall_number: aircallNumbers,
+  reservation: guestyReservations,
+  listing: guestyListings,
+  guest: guestyGuests,
+  message: guestyMessages,
+  task: guestyTasks,
+} as const;
+
+export type EntityKind = keyof typeof entityTables;
+export type EntityRow<K extends EntityKind> = (typeof entityTables)[K]["$inferSelect"];
+/** What a normalizer may write: every column but our own bookkeeping. */
+export type EntityFields<K extends EntityKind> = Omit<
+  (typeof entityTables)[K]["$inferInsert"],
+  "id" | "orderKey" | "version" | "updatedAt"
+> & { id: EntityId<K> };
+type EntityId<K extends EntityKind> = NonNullable<(typeof entityTables)[K]["$inferInsert"]["id"]>;
+
+/**
+ * snapshot: the source's full view of the entity at `orderKey`; applied only when no later
+ *   snapshot is stored.
+ * patch: a few fields that belong to the entity whatever its timeline (an AI transcript,
+ *   say); always applied, and creates a bare row if the entity has not arrived yet.
+ */
+export type EntityChange = {
+  [K in EntityKind]:
+    | { kind: K; mode: "snapshot"; orderKey: number; fields: EntityFields<K> }
+    | { kind: K; mode: "patch"; fields: Partial<EntityFields<K>> & { id: EntityId<K> } };
+}[EntityKind];
+
+export type StoredEntity = {
+  [K in EntityKind]: { kind: K; row: EntityRow<K> };
+}[EntityKind];

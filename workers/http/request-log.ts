@@ -1,0 +1,59 @@
+// One structured log line per request, and one per failure, keyed by a request id that is
+// also returned to the caller (x-request-id) so a sender's report can be matched to our log.
+import type { Context, ErrorHandler, MiddlewareHandler } from "hono";
+import { ConfigError } from "../config";
+import { logError, logInfo } from "../log";
+import type { AppEnv } from "./app-env";
+import { AppError } from "./errors";
+
+export const requestLog: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const started = Date.now();
+  const requestId = c.req.header("cf-ray") ?? crypto.randomUUID();
+  c.set("requestId", requestId);
+  await next();
+  c.header("x-request-id", requestId);
+  logInfo("request", {
+    requestId,
+    method: c.req.method,
+    path: c.req.path,
+    status: c.res.status,
+    durationMs: Date.now() - started,
+    source: c.get("source"),
+    eventType: c.get("eventType"),
+    eventId: c.get("eventId"),
+    outcome: c.get("outcome") ?? (c.res.ok ? "ok" : "error"),
+  });
+};
+
+function failureFields(c: Context<AppEnv>) {
+  return {
+    requestId: c.get("requestId"),
+    method: c.req.method,
+    path: c.req.path,
+    source: c.get("source"),
+    eventType: c.get("eventType"),
+    eventId: c.get("eventId"),
+  };
+}
+
+export const handleError: ErrorHandler<AppEnv> = (error, c) => {
+  const requestId = c.get("requestId");
+  if (error instanceof AppError) {
+    c.set("outcome", error.status === 401 ? "rejected" : error.status >= 500 ? "failed" : "invalid");
+    logError("request failed", { ...failureFields(c), status: error.status, reason: error.internalReason, alert: error.alert });
+    return c.json({ error: error.publicMessage, requestId }, error.status);
+  }
+  c.set("outcome", "failed");
+  if (error instanceof ConfigError) {
+    logError("configuration invalid", { ...failureFields(c), status: 500, reason: error.message, alert: true });
+    return c.json({ error: "server misconfigured", requestId }, 500);
+  }
+  // Unknown exception text can carry anything; log its name and message, answer generically.
+  logError("unhandled error", {
+    ...failureFields(c),
+    status: 500,
+    reason: error instanceof Error ? `${error.name}: ${error.message}` : "non-error thrown",
+    alert: true,
+  });
+  return c.json({ error: "internal error", requestId }, 500);
+};

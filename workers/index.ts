@@ -1,0 +1,8 @@
+// Entry point: every way into the Worker is listed here.
+import { createApp } from "./app";
+
+const app = createApp();
+
+export default {
+  fetch: app.fetch,
+} satisfies ExportedHandler<Env>;

@@ -1,0 +1,150 @@
+// Aircall event -> entity changes. Aircall delivers unordered and at least once, so every
+// snapshot carries an order key: for calls the lifecycle stage first (a late call.created
+// never overrides call.ended), then the webhook timestamp.
+import type { z } from "zod";
+import type { EntityChange } from "../../entities/registry";
+import { ignored, type Normalization } from "../normalization";
+import { callSchema, contactSchema, numberSchema, userSchema, type AircallCall } from "./payloads";
+
+const CALL_STAGE: Record<string, number> = { initial: 1, ringing: 1, answered: 2, done: 3 };
+const STAGE_WEIGHT = 10_000_000_000; // above any Unix timestamp in seconds for centuries
+
+export function callOrderKey(status: string | null | undefined, timestampSeconds: number): number {
+  return (CALL_STAGE[status ?? ""] ?? 0) * STAGE_WEIGHT + timestampSeconds;
+}
+
+function parse<S extends z.ZodType>(schema: S, data: unknown, event: string): z.infer<S> | string {
+  const result = schema.safeParse(data);
+  if (result.success) return result.data;
+  const first = result.error.issues[0];
+  return `${event}: data.${first?.path.join(".") ?? ""} ${first?.message ?? "is invalid"}`;
+}
+
+const values = (items: { value: string }[] | null | undefined) => (items ?? []).map((item) => item.value);
+const fullName = (first: string | null | undefined, last: string | null | undefined) =>
+  [first, last].filter((part) => part && part.trim()).join(" ") || null;
+
+function callChange(call: AircallCall, timestamp: number): EntityChange {
+  return {
+    kind: "call",
+    mode: "snapshot",
+    orderKey: callOrderKey(call.status, timestamp),
+    fields: {
+      id: call.id,
+      direction: call.direction ?? null,
+      status: call.status ?? null,
+      startedAt: call.started_at ?? null,
+      answeredAt: call.answered_at ?? null,
+      endedAt: call.ended_at ?? null,
+      durationSeconds: call.duration ?? null,
+      missedCallReason: call.missed_call_reason ?? null,
+      hangupCause: call.hangup_cause ?? null,
+      userId: call.user?.id ?? null,
+      userName: call.user?.name ?? null,
+      numberId: call.number?.id ?? null,
+      numberDigits: call.number?.digits ?? null,
+      numberName: call.number?.name ?? null,
+      externalNumber: call.raw_digits ?? null,
+      contactId: call.contact?.id ?? null,
+      contactName: call.contact ? fullName(call.contact.first_name, call.contact.last_name) ?? call.contact.company_name ?? null : null,
+      tags: (call.tags ?? []).map((tag) => tag.name),
+      comments: (call.comments ?? []).map((comment) => ({
+        id: comment.id,
+        content: comment.content ?? "",
+        postedBy: comment.posted_by?.name ?? null,
+        postedAt: comment.posted_at ?? null,
+      })),
+      // Voicemail and recording URLs are short-lived signed links: keep only their presence.
+      hasVoicemail: !!call.voicemail,
+      hasRecording: !!call.recording,
+      archived: call.archived ?? false,
+    },
+  };
+}
+
+export function normalizeAircall(type: string, body: Record<string, unknown>): Normalization {
+  const timestamp = typeof body.timestamp === "number" ? body.timestamp : 0;
+  const [resource] = type.split(".");
+  const deleted = type.endsWith(".deleted");
+
+  switch (resource) {
+    case "call": {
+      const call = parse(callSchema, body.data, type);
+      if (typeof call === "string") return { status: "failed", error: call };
+      return { status: "processed", changes: [callChange(call, timestamp)] };
+    }
+    case "contact": {
+      const contact = parse(contactSchema, body.data, type);
+      if (typeof contact === "string") return { status: "failed", error: contact };
+      return {
+        status: "processed",
+        changes: [
+          {
+            kind: "contact",
+            mode: "snapshot",
+            orderKey: timestamp,
+            fields: {
+              id: contact.id,
+              firstName: contact.first_name ?? null,
+              lastName: contact.last_name ?? null,
+              companyName: contact.company_name ?? null,
+              information: contact.information ?? null,
+              emails: values(contact.emails),
+              phoneNumbers: values(contact.phone_numbers),
+              deleted,
+            },
+          },
+        ],
+      };
+    }
+    case "user": {
+      const user = parse(userSchema, body.data, type);
+      if (typeof user === "string") return { status: "failed", error: user };
+      return {
+        status: "processed",
+        changes: [
+          {
+            kind: "aircall_user",
+            mode: "snapshot",
+            orderKey: timestamp,
+            fields: {
+              id: user.id,
+              name: user.name ?? null,
+              email: user.email ?? null,
+              available: user.available ?? null,
+              availabilityStatus: user.availability_status ?? null,
+              language: user.language ?? null,
+              deleted,
+            },
+          },
+        ],
+      };
+    }
+    case "number": {
+      const number = parse(numberSchema, body.data, type);
+      if (typeof number === "string") return { status: "failed", error: number };
+      return {
+        status: "processed",
+        changes: [
+          {
+            kind: "aircall_number",
+            mode: "snapshot",
+            orderKey: timestamp,
+            fields: {
+              id: number.id,
+              name: number.name ?? null,
+              digits: number.digits ?? null,
+              country: number.country ?? null,
+              timeZone: number.time_zone ?? null,
+              open: number.open ?? null,
+              availabilityStatus: number.availability_status ?? null,
+              deleted,
+            },
+          },
+        ],
+      };
+    }
+    default:
+      return ignored;
+  }
+}

@@ -1,0 +1,11 @@
+// Structured logs: one JSON object per line. Callers pass only identifiers and outcomes;
+// tokens, signatures, secrets and payloads never go in here.
+export type LogFields = Record<string, string | number | boolean | null | undefined>;
+
+export function logInfo(message: string, fields: LogFields): void {
+  console.log(JSON.stringify({ level: "info", message, ...fields }));
+}
+
+export function logError(message: string, fields: LogFields): void {
+  console.error(JSON.stringify({ level: "error", message, ...fields }));
+}
