@@ -1,5 +1,6 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { loadSharedFixtures, sharedFixturesDir } from "./test/node/shared-fixtures";
 
 export default defineConfig(async () => {
   const migrations = await readD1Migrations("migrations");
@@ -11,6 +12,8 @@ export default defineConfig(async () => {
           // Test-only bindings: secrets the suites sign with and the migrations to apply.
           bindings: {
             TEST_MIGRATIONS: migrations,
+            SHARED_FIXTURES: loadSharedFixtures(),
+            SHARED_FIXTURES_DIR: sharedFixturesDir(),
             AIRCALL_WEBHOOK_TOKENS: "test-aircall-token-old,test-aircall-token-new",
             GUESTY_WEBHOOK_SECRETS:
               "whsec_dGVzdC1ndWVzdHktc2VjcmV0LW9sZC0wMDAwMDAwMDA=,whsec_dGVzdC1ndWVzdHktc2VjcmV0LW5ldy0xMTExMTExMTE=",
