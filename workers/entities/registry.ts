@@ -47,3 +47,6 @@ export type EntityChange = {
 export type StoredEntity = {
   [K in EntityKind]: { kind: K; row: EntityRow<K> };
 }[EntityKind];
+
+/** Deletions are final at the source (ids are never reused), so nothing may overwrite them. */
+export const DELETED_ORDER_KEY = Number.MAX_SAFE_INTEGER;

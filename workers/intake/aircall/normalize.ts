@@ -2,7 +2,7 @@
 // snapshot carries an order key: for calls the lifecycle stage first (a late call.created
 // never overrides call.ended), then the webhook timestamp.
 import type { z } from "zod";
-import type { EntityChange } from "../../entities/registry";
+import { DELETED_ORDER_KEY, type EntityChange } from "../../entities/registry";
 import { ignored, type Normalization } from "../normalization";
 import { callSchema, contactSchema, numberSchema, userSchema, type AircallCall } from "./payloads";
 
@@ -66,6 +66,7 @@ export function normalizeAircall(type: string, body: Record<string, unknown>): N
   const timestamp = typeof body.timestamp === "number" ? body.timestamp : 0;
   const [resource] = type.split(".");
   const deleted = type.endsWith(".deleted");
+  const orderKey = deleted ? DELETED_ORDER_KEY : timestamp;
 
   switch (resource) {
     case "call": {
@@ -82,7 +83,7 @@ export function normalizeAircall(type: string, body: Record<string, unknown>): N
           {
             kind: "contact",
             mode: "snapshot",
-            orderKey: timestamp,
+            orderKey,
             fields: {
               id: contact.id,
               firstName: contact.first_name ?? null,
@@ -106,7 +107,7 @@ export function normalizeAircall(type: string, body: Record<string, unknown>): N
           {
             kind: "aircall_user",
             mode: "snapshot",
-            orderKey: timestamp,
+            orderKey,
             fields: {
               id: user.id,
               name: user.name ?? null,
@@ -129,7 +130,7 @@ export function normalizeAircall(type: string, body: Record<string, unknown>): N
           {
             kind: "aircall_number",
             mode: "snapshot",
-            orderKey: timestamp,
+            orderKey,
             fields: {
               id: number.id,
               name: number.name ?? null,
