@@ -1,0 +1,64 @@
+// Builds signed Guesty deliveries following the documented envelopes.
+import { env, exports } from "cloudflare:workers";
+import { firstGuestySecret, signStandardWebhook } from "./sign-guesty";
+
+export type GuestyDelivery = {
+  id: string;
+  body: Record<string, unknown>;
+  /** Unix seconds used for the signature; defaults to now. */
+  timestamp?: number;
+  secret?: string;
+  headerPrefix?: "svix" | "webhook";
+  /** Replaces the computed signature header. */
+  signature?: string;
+  rawBody?: string;
+};
+
+export async function postGuesty(delivery: GuestyDelivery): Promise<Response> {
+  const raw = delivery.rawBody ?? JSON.stringify(delivery.body);
+  const timestamp = delivery.timestamp ?? Math.floor(Date.now() / 1000);
+  const prefix = delivery.headerPrefix ?? "svix";
+  const signature =
+    delivery.signature ??
+    (await signStandardWebhook(delivery.secret ?? firstGuestySecret(env.GUESTY_WEBHOOK_SECRETS), delivery.id, timestamp, raw));
+  return exports.default.fetch("http://intake/webhooks/guesty", {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      [`${prefix}-id`]: delivery.id,
+      [`${prefix}-timestamp`]: String(timestamp),
+      [`${prefix}-signature`]: signature,
+    },
+    body: raw,
+  });
+}
+
+export function reservationBody(
+  event: string,
+  reservation: Partial<Record<string, unknown>> & { _id: string },
+  extra: Record<string, unknown> = {},
+) {
+  return {
+    event,
+    reservation: {
+      confirmationCode: `HM${reservation._id.slice(-6).toUpperCase()}`,
+      status: "confirmed",
+      checkIn: "2026-12-20T15:00:00.000Z",
+      checkOut: "2026-12-27T10:00:00.000Z",
+      checkInDateLocalized: "2026-12-20",
+      checkOutDateLocalized: "2026-12-27",
+      nightsCount: 7,
+      guestsCount: 2,
+      listingId: "listing-1",
+      guestId: "guest-1",
+      source: "airbnb2",
+      lastUpdatedAt: "2026-11-20T10:00:00.000Z",
+      ...reservation,
+    },
+    ...extra,
+  };
+}
+
+export async function row(sql: string, ...params: unknown[]) {
+  return env.DB.prepare(sql).bind(...params).first<Record<string, unknown>>();
+}
