@@ -1,6 +1,6 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
-import { loadSharedFixtures, sharedFixturesDir } from "./test/node/shared-fixtures";
+import { loadSharedFixtures, sharedFixturesDir } from "./test/node/shared-fixtures.ts";
 
 export default defineConfig(async () => {
   const migrations = await readD1Migrations("migrations");
@@ -25,6 +25,8 @@ export default defineConfig(async () => {
     test: {
       setupFiles: ["./test/apply-migrations.ts"],
       include: ["test/**/*.test.ts"],
+      // Request logs of passing tests are noise; a failing test still shows its output.
+      silent: "passed-only",
     },
   };
 });

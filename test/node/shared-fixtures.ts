@@ -3,7 +3,7 @@
 // clone has no ../shared: then the list is empty and the conformance suite skips.
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import type { JsonValue, SharedFixture } from "../support/shared-fixture";
+import type { JsonValue, SharedFixture } from "../support/shared-fixture.ts";
 
 
 export function sharedFixturesDir(): string {

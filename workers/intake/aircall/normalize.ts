@@ -4,7 +4,15 @@
 import type { z } from "zod";
 import { DELETED_ORDER_KEY, type EntityChange } from "../../entities/registry";
 import { ignored, type Normalization } from "../normalization";
-import { callSchema, contactSchema, numberSchema, userSchema, type AircallCall } from "./payloads";
+import {
+  callSchema,
+  contactSchema,
+  numberSchema,
+  summarySchema,
+  transcriptionSchema,
+  userSchema,
+  type AircallCall,
+} from "./payloads";
 
 const CALL_STAGE: Record<string, number> = { initial: 1, ringing: 1, answered: 2, done: 3 };
 const STAGE_WEIGHT = 10_000_000_000; // above any Unix timestamp in seconds for centuries
@@ -60,6 +68,23 @@ function callChange(call: AircallCall, timestamp: number): EntityChange {
       archived: call.archived ?? false,
     },
   };
+}
+
+const SPEAKER: Record<string, string> = { internal: "Agent", external: "Caller" };
+
+function transcriptText(content: z.infer<typeof transcriptionSchema>["content"]): string {
+  if (typeof content === "string") return content;
+  if (content.utterances && content.utterances.length > 0) {
+    return content.utterances
+      .map((utterance) => `${SPEAKER[utterance.participant_type ?? ""] ?? "Speaker"}: ${utterance.text.trim()}`)
+      .join("\n");
+  }
+  return content.text ?? "";
+}
+
+/** AI output belongs to the call whatever its lifecycle stage, so it is a patch, not a snapshot. */
+function callPatch(callId: number, patch: { transcription?: string; summary?: string }): Normalization {
+  return { status: "processed", changes: [{ kind: "call", mode: "patch", fields: { id: callId, ...patch } }] };
 }
 
 export function normalizeAircall(type: string, body: Record<string, unknown>): Normalization {
@@ -144,6 +169,17 @@ export function normalizeAircall(type: string, body: Record<string, unknown>): N
           },
         ],
       };
+    }
+    case "transcription": {
+      const transcription = parse(transcriptionSchema, body.data, type);
+      if (typeof transcription === "string") return { status: "failed", error: transcription };
+      return callPatch(transcription.call_id, { transcription: transcriptText(transcription.content) });
+    }
+    case "summary": {
+      const summary = parse(summarySchema, body.data, type);
+      if (typeof summary === "string") return { status: "failed", error: summary };
+      const content = typeof summary.content === "string" ? summary.content : summary.content.text ?? summary.content.content ?? "";
+      return callPatch(summary.call_id, { summary: content });
     }
     default:
       return ignored;

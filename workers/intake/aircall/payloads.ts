@@ -81,3 +81,24 @@ export const numberSchema = z.looseObject({
   open: z.boolean().nullish(),
   availability_status: nullableString,
 });
+
+// AI events (developer.aircall.io, "Call Transcripts and Insights"): they arrive seconds to
+// minutes after the call ended, reference it by call_id, and carry their content.
+const utteranceSchema = z.looseObject({
+  text: z.string(),
+  participant_type: nullableString,
+  start_time: nullableNumber,
+});
+
+export const transcriptionSchema = z.looseObject({
+  call_id: z.number().int(),
+  content: z.union([
+    z.string(),
+    z.looseObject({ language: nullableString, utterances: z.array(utteranceSchema).nullish(), text: nullableString }),
+  ]),
+});
+
+export const summarySchema = z.looseObject({
+  call_id: z.number().int(),
+  content: z.union([z.string(), z.looseObject({ text: nullableString, content: nullableString })]),
+});
