@@ -26,7 +26,7 @@ export default defineConfig(async () => {
       setupFiles: ["./test/apply-migrations.ts"],
       include: ["test/**/*.test.ts"],
       // Request logs of passing tests are noise; a failing test still shows its output.
-      silent: "passed-only",
+      silent: "passed-only" as const,
     },
   };
 });
