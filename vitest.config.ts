@@ -4,6 +4,10 @@ import { loadSharedFixtures, sharedFixturesDir } from "./test/node/shared-fixtur
 
 export default defineConfig(async () => {
   const migrations = await readD1Migrations("migrations");
+  const sharedFixtures = loadSharedFixtures();
+  if (sharedFixtures.length === 0) {
+    console.warn(`conformance suite skipped: no vendor fixtures in ${sharedFixturesDir()} (set SHARED_FIXTURES_DIR)`);
+  }
   return {
     plugins: [
       cloudflareTest({
@@ -12,7 +16,7 @@ export default defineConfig(async () => {
           // Test-only bindings: secrets the suites sign with and the migrations to apply.
           bindings: {
             TEST_MIGRATIONS: migrations,
-            SHARED_FIXTURES: loadSharedFixtures(),
+            SHARED_FIXTURES: sharedFixtures,
             SHARED_FIXTURES_DIR: sharedFixturesDir(),
             AIRCALL_WEBHOOK_TOKENS: "test-aircall-token-old,test-aircall-token-new",
             GUESTY_WEBHOOK_SECRETS:

@@ -11,10 +11,6 @@ const fixtures = env.SHARED_FIXTURES;
 const aircall = fixtures.filter((fixture) => fixture.source === "aircall");
 const guesty = fixtures.filter((fixture) => fixture.source === "guesty");
 
-if (fixtures.length === 0) {
-  console.warn(`conformance: no vendor fixtures at ${env.SHARED_FIXTURES_DIR}; skipping (set SHARED_FIXTURES_DIR to run)`);
-}
-
 type Answer = { status: number; body: { id?: string; duplicate?: boolean } };
 
 async function deliverAircall(fixture: SharedFixture): Promise<Answer> {
@@ -67,7 +63,7 @@ async function callSnapshot(id: number) {
     .first();
 }
 
-describe.skipIf(aircall.length === 0)("Aircall captured deliveries", () => {
+describe.skipIf(aircall.length === 0)(`Aircall captured deliveries from ${env.SHARED_FIXTURES_DIR}`, () => {
   it("accepts and normalizes every captured delivery, none failed", async () => {
     for (const fixture of aircall) {
       const answer = await deliverAircall(fixture);
@@ -111,7 +107,7 @@ describe.skipIf(aircall.length === 0)("Aircall captured deliveries", () => {
   });
 });
 
-describe.skipIf(guesty.length === 0)("Guesty documented examples", () => {
+describe.skipIf(guesty.length === 0)(`Guesty documented examples from ${env.SHARED_FIXTURES_DIR}`, () => {
   it("accepts and normalizes every example", async () => {
     for (const [index, fixture] of guesty.entries()) {
       const answer = await deliverGuesty(fixture, `msg_conformance_${index}`);
