@@ -1,0 +1,80 @@
+// Fault injection around real bindings: a D1 that fails chosen statements (batches fail whole,
+// as D1 batches are transactions) and a queue that records or refuses messages.
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import worker from "../../workers/index";
+
+export type SqlFault = (sql: string) => boolean;
+
+class FaultyStatement {
+  constructor(
+    readonly real: D1PreparedStatement,
+    readonly sql: string,
+    private readonly fault: SqlFault,
+  ) {}
+  bind(...values: unknown[]) {
+    return new FaultyStatement(this.real.bind(...values), this.sql, this.fault);
+  }
+  private check() {
+    if (this.fault(this.sql)) throw new Error("D1_ERROR: injected storage failure");
+  }
+  first(column?: string) {
+    this.check();
+    return column === undefined ? this.real.first() : this.real.first(column);
+  }
+  run() {
+    this.check();
+    return this.real.run();
+  }
+  all() {
+    this.check();
+    return this.real.all();
+  }
+  raw(options?: { columnNames?: boolean }) {
+    this.check();
+    return options?.columnNames ? this.real.raw({ columnNames: true }) : this.real.raw();
+  }
+}
+
+export function faultyD1(fault: SqlFault, real: D1Database = env.DB): D1Database {
+  const fake = {
+    prepare: (sql: string) => new FaultyStatement(real.prepare(sql), sql, fault),
+    batch: async (statements: FaultyStatement[]) => {
+      if (statements.some((statement) => fault(statement.sql))) throw new Error("D1_ERROR: injected storage failure");
+      return real.batch(statements.map((statement) => statement.real));
+    },
+    exec: (query: string) => real.exec(query),
+    dump: () => real.dump(),
+    withSession: () => {
+      throw new Error("not used");
+    },
+  };
+  // Only the members the Worker calls are implemented.
+  return fake as unknown as D1Database;
+}
+
+export function recordingQueue(options: { fail?: boolean } = {}) {
+  const sent: unknown[] = [];
+  const queue = {
+    send: async (body: unknown) => {
+      if (options.fail) throw new Error("Queue send failed: injected");
+      sent.push(body);
+    },
+    sendBatch: async (messages: Iterable<MessageSendRequest>) => {
+      if (options.fail) throw new Error("Queue sendBatch failed: injected");
+      for (const message of messages) sent.push(message.body);
+    },
+  };
+  return { sent, queue: queue as unknown as Queue };
+}
+
+/** Calls the Worker's fetch handler with some bindings replaced. */
+export async function fetchWith(overrides: Partial<Env>, url: string, init?: RequestInit): Promise<Response> {
+  const ctx = createExecutionContext();
+  const response = await worker.fetch(new Request(url, init), { ...env, ...overrides }, ctx);
+  await waitOnExecutionContext(ctx);
+  return response;
+}
+
+export const touches = (table: string, verb: "insert into" | "update") => (sql: string) =>
+  sql.toLowerCase().startsWith(`${verb} "${table}"`);
