@@ -68,7 +68,7 @@ export function recordingQueue(options: { fail?: boolean } = {}) {
   return { sent, queue: queue as unknown as Queue };
 }
 
-/** Calls the Worker's fetch handler with some bindings replaced. */
+/** Calls the Worker's fetch handler with some bindings replaced (undefined unsets one). */
 export async function fetchWith(overrides: Partial<Env>, url: string, init?: RequestInit): Promise<Response> {
   const ctx = createExecutionContext();
   const response = await worker.fetch(new Request(url, init), { ...env, ...overrides }, ctx);

@@ -1,0 +1,162 @@
+import { env, exports } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { accepted, aircallEvent, ended } from "./support/aircall";
+import { fetchWith, faultyD1, recordingQueue } from "./support/faults";
+
+const admin = (path: string, init: RequestInit = {}) =>
+  exports.default.fetch(`http://admin${path}`, {
+    ...init,
+    headers: { authorization: `Bearer ${env.ADMIN_TOKEN}`, ...(init.headers ?? {}) },
+  });
+
+type EventList = { items: { id: string; source: string; type: string; receivedAt: string; status: string }[]; nextCursor: string | null };
+
+async function seed(count: number, firstCallId: number) {
+  const ids: string[] = [];
+  for (let index = 0; index < count; index += 1) {
+    ids.push((await accepted(aircallEvent("call.ended", 1_763_000_094 + index, ended(firstCallId + index)))).id);
+  }
+  return ids;
+}
+
+describe("admin auth", () => {
+  it("answers 401 with WWW-Authenticate without or with a wrong bearer token", async () => {
+    for (const authorization of [undefined, "Bearer wrong-token-value-0000", `Basic ${btoa("a:b")}`, `Bearer ${env.ADMIN_TOKEN}x`]) {
+      const response = await exports.default.fetch("http://admin/api/events", { headers: authorization ? { authorization } : {} });
+      expect(response.status).toBe(401);
+      expect(response.headers.get("www-authenticate")).toBe('Bearer realm="admin"');
+    }
+  });
+
+  it("fails closed when ADMIN_TOKEN is not configured", async () => {
+    const response = await fetchWith({ ADMIN_TOKEN: undefined }, "http://admin/api/events", {
+      headers: { authorization: "Bearer anything-at-all-here" },
+    });
+    expect(response.status).toBe(500);
+    expect(await response.json()).toMatchObject({ error: "server misconfigured" });
+  });
+});
+
+describe("GET /api/events", () => {
+  it("pages through every event newest first with no gaps or repeats", async () => {
+    const seeded = new Set(await seed(7, 2000));
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const query: string = `/api/events?limit=3${cursor ? `&cursor=${cursor}` : ""}`;
+      const page = (await (await admin(query)).json()) as EventList;
+      expect(page.items.length).toBeLessThanOrEqual(3);
+      seen.push(...page.items.map((item) => item.id));
+      cursor = page.nextCursor;
+      pages += 1;
+    } while (cursor);
+    expect(pages).toBe(3);
+    expect(new Set(seen)).toEqual(seeded);
+    expect(seen).toHaveLength(7);
+    const listed = (await (await admin("/api/events?limit=200")).json()) as EventList;
+    const times = listed.items.map((item) => Date.parse(item.receivedAt));
+    expect([...times].sort((a, b) => b - a)).toEqual(times);
+    expect(listed.items[0]).toEqual({ id: expect.any(String), source: "aircall", type: "call.ended", receivedAt: expect.any(String), status: "processed" });
+  });
+
+  it("filters by source, type and status", async () => {
+    await accepted({ resource: "x", event: "mystery.event", timestamp: 1, token: env.AIRCALL_WEBHOOK_TOKENS.split(",")[0], data: {} });
+    const ignored = (await (await admin("/api/events?status=ignored")).json()) as EventList;
+    expect(ignored.items.map((item) => item.type)).toEqual(["mystery.event"]);
+    const byType = (await (await admin("/api/events?type=mystery.event&source=aircall")).json()) as EventList;
+    expect(byType.items).toHaveLength(1);
+    const guesty = (await (await admin("/api/events?source=guesty")).json()) as EventList;
+    expect(guesty.items).toEqual([]);
+  });
+
+  it.each([
+    ["limit=0", /^limit: /],
+    ["limit=201", /^limit: /],
+    ["source=stripe", /^source: /],
+    ["status=done", /^status: /],
+    ["cursor=garbage", /^cursor: not a cursor/],
+  ])("answers 400 for %s", async (query, reason) => {
+    const response = await admin(`/api/events?${query}`);
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as { error: string }).error).toMatch(reason);
+  });
+});
+
+describe("GET /api/events/:id and replay", () => {
+  it("returns the event with its payload parsed", async () => {
+    const [id] = await seed(1, 2100);
+    const response = await admin(`/api/events/${id}`);
+    expect(response.status).toBe(200);
+    const event = (await response.json()) as Record<string, unknown> & { payload: { data: { id: number } } };
+    expect(event).toMatchObject({ id, source: "aircall", type: "call.ended", status: "processed", error: null });
+    expect(event.payload.data.id).toBe(2100);
+    expect((await admin("/api/events/aircall_unknown")).status).toBe(404);
+  });
+
+  it("replays an event: normalizes again and re-enqueues its document even if unchanged", async () => {
+    const [id] = await seed(1, 2200);
+    const { sent, queue } = recordingQueue();
+    const response = await fetchWith({ VECTORIZE_QUEUE: queue }, `http://admin/api/events/${id}/replay`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${env.ADMIN_TOKEN}` },
+    });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ id, status: "processed", documentsEnqueued: 1 });
+    expect(sent).toEqual([{ documentId: "call:2200" }]);
+  });
+
+  it("replays an older snapshot without moving the entity backwards", async () => {
+    const early = await accepted(aircallEvent("call.created", 1_763_000_000, { ...ended(2300), status: "initial", ended_at: null }));
+    await accepted(aircallEvent("call.ended", 1_763_000_094, ended(2300)));
+    const { sent, queue } = recordingQueue();
+    const response = await fetchWith({ VECTORIZE_QUEUE: queue }, `http://admin/api/events/${early.id}/replay`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${env.ADMIN_TOKEN}` },
+    });
+    expect(response.status).toBe(200);
+    expect(sent).toEqual([{ documentId: "call:2300" }]);
+    expect(await env.DB.prepare("SELECT status FROM aircall_calls WHERE id = 2300").first("status")).toBe("done");
+  });
+});
+
+describe("OpenAPI and health", () => {
+  it("describes the admin API from its zod schemas", async () => {
+    const response = await exports.default.fetch("http://admin/api/openapi.json");
+    expect(response.status).toBe(200);
+    const document = (await response.json()) as {
+      openapi: string;
+      paths: Record<string, Record<string, { security?: unknown }>>;
+      components: { securitySchemes: Record<string, unknown>; schemas: Record<string, unknown> };
+    };
+    expect(document.openapi).toBe("3.1.0");
+    expect(Object.keys(document.paths).sort()).toEqual(["/api/events", "/api/events/{id}", "/api/events/{id}/replay"]);
+    expect(document.paths["/api/events"]?.get?.security).toEqual([{ adminBearer: [] }]);
+    expect(document.components.securitySchemes.adminBearer).toEqual({ type: "http", scheme: "bearer" });
+    expect(Object.keys(document.components.schemas)).toEqual(expect.arrayContaining(["EventSummary", "EventDetail", "EventList", "Error"]));
+  });
+
+  it("reports every binding without revealing secrets", async () => {
+    const response = await exports.default.fetch("http://admin/healthz");
+    expect(response.status).toBe(200);
+    const text = await response.text();
+    expect(JSON.parse(text)).toMatchObject({ status: "ok", checks: { config: { ok: true }, db: { ok: true }, vectorizeQueue: { ok: true } } });
+    for (const secret of [env.ADMIN_TOKEN, ...env.AIRCALL_WEBHOOK_TOKENS.split(","), ...env.GUESTY_WEBHOOK_SECRETS.split(",")]) {
+      expect(text).not.toContain(secret);
+    }
+  });
+
+  it("is degraded when D1 fails or a variable is missing, naming the variable only", async () => {
+    const dbDown = await fetchWith({ DB: faultyD1(() => true) }, "http://admin/healthz");
+    expect(dbDown.status).toBe(503);
+    expect(await dbDown.json()).toMatchObject({ status: "degraded", checks: { db: { ok: false, detail: "query failed" } } });
+
+    const misconfigured = await fetchWith({ GUESTY_WEBHOOK_SECRETS: undefined, ADMIN_TOKEN: "short" }, "http://admin/healthz");
+    const body = (await misconfigured.json()) as { checks: { config: { ok: boolean; detail: string } } };
+    expect(misconfigured.status).toBe(503);
+    expect(body.checks.config.ok).toBe(false);
+    expect(body.checks.config.detail).toContain("GUESTY_WEBHOOK_SECRETS is not set");
+    expect(body.checks.config.detail).toContain("ADMIN_TOKEN must be at least 16 characters");
+    expect(body.checks.config.detail).not.toContain("short");
+  });
+});
