@@ -3,7 +3,7 @@
 // never overrides call.ended), then the webhook timestamp.
 import type { z } from "zod";
 import { DELETED_ORDER_KEY, type EntityChange } from "../../entities/registry";
-import { ignored, type Normalization } from "../normalization";
+import { changeFrom, ignored, type Normalization } from "../normalization";
 import {
   callSchema,
   contactSchema,
@@ -19,13 +19,6 @@ const STAGE_WEIGHT = 10_000_000_000; // above any Unix timestamp in seconds for 
 
 export function callOrderKey(status: string | null | undefined, timestampSeconds: number): number {
   return (CALL_STAGE[status ?? ""] ?? 0) * STAGE_WEIGHT + timestampSeconds;
-}
-
-function parse<S extends z.ZodType>(schema: S, data: unknown, event: string): z.infer<S> | string {
-  const result = schema.safeParse(data);
-  if (result.success) return result.data;
-  const first = result.error.issues[0];
-  return `${event}: data.${first?.path.join(".") ?? ""} ${first?.message ?? "is invalid"}`;
 }
 
 const values = (items: { value: string }[] | null | undefined) => (items ?? []).map((item) => item.value);
@@ -83,9 +76,12 @@ function transcriptText(content: z.infer<typeof transcriptionSchema>["content"])
 }
 
 /** AI output belongs to the call whatever its lifecycle stage, so it is a patch, not a snapshot. */
-function callPatch(callId: number, patch: { transcription?: string; summary?: string }): Normalization {
-  return { status: "processed", changes: [{ kind: "call", mode: "patch", fields: { id: callId, ...patch } }] };
+function callPatch(callId: number, patch: { transcription?: string; summary?: string }): EntityChange {
+  return { kind: "call", mode: "patch", fields: { id: callId, ...patch } };
 }
+
+const summaryText = (content: z.infer<typeof summarySchema>["content"]) =>
+  typeof content === "string" ? content : content.text ?? content.content ?? "";
 
 export function normalizeAircall(type: string, body: Record<string, unknown>): Normalization {
   const timestamp = typeof body.timestamp === "number" ? body.timestamp : 0;
@@ -94,93 +90,63 @@ export function normalizeAircall(type: string, body: Record<string, unknown>): N
   const orderKey = deleted ? DELETED_ORDER_KEY : timestamp;
 
   switch (resource) {
-    case "call": {
-      const call = parse(callSchema, body.data, type);
-      if (typeof call === "string") return { status: "failed", error: call };
-      return { status: "processed", changes: [callChange(call, timestamp)] };
-    }
-    case "contact": {
-      const contact = parse(contactSchema, body.data, type);
-      if (typeof contact === "string") return { status: "failed", error: contact };
-      return {
-        status: "processed",
-        changes: [
-          {
-            kind: "contact",
-            mode: "snapshot",
-            orderKey,
-            fields: {
-              id: contact.id,
-              firstName: contact.first_name ?? null,
-              lastName: contact.last_name ?? null,
-              companyName: contact.company_name ?? null,
-              information: contact.information ?? null,
-              emails: values(contact.emails),
-              phoneNumbers: values(contact.phone_numbers),
-              deleted,
-            },
-          },
-        ],
-      };
-    }
-    case "user": {
-      const user = parse(userSchema, body.data, type);
-      if (typeof user === "string") return { status: "failed", error: user };
-      return {
-        status: "processed",
-        changes: [
-          {
-            kind: "aircall_user",
-            mode: "snapshot",
-            orderKey,
-            fields: {
-              id: user.id,
-              name: user.name ?? null,
-              email: user.email ?? null,
-              available: user.available ?? null,
-              availabilityStatus: user.availability_status ?? null,
-              language: user.language ?? null,
-              deleted,
-            },
-          },
-        ],
-      };
-    }
-    case "number": {
-      const number = parse(numberSchema, body.data, type);
-      if (typeof number === "string") return { status: "failed", error: number };
-      return {
-        status: "processed",
-        changes: [
-          {
-            kind: "aircall_number",
-            mode: "snapshot",
-            orderKey,
-            fields: {
-              id: number.id,
-              name: number.name ?? null,
-              digits: number.digits ?? null,
-              country: number.country ?? null,
-              timeZone: number.time_zone ?? null,
-              open: number.open ?? null,
-              availabilityStatus: number.availability_status ?? null,
-              deleted,
-            },
-          },
-        ],
-      };
-    }
-    case "transcription": {
-      const transcription = parse(transcriptionSchema, body.data, type);
-      if (typeof transcription === "string") return { status: "failed", error: transcription };
-      return callPatch(transcription.call_id, { transcription: transcriptText(transcription.content) });
-    }
-    case "summary": {
-      const summary = parse(summarySchema, body.data, type);
-      if (typeof summary === "string") return { status: "failed", error: summary };
-      const content = typeof summary.content === "string" ? summary.content : summary.content.text ?? summary.content.content ?? "";
-      return callPatch(summary.call_id, { summary: content });
-    }
+    case "call":
+      return changeFrom(callSchema, body.data, "data", type, (call) => callChange(call, timestamp));
+    case "contact":
+      return changeFrom(contactSchema, body.data, "data", type, (contact) => ({
+        kind: "contact",
+        mode: "snapshot",
+        orderKey,
+        fields: {
+          id: contact.id,
+          firstName: contact.first_name ?? null,
+          lastName: contact.last_name ?? null,
+          companyName: contact.company_name ?? null,
+          information: contact.information ?? null,
+          emails: values(contact.emails),
+          phoneNumbers: values(contact.phone_numbers),
+          deleted,
+        },
+      }));
+    case "user":
+      return changeFrom(userSchema, body.data, "data", type, (user) => ({
+        kind: "aircall_user",
+        mode: "snapshot",
+        orderKey,
+        fields: {
+          id: user.id,
+          name: user.name ?? null,
+          email: user.email ?? null,
+          available: user.available ?? null,
+          availabilityStatus: user.availability_status ?? null,
+          language: user.language ?? null,
+          deleted,
+        },
+      }));
+    case "number":
+      return changeFrom(numberSchema, body.data, "data", type, (number) => ({
+        kind: "aircall_number",
+        mode: "snapshot",
+        orderKey,
+        fields: {
+          id: number.id,
+          name: number.name ?? null,
+          digits: number.digits ?? null,
+          country: number.country ?? null,
+          timeZone: number.time_zone ?? null,
+          open: number.open ?? null,
+          availabilityStatus: number.availability_status ?? null,
+          deleted,
+        },
+      }));
+    case "transcription":
+      return changeFrom(transcriptionSchema, body.data, "data", type, (transcription) =>
+        callPatch(transcription.call_id, { transcription: transcriptText(transcription.content) }),
+      );
+    case "summary":
+      return changeFrom(summarySchema, body.data, "data", type, (summary) =>
+        callPatch(summary.call_id, { summary: summaryText(summary.content) }),
+      );
     default:
       return ignored;
   }

@@ -1,26 +1,15 @@
 // Guesty event -> entity changes. Guesty entities carry their own update time, which is the
 // order key; fields absent from a (lean) payload are left as stored rather than cleared.
-import type { z } from "zod";
 import { DELETED_ORDER_KEY, type EntityChange } from "../../entities/registry";
-import { ignored, type Normalization } from "../normalization";
+import { changeFrom, ignored, type Normalization } from "../normalization";
 import {
   conversationSchema,
   guestSchema,
   listingSchema,
-  messageSchema,
+  messageWithIdSchema,
   reservationSchema,
   taskSchema,
 } from "./payloads";
-
-type Parsed<S extends z.ZodType> = { ok: true; value: z.infer<S> } | { ok: false; error: string };
-
-function parse<S extends z.ZodType>(schema: S, value: unknown, path: string, event: string): Parsed<S> {
-  const result = schema.safeParse(value);
-  if (result.success) return { ok: true, value: result.data };
-  const issue = result.error.issues[0];
-  const where = [path, ...(issue?.path ?? [])].join(".");
-  return { ok: false, error: `${event}: ${where} ${issue?.message ?? "is invalid"}` };
-}
 
 /** Milliseconds of the latest parseable ISO time among `times`, or 0 when none is. */
 export function orderKeyFrom(...times: (string | null | undefined)[]): number {
@@ -48,16 +37,11 @@ const MESSAGE_EVENTS: Record<string, "received" | "sent"> = {
   "reservation.messageSent": "sent",
 };
 
-const processed = (change: EntityChange): Normalization => ({ status: "processed", changes: [change] });
-
 export function normalizeGuesty(type: string, body: Record<string, unknown>): Normalization {
   const publishedAt = typeof body.publishedAt === "string" ? body.publishedAt : undefined;
 
   if (RESERVATION_EVENTS.has(type)) {
-    const parsed = parse(reservationSchema, body.reservation, "reservation", type);
-    if (!parsed.ok) return { status: "failed", error: parsed.error };
-    const r = parsed.value;
-    return processed({
+    return changeFrom(reservationSchema, body.reservation, "reservation", type, (r) => ({
       kind: "reservation",
       mode: "snapshot",
       orderKey: orderKeyFrom(r.lastUpdatedAt, r.updatedAt, publishedAt),
@@ -75,49 +59,25 @@ export function normalizeGuesty(type: string, body: Record<string, unknown>): No
         guestName: nameOf(r.guest),
         channel: r.source,
       }),
-    });
+    }));
   }
 
   const direction = MESSAGE_EVENTS[type];
-  if (direction) {
-    const message = parse(messageSchema, body.message, "message", type);
-    if (!message.ok) return { status: "failed", error: message.error };
-    const conversation = parse(conversationSchema.nullish(), body.conversation, "conversation", type);
-    if (!conversation.ok) return { status: "failed", error: conversation.error };
-    const m = message.value;
-    const id = m._id ?? m.postId;
-    if (!id) return { status: "failed", error: `${type}: message._id is missing` };
-    const c = conversation.value;
-    return processed({
-      kind: "message",
-      mode: "snapshot",
-      orderKey: orderKeyFrom(m.createdAt, m.sentAt),
-      fields: present({
-        id,
-        conversationId: c?._id,
-        reservationId: typeof body.reservationId === "string" ? body.reservationId : undefined,
-        guestId: c?.guestId,
-        guestName: c?.meta?.guestName,
-        direction,
-        channel: typeof m.module === "string" ? m.module : m.module?.type ?? m.type,
-        body: m.body,
-        sentAt: m.sentAt ?? m.createdAt,
-      }),
-    });
-  }
+  if (direction) return normalizeMessage(type, direction, body);
 
   const [resource, action] = type.split(".");
   const deleted = action === "deleted" || action === "removed";
+  // Deletions are final; otherwise the entity's own update time orders snapshots.
+  const orderKey = (entity: { lastUpdatedAt?: string | null; updatedAt?: string | null }) =>
+    deleted ? DELETED_ORDER_KEY : orderKeyFrom(entity.lastUpdatedAt, entity.updatedAt, publishedAt);
+
   switch (resource) {
-    case "listing": {
+    case "listing":
       if (type === "listing.calendar.updated") return ignored;
-      const parsed = parse(listingSchema, body.listing, "listing", type);
-      if (!parsed.ok) return { status: "failed", error: parsed.error };
-      const l = parsed.value;
-      return processed({
+      return changeFrom(listingSchema, body.listing, "listing", type, (l) => ({
         kind: "listing",
         mode: "snapshot",
-        orderKey: deleted ? DELETED_ORDER_KEY : orderKeyFrom(l.lastUpdatedAt, l.updatedAt, publishedAt),
+        orderKey: orderKey(l),
         fields: present({
           id: l._id,
           title: l.title,
@@ -132,37 +92,27 @@ export function normalizeGuesty(type: string, body: Record<string, unknown>): No
           active: l.active,
           deleted,
         }),
-      });
-    }
-    case "guest": {
-      const parsed = parse(guestSchema, body.guest, "guest", type);
-      if (!parsed.ok) return { status: "failed", error: parsed.error };
-      const g = parsed.value;
-      const emails = g.emails ?? (g.email ? [g.email] : undefined);
-      const phones = g.phones ?? (g.phone ? [g.phone] : undefined);
-      return processed({
+      }));
+    case "guest":
+      return changeFrom(guestSchema, body.guest, "guest", type, (g) => ({
         kind: "guest",
         mode: "snapshot",
-        orderKey: deleted ? DELETED_ORDER_KEY : orderKeyFrom(g.lastUpdatedAt, g.updatedAt, publishedAt),
+        orderKey: orderKey(g),
         fields: present({
           id: g._id,
           fullName: nameOf(g),
           firstName: g.firstName,
           lastName: g.lastName,
-          emails,
-          phones,
+          emails: g.emails ?? (g.email ? [g.email] : undefined),
+          phones: g.phones ?? (g.phone ? [g.phone] : undefined),
           deleted,
         }),
-      });
-    }
-    case "task": {
-      const parsed = parse(taskSchema, body.task, "task", type);
-      if (!parsed.ok) return { status: "failed", error: parsed.error };
-      const t = parsed.value;
-      return processed({
+      }));
+    case "task":
+      return changeFrom(taskSchema, body.task, "task", type, (t) => ({
         kind: "task",
         mode: "snapshot",
-        orderKey: deleted ? DELETED_ORDER_KEY : orderKeyFrom(t.lastUpdatedAt, t.updatedAt, publishedAt),
+        orderKey: orderKey(t),
         fields: present({
           id: t._id,
           title: t.title,
@@ -176,9 +126,29 @@ export function normalizeGuesty(type: string, body: Record<string, unknown>): No
           endTime: t.endTime,
           deleted,
         }),
-      });
-    }
+      }));
     default:
       return ignored;
   }
+}
+
+function normalizeMessage(type: string, direction: "received" | "sent", body: Record<string, unknown>): Normalization {
+  const conversation = conversationSchema.nullish().safeParse(body.conversation);
+  const c = conversation.success ? conversation.data : null;
+  return changeFrom(messageWithIdSchema, body.message, "message", type, (m): EntityChange => ({
+    kind: "message",
+    mode: "snapshot",
+    orderKey: orderKeyFrom(m.createdAt, m.sentAt),
+    fields: present({
+      id: m._id,
+      conversationId: c?._id,
+      reservationId: typeof body.reservationId === "string" ? body.reservationId : undefined,
+      guestId: c?.guestId,
+      guestName: c?.meta?.guestName,
+      direction,
+      channel: typeof m.module === "string" ? m.module : m.module?.type ?? m.type,
+      body: m.body,
+      sentAt: m.sentAt ?? m.createdAt,
+    }),
+  }));
 }

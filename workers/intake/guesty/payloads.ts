@@ -58,7 +58,7 @@ export const conversationSchema = z.looseObject({
   meta: z.looseObject({ guestName: optionalString }).nullish(),
 });
 
-export const messageSchema = z.looseObject({
+const messageSchema = z.looseObject({
   _id: optionalString,
   postId: optionalString,
   body: optionalString,
@@ -67,6 +67,17 @@ export const messageSchema = z.looseObject({
   createdAt: optionalString,
   sentAt: optionalString,
 });
+
+/** Guesty posts carry `_id`; some integrations name it `postId`. Either identifies the message. */
+export const messageWithIdSchema = messageSchema
+  .transform((message, ctx) => {
+    const id = message._id ?? message.postId;
+    if (!id) {
+      ctx.addIssue({ code: "custom", path: ["_id"], message: "is missing" });
+      return z.NEVER;
+    }
+    return { ...message, _id: id };
+  });
 
 export const taskSchema = z.looseObject({
   _id: z.string().min(1),
