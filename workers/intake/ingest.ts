@@ -67,11 +67,10 @@ export async function ingestEvent(deps: Deps, event: IncomingEvent, normalizatio
     // A stored event still "received" is one whose earlier attempt failed half-way: finish it.
     if (existing && existing.status !== "received") return { duplicate: true, status: existing.status, documentsEnqueued: 0 };
   }
-  if (finalStatus) return { duplicate: false, status: finalStatus, documentsEnqueued: 0 };
-  if (normalization.status !== "processed") throw new Error("unreachable: non-final status without changes");
+  if (inserted.length > 0 && finalStatus) return { duplicate: false, status: finalStatus, documentsEnqueued: 0 };
 
   const enqueued = await applyChanges(deps, event.id, normalization, { forceEnqueue: false });
-  return { duplicate: false, status: "processed", documentsEnqueued: enqueued };
+  return { duplicate: false, status: normalization.status, documentsEnqueued: enqueued };
 }
 
 /** Steps 2-4 for an event already stored. Returns how many documents were enqueued. */
