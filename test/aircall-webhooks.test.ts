@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { accepted, aircallEvent, aircallTokens, answered, callData, ended, postAircall } from "./support/aircall";
-import { row } from "./support/guesty";
+import { row } from "./support/d1";
 
 const callRow = (id: number) =>
   row(

@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { postGuesty, reservationBody, row } from "./support/guesty";
+import { row } from "./support/d1";
+import { postGuesty, reservationBody } from "./support/guesty";
 import { signStandardWebhook } from "./support/sign-guesty";
 
 const [oldSecret, newSecret] = env.GUESTY_WEBHOOK_SECRETS.split(",") as [string, string];

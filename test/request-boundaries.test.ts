@@ -3,7 +3,7 @@
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { aircallTokens, postAircall } from "./support/aircall";
-import { row } from "./support/guesty";
+import { row } from "./support/d1";
 
 const MiB = 1024 * 1024;
 const storedEvents = async () => (await row("SELECT count(*) AS n FROM webhook_events"))?.n;

@@ -4,7 +4,7 @@ import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { aircallEvent, aircallTokens, ended } from "./support/aircall";
 import { fetchWith, faultyD1, recordingQueue, touches } from "./support/faults";
-import { row } from "./support/guesty";
+import { row } from "./support/d1";
 
 function aircallRequest(body: unknown): RequestInit {
   return { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) };

@@ -58,7 +58,3 @@ export function reservationBody(
     ...extra,
   };
 }
-
-export async function row(sql: string, ...params: unknown[]) {
-  return env.DB.prepare(sql).bind(...params).first<Record<string, unknown>>();
-}
