@@ -85,3 +85,15 @@ it("marks an AI event without a call id as failed", async () => {
     error: expect.stringContaining("data.call_id"),
   });
 });
+
+it("a redelivered older transcript does not replace a newer one", async () => {
+  const first = transcription(503);
+  const second = { ...transcription(503), timestamp: 1_763_000_900 };
+  second.data = { call_id: 503, content: { language: "en-US", utterances: [{ start_time: 0, end_time: 1, text: "Corrected.", participant_type: "internal" }] } };
+  for (const body of [endedCall(503), first, second]) expect((await post(body)).status).toBe(200);
+  const version = await env.DB.prepare("SELECT version FROM aircall_calls WHERE id = 503").first<number>("version");
+  const again = await post(first);
+  expect(await again.json()).toMatchObject({ duplicate: true });
+  expect(await call(503)).toMatchObject({ transcription: "Agent: Corrected." });
+  expect(await env.DB.prepare("SELECT version FROM aircall_calls WHERE id = 503").first<number>("version")).toBe(version);
+});

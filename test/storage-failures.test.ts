@@ -29,31 +29,38 @@ describe("D1 failures", () => {
     expect(sent).toEqual([{ documentId: "call:1001" }]);
   });
 
-  for (const [step, table] of [
-    ["entity upsert", "aircall_calls"],
-    ["document upsert", "documents"],
-  ] as const) {
-    it(`after the raw event is stored, a failed ${step} leaves it "received" and the retry completes it`, async () => {
-      const callId = step === "entity upsert" ? 1002 : 1003;
-      const body = aircallEvent("call.ended", 1_763_000_094, ended(callId));
-      const failed = await deliver(body, { DB: faultyD1(touches(table, "insert into")) });
-      expect(failed.status).toBe(503);
-      const stored = await row("SELECT id, status FROM webhook_events WHERE type = 'call.ended' AND payload LIKE ?", `%"id":${callId},%`);
-      expect(stored?.status).toBe("received");
-      expect(await row("SELECT count(*) AS n FROM documents WHERE id = ?", `call:${callId}`)).toEqual({ n: 0 });
+  it("stores the raw event and its entities in one transaction: a failed entity upsert stores neither", async () => {
+    const body = aircallEvent("call.ended", 1_763_000_094, ended(1002));
+    const failed = await deliver(body, { DB: faultyD1(touches("aircall_calls", "insert into")) });
+    expect(failed.status).toBe(503);
+    expect(await row("SELECT count(*) AS n FROM webhook_events WHERE payload LIKE '%\"id\":1002,%'")).toEqual({ n: 0 });
+    expect(await row("SELECT count(*) AS n FROM aircall_calls WHERE id = 1002")).toEqual({ n: 0 });
 
-      const { sent, queue } = recordingQueue();
-      const retry = await deliver(body, { VECTORIZE_QUEUE: queue });
-      expect(retry.body).toEqual({ id: stored?.id, duplicate: false });
-      expect(await row("SELECT status FROM webhook_events WHERE id = ?", stored?.id)).toEqual({ status: "processed" });
-      expect(await row("SELECT status FROM aircall_calls WHERE id = ?", callId)).toEqual({ status: "done" });
-      expect(sent).toEqual([{ documentId: `call:${callId}` }]);
+    const { sent, queue } = recordingQueue();
+    expect((await deliver(body, { VECTORIZE_QUEUE: queue })).body).toMatchObject({ duplicate: false });
+    expect(await row("SELECT status FROM aircall_calls WHERE id = 1002")).toEqual({ status: "done" });
+    expect(sent).toEqual([{ documentId: "call:1002" }]);
+  });
 
-      const again = await deliver(body, { VECTORIZE_QUEUE: queue });
-      expect(again.body).toEqual({ id: stored?.id, duplicate: true });
-      expect(sent).toHaveLength(1);
-    });
-  }
+  it('after the event is stored, a failed document upsert leaves it "received" and the retry completes it', async () => {
+    const body = aircallEvent("call.ended", 1_763_000_094, ended(1003));
+    const failed = await deliver(body, { DB: faultyD1(touches("documents", "insert into")) });
+    expect(failed.status).toBe(503);
+    const stored = await row("SELECT id, status FROM webhook_events WHERE payload LIKE '%\"id\":1003,%'");
+    expect(stored?.status).toBe("received");
+    expect(await row("SELECT count(*) AS n FROM documents WHERE id = 'call:1003'")).toEqual({ n: 0 });
+
+    const { sent, queue } = recordingQueue();
+    const retry = await deliver(body, { VECTORIZE_QUEUE: queue });
+    expect(retry.body).toEqual({ id: stored?.id, duplicate: false });
+    expect(await row("SELECT status FROM webhook_events WHERE id = ?", stored?.id)).toEqual({ status: "processed" });
+    expect(await row("SELECT status FROM aircall_calls WHERE id = 1003")).toEqual({ status: "done" });
+    expect(sent).toEqual([{ documentId: "call:1003" }]);
+
+    const again = await deliver(body, { VECTORIZE_QUEUE: queue });
+    expect(again.body).toEqual({ id: stored?.id, duplicate: true });
+    expect(sent).toHaveLength(1);
+  });
 
   it("a failure while marking the event processed is retried; the queue may see the document again", async () => {
     const body = aircallEvent("call.ended", 1_763_000_094, ended(1004));

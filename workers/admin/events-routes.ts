@@ -5,7 +5,7 @@ import { openDatabase } from "../db/client";
 import { webhookEvents } from "../db/schema";
 import type { AppEnv } from "../http/app-env";
 import { AppError, badRequest } from "../http/errors";
-import { applyChanges } from "../intake/ingest";
+import { replayEvent } from "../intake/ingest";
 import { normalizeEvent } from "../intake/normalize-event";
 import { decodeCursor, encodeCursor } from "./event-cursor";
 import {
@@ -128,12 +128,7 @@ eventsRoutes.openapi(replayRoute, async (c) => {
   c.set("eventType", row.type);
   c.set("eventId", row.id);
   const normalization = normalizeEvent(row.source, row.type, JSON.parse(row.payload) as Record<string, unknown>);
-  const documentsEnqueued = await applyChanges(
-    { db: openDatabase(c.env.DB), queue: c.env.VECTORIZE_QUEUE },
-    row.id,
-    normalization,
-    { forceEnqueue: true },
-  );
+  const documentsEnqueued = await replayEvent({ db: openDatabase(c.env.DB), queue: c.env.VECTORIZE_QUEUE }, row.id, normalization);
   const status = normalization.status;
   c.set("outcome", `replayed:${status}`);
   return c.json({ id: row.id, status, documentsEnqueued }, 200);

@@ -1,14 +1,20 @@
 // Turns an EntityChange into one guarded upsert. The guard lives in SQL so concurrent
 // deliveries for the same entity cannot interleave a read and a write.
-import { getTableColumns, sql, type SQL } from "drizzle-orm";
+import { and, eq, exists, getTableColumns, sql, type SQL } from "drizzle-orm";
 import type { Database } from "../db/client";
+import { webhookEvents } from "../db/schema";
 import { entityTables, type EntityChange, type StoredEntity } from "./registry";
 
 // Drizzle's builder types do not distribute over a union of tables; every entity table
 // shares the bookkeeping columns the statement needs, so one of them stands for all.
 type AnyEntityTable = (typeof entityTables)["call"];
 
-export function upsertEntityStatement(db: Database, change: EntityChange, now: number) {
+/**
+ * `unlessEventDone`: the id of the event carrying this change. The update then applies only
+ * while that event is still "received", so a redelivery of a finished event changes nothing
+ * even when it rides in the same batch as the event insert.
+ */
+export function upsertEntityStatement(db: Database, change: EntityChange, now: number, unlessEventDone?: string) {
   const table = entityTables[change.kind] as unknown as AnyEntityTable;
   const columns = getTableColumns(table) as Record<string, { name: string }>;
   const values: Record<string, unknown> = { ...change.fields, updatedAt: now };
@@ -22,14 +28,20 @@ export function upsertEntityStatement(db: Database, change: EntityChange, now: n
     set[key] = sql.raw(`excluded."${column.name}"`);
   }
 
+  const guards: SQL[] = [];
+  if (change.mode === "snapshot") guards.push(sql`excluded."order_key" >= ${table.orderKey}`);
+  if (unlessEventDone) {
+    const receiving = db
+      .select({ id: webhookEvents.id })
+      .from(webhookEvents)
+      .where(and(eq(webhookEvents.id, unlessEventDone), eq(webhookEvents.status, "received")));
+    guards.push(exists(receiving));
+  }
+
   return db
     .insert(table)
     .values(values as AnyEntityTable["$inferInsert"])
-    .onConflictDoUpdate({
-      target: table.id,
-      set,
-      ...(change.mode === "snapshot" ? { setWhere: sql`excluded."order_key" >= ${table.orderKey}` } : {}),
-    })
+    .onConflictDoUpdate({ target: table.id, set, ...(guards.length > 0 ? { setWhere: and(...guards) } : {}) })
     .returning();
 }
 
