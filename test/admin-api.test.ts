@@ -70,6 +70,13 @@ describe("GET /api/events", () => {
     expect(guesty.items).toEqual([]);
   });
 
+  it("answers 503 when D1 fails", async () => {
+    const response = await fetchWith({ DB: faultyD1(() => true) }, "http://admin/api/events", {
+      headers: { authorization: `Bearer ${env.ADMIN_TOKEN}` },
+    });
+    expect(response.status).toBe(503);
+  });
+
   it.each([
     ["limit=0", /^limit: /],
     ["limit=201", /^limit: /],

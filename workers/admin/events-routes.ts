@@ -2,6 +2,7 @@
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import { and, desc, eq, lt, or, type SQL } from "drizzle-orm";
 import { openDatabase } from "../db/client";
+import { withStorage } from "../db/with-storage";
 import { webhookEvents } from "../db/schema";
 import type { AppEnv } from "../http/app-env";
 import { AppError, badRequest } from "../http/errors";
@@ -58,18 +59,20 @@ eventsRoutes.openapi(listRoute, async (c) => {
       or(lt(webhookEvents.receivedAt, receivedAt), and(eq(webhookEvents.receivedAt, receivedAt), lt(webhookEvents.id, id)))!,
     );
   }
-  const rows = await openDatabase(c.env.DB)
-    .select({
-      id: webhookEvents.id,
-      source: webhookEvents.source,
-      type: webhookEvents.type,
-      receivedAt: webhookEvents.receivedAt,
-      status: webhookEvents.status,
-    })
-    .from(webhookEvents)
-    .where(and(...conditions))
-    .orderBy(desc(webhookEvents.receivedAt), desc(webhookEvents.id))
-    .limit(query.limit + 1);
+  const rows = await withStorage("listing events", () =>
+    openDatabase(c.env.DB)
+      .select({
+        id: webhookEvents.id,
+        source: webhookEvents.source,
+        type: webhookEvents.type,
+        receivedAt: webhookEvents.receivedAt,
+        status: webhookEvents.status,
+      })
+      .from(webhookEvents)
+      .where(and(...conditions))
+      .orderBy(desc(webhookEvents.receivedAt), desc(webhookEvents.id))
+      .limit(query.limit + 1),
+  );
   const page = rows.slice(0, query.limit);
   const last = page.at(-1);
   return c.json(
@@ -82,7 +85,9 @@ eventsRoutes.openapi(listRoute, async (c) => {
 });
 
 async function loadEvent(env: Env, id: string) {
-  const row = await openDatabase(env.DB).select().from(webhookEvents).where(eq(webhookEvents.id, id)).get();
+  const row = await withStorage("reading the event", () =>
+    openDatabase(env.DB).select().from(webhookEvents).where(eq(webhookEvents.id, id)).get(),
+  );
   if (!row) throw new AppError(404, "event not found");
   return row;
 }

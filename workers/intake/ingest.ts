@@ -8,6 +8,7 @@
 // half-written blocks it.
 import { eq } from "drizzle-orm";
 import type { Database } from "../db/client";
+import { withStorage as storage } from "../db/with-storage";
 import { webhookEvents, type EventSource, type EventStatus } from "../db/schema";
 import type { EntityChange } from "../entities/registry";
 import { storedEntities, upsertEntityStatement } from "../entities/upsert";
@@ -19,7 +20,6 @@ import {
   markEnqueuedStatements,
   upsertDocumentStatements,
 } from "../documents/sync-documents";
-import { unavailable } from "../http/errors";
 import type { Normalization } from "./normalization";
 
 export type IncomingEvent = {
@@ -33,14 +33,6 @@ export type IncomingEvent = {
 export type IngestResult = { duplicate: boolean; status: EventStatus; documentsEnqueued: number };
 
 type Deps = { db: Database; queue: Queue };
-
-async function storage<T>(what: string, work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (error) {
-    throw unavailable(`${what} failed: ${error instanceof Error ? error.message : String(error)}`);
-  }
-}
 
 export async function ingestEvent(deps: Deps, event: IncomingEvent, normalization: Normalization): Promise<IngestResult> {
   const now = Date.now();
