@@ -1,3 +1,7 @@
+// Two test projects: "workerd" runs test/*.test.ts inside workerd with real local D1, KV,
+// Queues and Durable Objects (@cloudflare/vitest-plugin, the same wrangler/workerd as
+// `wrangler dev` and deploy); "node" runs test/node/*.test.ts for code that Node runs
+// (scripts and CLIs, through tsx).
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 import { loadSharedFixtures, sharedFixturesDir } from "./test/node/shared-fixtures.ts";
@@ -9,28 +13,43 @@ export default defineConfig(async () => {
     console.warn(`conformance suite skipped: no vendor fixtures in ${sharedFixturesDir()} (set SHARED_FIXTURES_DIR)`);
   }
   return {
-    plugins: [
-      cloudflareTest({
-        wrangler: { configPath: "./wrangler.toml" },
-        miniflare: {
-          // Test-only bindings: secrets the suites sign with and the migrations to apply.
-          bindings: {
-            TEST_MIGRATIONS: migrations,
-            SHARED_FIXTURES: sharedFixtures,
-            SHARED_FIXTURES_DIR: sharedFixturesDir(),
-            AIRCALL_WEBHOOK_TOKENS: "test-aircall-token-old,test-aircall-token-new",
-            GUESTY_WEBHOOK_SECRETS:
-              "whsec_dGVzdC1ndWVzdHktc2VjcmV0LW9sZC0wMDAwMDAwMDA=,whsec_dGVzdC1ndWVzdHktc2VjcmV0LW5ldy0xMTExMTExMTE=",
-            ADMIN_TOKEN: "test-admin-token",
-          },
-        },
-      }),
-    ],
     test: {
-      setupFiles: ["./test/apply-migrations.ts"],
-      include: ["test/**/*.test.ts"],
       // Request logs of passing tests are noise; a failing test still shows its output.
       silent: "passed-only" as const,
+      projects: [
+        {
+          plugins: [
+            cloudflareTest({
+              wrangler: { configPath: "./wrangler.toml" },
+              miniflare: {
+                // Test-only bindings: the secrets the suites sign with, the migrations to apply
+                // and the vendor fixtures.
+                bindings: {
+                  TEST_MIGRATIONS: migrations,
+                  SHARED_FIXTURES: sharedFixtures,
+                  SHARED_FIXTURES_DIR: sharedFixturesDir(),
+                  AIRCALL_WEBHOOK_TOKENS: "test-aircall-token-old,test-aircall-token-new",
+                  GUESTY_WEBHOOK_SECRETS:
+                    "whsec_dGVzdC1ndWVzdHktc2VjcmV0LW9sZC0wMDAwMDAwMDA=,whsec_dGVzdC1ndWVzdHktc2VjcmV0LW5ldy0xMTExMTExMTE=",
+                  ADMIN_TOKEN: "test-admin-token",
+                },
+              },
+            }),
+          ],
+          test: {
+            name: "workerd",
+            setupFiles: ["./test/apply-migrations.ts"],
+            include: ["test/*.test.ts"],
+          },
+        },
+        {
+          test: {
+            name: "node",
+            environment: "node",
+            include: ["test/node/**/*.test.ts"],
+          },
+        },
+      ],
     },
   };
 });

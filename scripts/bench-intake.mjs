@@ -1,276 +1,601 @@
-// `npm run bench:intake`: starts the Worker locally (wrangler dev, fresh local D1), sends N signed
-// webhooks (Aircall and Guesty, some exact redeliveries) at concurrency C, prints throughput and
-// latency, then checks through the admin API that stored events == unique events sent.
+// `npm run bench:intake`: starts the Worker with `wrangler dev` on a fresh temporary local D1,
+// sends N webhooks (Aircall call lifecycles and contacts, signed Guesty guests and reservations;
+// a fraction DUP are exact redeliveries) at concurrency C, prints throughput and latency, then
+// checks through the admin API that the stored events are exactly the unique events sent.
 //
-//   N=2000 C=16 DUP=0.1 npm run bench:intake
-import { spawn, spawnSync } from "node:child_process";
+//   npm run bench:intake                                  N=2000 C=16 DUP=0.1, free port
+//   N=500 C=4 npm run bench:intake
+//   npm run bench:intake -- --n 500 --c 4 --dup 0.2 --port 8790 --timeout 120 --seed 42
+//
+// Flags win over environment variables. Exit status: 0 PASS, 1 FAIL or error, 124 timeout.
+import { spawn } from "node:child_process";
 import { createHash, createHmac, randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
-import { cpus, tmpdir } from "node:os";
+import { cpus, platform, release, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const wrangler = join(root, "node_modules", ".bin", "wrangler");
-const N = Number(process.env.N ?? 2000);
-const C = Number(process.env.C ?? 16);
-const DUP = Number(process.env.DUP ?? 0.1);
-const TOTAL_TIMEOUT_MS = Number(process.env.TIMEOUT_MS ?? 5 * 60_000);
 
-const aircallToken = randomBytes(16).toString("hex");
+// ---------------------------------------------------------------- options
+
+const USAGE = `usage: npm run bench:intake [-- --n N --c C --dup DUP --port PORT --timeout SECONDS --seed SEED]
+  N        requests to send (default 2000)
+  C        concurrent requests (default 16)
+  DUP      fraction of requests that are exact redeliveries of earlier ones (default 0.1)
+  PORT     port for wrangler dev (default: a free port)
+  TIMEOUT  total time limit in seconds, start-up and checks included (default 300)
+  SEED     seed of the generated traffic (default: random)
+Each may also be given as an environment variable of that name.`;
+
+function fail(message) {
+  console.error(`bench: ${message}`);
+  process.exit(1);
+}
+
+function readOptions(argv) {
+  const flags = {};
+  for (let i = 0; i < argv.length; i += 1) {
+    const match = /^--?([a-zA-Z]+)(?:=(.*))?$/.exec(argv[i]);
+    if (!match) fail(`unexpected argument ${argv[i]}\n${USAGE}`);
+    const name = match[1].toUpperCase();
+    if (name === "H" || name === "HELP") {
+      console.log(USAGE);
+      process.exit(0);
+    }
+    if (!["N", "C", "DUP", "PORT", "TIMEOUT", "SEED"].includes(name)) fail(`unknown option ${argv[i]}\n${USAGE}`);
+    const value = match[2] ?? argv[++i];
+    if (value === undefined) fail(`option ${argv[i - 1]} needs a value`);
+    flags[name] = value;
+  }
+  const raw = (name) => flags[name] ?? process.env[name];
+  const number = (name, fallback, valid, what) => {
+    const text = raw(name);
+    if (text === undefined || text === "") return fallback;
+    const value = Number(text);
+    if (!valid(value)) fail(`${name} must be ${what}, got "${text}"`);
+    return value;
+  };
+  const positiveInt = (value) => Number.isInteger(value) && value > 0;
+  return {
+    n: number("N", 2000, positiveInt, "a positive integer"),
+    c: number("C", 16, positiveInt, "a positive integer"),
+    dup: number("DUP", 0.1, (value) => value >= 0 && value < 1, "a fraction in [0, 1)"),
+    port: number("PORT", 0, (value) => Number.isInteger(value) && value > 0 && value < 65536, "a port number"),
+    timeoutMs: number("TIMEOUT", 300, (value) => value > 0, "a number of seconds") * 1000,
+    seed: number("SEED", randomBytes(4).readUInt32LE(0), (value) => Number.isInteger(value) && value >= 0, "a non-negative integer"),
+  };
+}
+
+const options = readOptions(process.argv.slice(2));
+
+// Bench-only credentials, valid for config.ts: token >= 8 chars, whsec_<base64>, admin >= 16 chars.
+const aircallToken = `bench-${randomBytes(12).toString("hex")}`;
 const guestySecret = `whsec_${randomBytes(32).toString("base64")}`;
+const guestyKey = Buffer.from(guestySecret.slice("whsec_".length), "base64");
 const adminToken = randomBytes(24).toString("hex");
 
-async function freePort() {
+// ---------------------------------------------------------------- traffic
+
+/** mulberry32: a small seeded PRNG, so a run's traffic can be reproduced with SEED. */
+function prng(seed) {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function createGenerator(seed) {
+  const random = prng(seed);
+  const int = (min, max) => min + Math.floor(random() * (max - min + 1));
+  const pick = (items) => items[Math.floor(random() * items.length)];
+  const hex = (length) => Array.from({ length }, () => "0123456789abcdef"[int(0, 15)]).join("");
+  const alnum = (length) =>
+    Array.from({ length }, () => "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"[int(0, 61)]).join("");
+  const digits = (length) => Array.from({ length }, () => int(0, 9)).join("");
+
+  const FIRST = ["Ana", "Ben", "Chloé", "David", "Elif", "Farid", "Greta", "Hugo", "Ines", "Jonas", "Kenji", "Lena", "Marta", "Noah"];
+  const LAST = ["Almeida", "Brown", "Chen", "Dubois", "Eriksen", "Fischer", "García", "Hughes", "Ivanova", "Jensen", "Khan", "Lopez"];
+  const AGENTS = [
+    { id: 812001, name: "Sofia Reyes", email: "sofia@example.com" },
+    { id: 812002, name: "Tom Becker", email: "tom@example.com" },
+    { id: 812003, name: "Yuki Sato", email: "yuki@example.com" },
+  ];
+  const LINES = [
+    { id: 640101, name: "Front desk", digits: "+44 20 7946 0100" },
+    { id: 640102, name: "Owners line", digits: "+33 1 84 88 02 00" },
+  ];
+  const TAGS = [
+    { id: 3301, name: "maintenance" },
+    { id: 3302, name: "check-in" },
+    { id: 3303, name: "billing" },
+  ];
+  const LISTINGS = Array.from({ length: 25 }, () => hex(24));
+  const SOURCES = ["airbnb2", "bookingCom", "homeaway2", "direct", "manual"];
+
+  let clock = Math.floor(Date.now() / 1000) - 86_400; // Aircall timestamps: seconds, one day ago onwards
+  let nextCallId = 1_900_000_000;
+  let nextContactId = 700_000_000;
+  const openCalls = [];
+  const guestIds = [];
+  const counts = { call: 0, contact: 0, guest: 0, reservation: 0 };
+
+  const phone = () => `+${pick(["44", "33", "49", "34", "1"])} ${digits(3)} ${digits(3)} ${digits(4)}`;
+  const person = () => ({ first: pick(FIRST), last: pick(LAST) });
+  const aircall = (resource, event, data) => ({
+    source: "aircall",
+    body: JSON.stringify({ resource, event, timestamp: clock, token: aircallToken, data }),
+  });
+  const guesty = (body) => ({ source: "guesty", messageId: `msg_${alnum(27)}`, body: JSON.stringify(body) });
+
+  // One Aircall call goes through created -> answered -> ended (-> tagged), or created -> ended
+  // when missed; each stage is its own webhook, interleaved with other calls' stages.
+  function callEvent() {
+    if (openCalls.length === 0 || (openCalls.length < 12 && random() < 0.3)) {
+      const answered = random() < 0.8;
+      openCalls.push({
+        id: nextCallId++,
+        direction: random() < 0.7 ? "inbound" : "outbound",
+        stages: answered ? ["call.created", "call.answered", "call.ended", ...(random() < 0.5 ? ["call.tagged"] : [])] : ["call.created", "call.ended"],
+        startedAt: clock,
+        answeredAt: null,
+        endedAt: null,
+        rawDigits: phone(),
+        user: pick(AGENTS),
+        number: pick(LINES),
+        tags: [],
+      });
+    }
+    const index = Math.floor(random() * openCalls.length);
+    const call = openCalls[index];
+    const event = call.stages.shift();
+    if (event === "call.answered") call.answeredAt = clock;
+    if (event === "call.ended") call.endedAt = clock;
+    if (event === "call.tagged") call.tags = [pick(TAGS)];
+    if (call.stages.length === 0) openCalls.splice(index, 1);
+    const status = event === "call.created" ? "initial" : event === "call.answered" ? "answered" : "done";
+    return aircall("call", event, {
+      id: call.id,
+      direct_link: `https://api.aircall.io/v1/calls/${call.id}`,
+      direction: call.direction,
+      status,
+      missed_call_reason: status === "done" && call.answeredAt === null ? "no_available_agent" : null,
+      started_at: call.startedAt,
+      answered_at: call.answeredAt,
+      ended_at: call.endedAt,
+      duration: call.endedAt === null ? 0 : call.endedAt - call.startedAt,
+      raw_digits: call.rawDigits,
+      user: call.user,
+      number: call.number,
+      tags: call.tags,
+      comments: [],
+    });
+  }
+
+  function contactEvent() {
+    const { first, last } = person();
+    const id = nextContactId++;
+    return aircall("contact", "contact.created", {
+      id,
+      direct_link: `https://api.aircall.io/v1/contacts/${id}`,
+      first_name: first,
+      last_name: last,
+      company_name: random() < 0.2 ? `${last} Property Services` : null,
+      information: random() < 0.3 ? "Owner of two listings" : null,
+      is_shared: true,
+      created_at: clock,
+      updated_at: clock,
+      emails: [{ id: id * 10 + 1, label: "Work", value: `${first}.${last}.${id}@example.com`.toLowerCase() }],
+      phone_numbers: [{ id: id * 10 + 2, label: "Mobile", value: phone() }],
+    });
+  }
+
+  function guestEvent() {
+    const { first, last } = person();
+    const id = hex(24);
+    guestIds.push(id);
+    return guesty({
+      event: "guest.created",
+      guest: {
+        _id: id,
+        fullName: `${first} ${last}`,
+        firstName: first,
+        lastName: last,
+        emails: [`${first}.${last}.${id.slice(-6)}@example.com`.toLowerCase()],
+        phones: [phone()],
+      },
+      by: "host@example.com",
+    });
+  }
+
+  function reservationEvent() {
+    const checkIn = new Date(Date.UTC(2026, 0, 1) + int(0, 364) * 86_400_000 + 15 * 3_600_000);
+    const nights = int(1, 14);
+    const checkOut = new Date(checkIn.getTime() + nights * 86_400_000 - 5 * 3_600_000);
+    return guesty({
+      event: "reservation.new",
+      reservation: {
+        _id: hex(24),
+        confirmationCode: `GY-${alnum(8).toUpperCase()}`,
+        status: pick(["confirmed", "confirmed", "confirmed", "inquiry", "reserved"]),
+        checkIn: checkIn.toISOString(),
+        checkOut: checkOut.toISOString(),
+        listingId: pick(LISTINGS),
+        guestId: guestIds.length > 0 && random() < 0.8 ? pick(guestIds) : hex(24),
+        lastUpdatedAt: new Date(clock * 1000).toISOString(),
+        guestsCount: int(1, 6),
+        nightsCount: nights,
+        source: pick(SOURCES),
+      },
+    });
+  }
+
+  /** The next unique delivery: about 50% call events, 15% contacts, 15% guests, 20% reservations. */
+  function next() {
+    clock += int(1, 3);
+    const roll = random();
+    const [kind, make] =
+      roll < 0.5 ? ["call", callEvent] : roll < 0.65 ? ["contact", contactEvent] : roll < 0.8 ? ["guest", guestEvent] : ["reservation", reservationEvent];
+    counts[kind] += 1;
+    const delivery = make();
+    delivery.key =
+      delivery.source === "guesty"
+        ? `guesty_${delivery.messageId}`
+        : `aircall_${createHash("sha256").update(delivery.body).digest("hex")}`;
+    return delivery;
+  }
+
+  return { next, random, counts };
+}
+
+/** N requests: N - round(N * DUP) unique deliveries, the rest exact re-sends of earlier ones. */
+function buildPlan({ n, dup, seed }) {
+  const generator = createGenerator(seed);
+  const redeliveries = Math.min(n - 1, Math.round(n * dup));
+  // Choose which slots are redeliveries (never slot 0: a re-send needs an earlier original).
+  const slots = Array.from({ length: n - 1 }, (_, i) => i + 1);
+  for (let i = 0; i < redeliveries; i += 1) {
+    const j = i + Math.floor(generator.random() * (slots.length - i));
+    [slots[i], slots[j]] = [slots[j], slots[i]];
+  }
+  const isRedelivery = new Set(slots.slice(0, redeliveries));
+  const uniques = [];
+  const plan = [];
+  for (let i = 0; i < n; i += 1) {
+    if (isRedelivery.has(i)) plan.push(uniques[Math.floor(generator.random() * uniques.length)]);
+    else {
+      const delivery = generator.next();
+      uniques.push(delivery);
+      plan.push(delivery);
+    }
+  }
+  if (new Set(uniques.map((delivery) => delivery.key)).size !== uniques.length) throw new Error("generated two identical events");
+  return { plan, uniques, redeliveries, redeliverySlots: isRedelivery, counts: generator.counts };
+}
+
+/** Request init for one attempt. Guesty attempts are signed at send time, as Svix does. */
+function requestInit(delivery, signal) {
+  const headers = { "content-type": "application/json" };
+  if (delivery.source === "guesty") {
+    const timestamp = String(Math.floor(Date.now() / 1000));
+    const signature = createHmac("sha256", guestyKey).update(`${delivery.messageId}.${timestamp}.${delivery.body}`).digest("base64");
+    headers["svix-id"] = delivery.messageId;
+    headers["svix-timestamp"] = timestamp;
+    headers["svix-signature"] = `v1,${signature}`;
+  }
+  return { method: "POST", headers, body: delivery.body, signal };
+}
+
+// ---------------------------------------------------------------- processes and cleanup
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const abort = new AbortController();
+const children = new Set();
+let persistDir;
+
+/** Runs wrangler in its own process group (so the group can be killed), keeping an output tail. */
+function startWrangler(args, extraEnv = {}) {
+  const child = spawn(process.execPath, [wrangler, ...args], {
+    cwd: root,
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false", FORCE_COLOR: "0", NO_COLOR: "1", ...extraEnv },
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+  });
+  children.add(child);
+  const lines = [];
+  const keep = (chunk) => {
+    lines.push(...chunk.toString().replace(/\x1b\[[0-9;]*m/g, "").split("\n").filter((line) => line.trim()));
+    if (lines.length > 25) lines.splice(0, lines.length - 25);
+  };
+  child.stdout.on("data", keep);
+  child.stderr.on("data", keep);
+  child.tail = () => lines.join("\n");
+  child.exited = new Promise((resolve) => {
+    child.on("exit", (code, signal) => resolve({ code, signal }));
+    child.on("error", (error) => resolve({ code: null, signal: null, error }));
+  });
+  return child;
+}
+
+function groupAlive(pid) {
+  try {
+    process.kill(-pid, 0);
+    return true;
+  } catch (error) {
+    return error.code === "EPERM";
+  }
+}
+
+function signalGroup(pid, signal) {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // the group is gone
+  }
+}
+
+/** SIGTERM to the whole group (wrangler's launcher, wrangler, workerd), SIGKILL after 5 s. */
+async function stopGroup(child) {
+  if (!child.pid) return;
+  signalGroup(child.pid, "SIGTERM");
+  for (const [signal, waitMs] of [["SIGKILL", 5000], [null, 2000]]) {
+    const until = Date.now() + waitMs;
+    while (groupAlive(child.pid) && Date.now() < until) await sleep(50);
+    if (!groupAlive(child.pid)) break;
+    if (signal) signalGroup(child.pid, signal);
+  }
+  if (groupAlive(child.pid)) console.error(`bench: process group ${child.pid} is still alive`);
+  children.delete(child);
+}
+
+let cleaning;
+function cleanup() {
+  cleaning ??= (async () => {
+    abort.abort();
+    await Promise.all([...children].map(stopGroup));
+    if (persistDir) rmSync(persistDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+  })();
+  return cleaning;
+}
+
+// Last resort when the process exits some other way (uncaught error, process.exit elsewhere).
+process.on("exit", () => {
+  for (const child of children) if (child.pid) signalGroup(child.pid, "SIGKILL");
+  if (persistDir) rmSync(persistDir, { recursive: true, force: true });
+});
+
+let exitCode;
+async function exitAfterCleanup(code) {
+  exitCode ??= code; // the first reason to stop (timeout, signal, result) decides the status
+  await cleanup().catch((error) => console.error(`bench: cleanup: ${error.message}`));
+  process.exit(exitCode);
+}
+
+for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]]) {
+  process.on(signal, () => {
+    console.error(`bench: ${signal}, stopping`);
+    void exitAfterCleanup(code);
+  });
+}
+
+const watchdog = setTimeout(() => {
+  console.error(`bench: aborted, the run exceeded TIMEOUT=${options.timeoutMs / 1000} s`);
+  for (const child of children) console.error(`wrangler output (tail):\n${child.tail()}`);
+  void exitAfterCleanup(124);
+}, options.timeoutMs);
+
+// ---------------------------------------------------------------- steps
+
+function freePort() {
   return new Promise((resolve, reject) => {
     const server = createServer();
+    server.on("error", reject);
     server.listen(0, "127.0.0.1", () => {
       const { port } = server.address();
       server.close(() => resolve(port));
     });
-    server.on("error", reject);
   });
 }
 
-// ---- the deliveries ----
-
-let seq = 0;
-function aircallCall() {
-  const id = 9_000_000 + seq;
-  const stage = ["call.created", "call.answered", "call.ended", "call.tagged"][seq % 4];
-  const status = { "call.created": "initial", "call.answered": "answered" }[stage] ?? "done";
-  const started = 1_763_000_000 + seq;
-  return {
-    resource: "call",
-    event: stage,
-    timestamp: started + 60,
-    token: aircallToken,
-    data: {
-      id,
-      direction: seq % 2 ? "inbound" : "outbound",
-      status,
-      started_at: started,
-      answered_at: status === "initial" ? null : started + 4,
-      ended_at: status === "done" ? started + 60 : null,
-      duration: status === "done" ? 56 : 0,
-      raw_digits: `+44 20 7946 ${String(seq % 10_000).padStart(4, "0")}`,
-      user: { id: 10 + (seq % 5), name: `Agent ${seq % 5}`, email: `agent${seq % 5}@example.com` },
-      number: { id: 3, name: "Front desk", digits: "+44 20 7946 0000" },
-      tags: stage === "call.tagged" ? [{ id: 1, name: "maintenance" }] : [],
-      comments: [],
-    },
-  };
-}
-
-function aircallContact() {
-  return {
-    resource: "contact",
-    event: "contact.created",
-    timestamp: 1_763_000_000 + seq,
-    token: aircallToken,
-    data: {
-      id: 5_000_000 + seq,
-      first_name: "Guest",
-      last_name: `No${seq}`,
-      company_name: null,
-      information: "",
-      emails: [{ id: seq, label: "Work", value: `guest${seq}@example.com` }],
-      phone_numbers: [],
-    },
-  };
-}
-
-function guestyGuest() {
-  return {
-    event: "guest.created",
-    by: "host@example.com",
-    guest: { _id: `g${seq}`, fullName: `Guest ${seq}`, firstName: "Guest", lastName: String(seq), emails: [`g${seq}@example.com`], phones: [] },
-  };
-}
-
-function guestyReservation() {
-  return {
-    event: "reservation.new",
-    reservation: {
-      _id: `r${seq}`,
-      confirmationCode: `HM${seq}`,
-      status: "confirmed",
-      checkIn: "2026-12-20T15:00:00.000Z",
-      checkOut: "2026-12-27T10:00:00.000Z",
-      listingId: "listing-1",
-      guestId: `g${seq}`,
-      lastUpdatedAt: new Date(1_763_000_000_000 + seq * 1000).toISOString(),
-      guestsCount: 2,
-      nightsCount: 7,
-      source: "airbnb2",
-    },
-  };
-}
-
-function newDelivery() {
-  seq += 1;
-  switch (seq % 4) {
-    case 0:
-      return { source: "aircall", body: JSON.stringify(aircallContact()) };
-    case 1:
-    case 2:
-      return { source: "aircall", body: JSON.stringify(aircallCall()) };
-    default:
-      return { source: "guesty", id: `msg_bench_${seq}`, body: JSON.stringify(seq % 8 === 3 ? guestyGuest() : guestyReservation()) };
+async function applyMigrations() {
+  // CI=true (and a closed stdin): wrangler takes "yes" instead of prompting before applying.
+  const child = startWrangler(["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistDir], { CI: "true" });
+  const { code, signal, error } = await child.exited;
+  children.delete(child);
+  if (code !== 0) {
+    throw new Error(`migrations failed (${error?.message ?? (signal ? `signal ${signal}` : `exit ${code}`)}):\n${child.tail()}`);
   }
 }
 
-function requestFor(delivery) {
-  const headers = { "content-type": "application/json" };
-  if (delivery.source === "guesty") {
-    // Signed at send time, as Svix does on every attempt.
-    const timestamp = String(Math.floor(Date.now() / 1000));
-    const key = Buffer.from(guestySecret.slice("whsec_".length), "base64");
-    const signature = createHmac("sha256", key).update(`${delivery.id}.${timestamp}.${delivery.body}`).digest("base64");
-    Object.assign(headers, { "svix-id": delivery.id, "svix-timestamp": timestamp, "svix-signature": `v1,${signature}` });
-  }
-  return { method: "POST", headers, body: delivery.body };
-}
+async function startDev(port) {
+  const vars = { AIRCALL_WEBHOOK_TOKENS: aircallToken, GUESTY_WEBHOOK_SECRETS: guestySecret, ADMIN_TOKEN: adminToken };
+  const dev = startWrangler([
+    "dev",
+    "--ip", "127.0.0.1",
+    "--port", String(port),
+    "--persist-to", persistDir,
+    "--show-interactive-dev-session=false",
+    "--log-level", "warn", // no per-request lines; warnings and errors stay in the tail
+    ...Object.entries(vars).flatMap(([name, value]) => ["--var", `${name}:${value}`]),
+  ]);
+  let exited = null;
+  void dev.exited.then((result) => (exited = result));
 
-const keyOf = (delivery) =>
-  delivery.source === "guesty" ? `guesty_${delivery.id}` : `aircall_${createHash("sha256").update(delivery.body).digest("hex")}`;
-
-function buildPlan() {
-  const plan = [];
-  for (let i = 0; i < N; i += 1) {
-    const redeliver = plan.length > 0 && Math.random() < DUP;
-    plan.push(redeliver ? plan[Math.floor(Math.random() * plan.length)] : newDelivery());
-  }
-  return plan;
-}
-
-// ---- running ----
-
-const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-
-async function waitForHealth(base, deadline) {
-  while (Date.now() < deadline) {
+  const base = `http://127.0.0.1:${port}`;
+  const until = Date.now() + 120_000;
+  let last = "no answer";
+  for (;;) {
+    if (exited) throw new Error(`wrangler dev exited (${exited.error?.message ?? `code ${exited.code}, signal ${exited.signal}`}):\n${dev.tail()}`);
+    if (Date.now() > until) throw new Error(`GET /healthz did not answer 200 within 120 s (last: ${last}):\n${dev.tail()}`);
     try {
-      const response = await fetch(`${base}/healthz`);
-      if (response.ok) return;
-    } catch {
-      // not listening yet
+      const response = await fetch(`${base}/healthz`, { signal: AbortSignal.any([abort.signal, AbortSignal.timeout(5000)]) });
+      last = `${response.status} ${await response.text()}`;
+      if (response.status === 200) break;
+    } catch (error) {
+      if (abort.signal.aborted) throw error;
+      last = error.cause?.code ?? error.name;
     }
-    await new Promise((resolve) => setTimeout(resolve, 250));
+    await sleep(200);
   }
-  throw new Error("wrangler dev did not become healthy in time");
+  // Make sure the answer came from this instance (another server could hold PORT) on an empty D1.
+  const probe = await fetch(`${base}/api/events?limit=1`, { headers: { authorization: `Bearer ${adminToken}` }, signal: abort.signal });
+  const text = await probe.text();
+  let items;
+  try {
+    ({ items } = JSON.parse(text));
+  } catch {
+    // not JSON: not this Worker
+  }
+  if (probe.status !== 200 || !Array.isArray(items) || items.length !== 0) {
+    throw new Error(`${base} is not the fresh bench instance (GET /api/events: ${probe.status} ${text.slice(0, 200)}); is PORT in use?`);
+  }
+  return { base, dev };
 }
 
-async function storedEventCount(base) {
-  let count = 0;
+async function send(base, plan, isRedelivery, concurrency) {
+  const results = new Array(plan.length);
+  let next = 0;
+  async function worker() {
+    while (next < plan.length && !abort.signal.aborted) {
+      const index = next++;
+      const delivery = plan[index];
+      const init = requestInit(delivery, abort.signal);
+      const sentAt = performance.now();
+      let result;
+      try {
+        const response = await fetch(`${base}/webhooks/${delivery.source}`, init);
+        const text = await response.text();
+        result = { status: response.status, text };
+        if (response.status === 200) {
+          const body = JSON.parse(text);
+          result.duplicate = body.duplicate === true;
+          result.idMatches = body.id === delivery.key;
+        }
+      } catch (error) {
+        if (abort.signal.aborted) return;
+        result = { status: `network error (${error.cause?.code ?? error.name})`, text: String(error.cause?.message ?? error.message) };
+      }
+      const doneAt = performance.now();
+      results[index] = { ...result, key: delivery.key, redelivery: isRedelivery(index), sentAt, doneAt, latencyMs: doneAt - sentAt };
+    }
+  }
+  const started = performance.now();
+  await Promise.all(Array.from({ length: Math.min(concurrency, plan.length) }, worker));
+  return { results, elapsedMs: performance.now() - started };
+}
+
+async function storedEvents(base) {
+  const items = [];
   let cursor = null;
   do {
     const url = `${base}/api/events?limit=200${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`;
-    const response = await fetch(url, { headers: { authorization: `Bearer ${adminToken}` } });
-    if (!response.ok) throw new Error(`GET /api/events answered ${response.status}`);
+    const response = await fetch(url, { headers: { authorization: `Bearer ${adminToken}` }, signal: abort.signal });
+    if (response.status !== 200) throw new Error(`GET /api/events answered ${response.status}: ${(await response.text()).slice(0, 300)}`);
     const page = await response.json();
-    count += page.items.length;
+    items.push(...page.items);
     cursor = page.nextCursor;
   } while (cursor);
-  return count;
+  return items;
 }
+
+/** Nearest-rank percentile of an ascending array. */
+const percentile = (sorted, p) => sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)];
+
+function tally(values) {
+  const counts = new Map();
+  for (const value of values) counts.set(value, (counts.get(value) ?? 0) + 1);
+  return [...counts].sort((a, b) => b[1] - a[1]).map(([value, count]) => `${value} ${count}`).join(", ");
+}
+
+// ---------------------------------------------------------------- main
 
 async function main() {
-  const started = Date.now();
-  const deadline = started + TOTAL_TIMEOUT_MS;
-  const persist = mkdtempSync(join(tmpdir(), "bench-intake-"));
-  const env = { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true" };
-  let dev;
-  const stop = () => {
-    if (dev && dev.exitCode === null) {
-      try {
-        process.kill(-dev.pid, "SIGTERM");
-      } catch {
-        // already gone
-      }
-    }
-    rmSync(persist, { recursive: true, force: true });
-  };
-  process.on("SIGINT", () => {
-    stop();
-    process.exit(130);
-  });
-  const watchdog = setTimeout(() => {
-    console.error(`bench: aborted after ${TOTAL_TIMEOUT_MS} ms`);
-    stop();
-    process.exit(2);
-  }, TOTAL_TIMEOUT_MS);
+  const { n, c, dup, seed } = options;
+  const wranglerVersion = JSON.parse(readFileSync(join(root, "node_modules", "wrangler", "package.json"), "utf8")).version;
+  persistDir = mkdtempSync(join(tmpdir(), "edge-ops-bench-"));
+  console.log(`bench: N=${n} C=${c} DUP=${dup} SEED=${seed}; local D1 in ${persistDir}`);
 
-  try {
-    const migrate = spawnSync(wrangler, ["d1", "migrations", "apply", "DB", "--local", "--persist-to", persist], {
-      cwd: root,
-      env,
-      encoding: "utf8",
-    });
-    if (migrate.status !== 0) throw new Error(`migrations failed:\n${migrate.stderr}`);
+  let t = performance.now();
+  await applyMigrations();
+  const port = options.port || (await freePort());
+  const { base, dev } = await startDev(port);
+  console.log(`bench: migrations applied and wrangler dev ready on ${base} in ${((performance.now() - t) / 1000).toFixed(1)} s`);
 
-    const port = await freePort();
-    const base = `http://127.0.0.1:${port}`;
-    const vars = [`AIRCALL_WEBHOOK_TOKENS:${aircallToken}`, `GUESTY_WEBHOOK_SECRETS:${guestySecret}`, `ADMIN_TOKEN:${adminToken}`];
-    dev = spawn(
-      wrangler,
-      ["dev", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", persist, "--log-level", "error", ...vars.flatMap((v) => ["--var", v])],
-      { cwd: root, env, detached: true, stdio: ["ignore", "ignore", "pipe"] },
-    );
-    let devErrors = "";
-    dev.stderr.on("data", (chunk) => {
-      devErrors = (devErrors + chunk).slice(-4000);
-    });
-    await waitForHealth(base, deadline);
+  const { plan, uniques, redeliveries, redeliverySlots, counts } = buildPlan(options);
+  console.log(`bench: sending ${n} requests (${uniques.length} unique: ${Object.entries(counts).map(([kind, count]) => `${count} ${kind}`).join(", ")}; ${redeliveries} redeliveries)`);
+  const { results, elapsedMs } = await send(base, plan, (index) => redeliverySlots.has(index), c);
 
-    const plan = buildPlan();
-    const unique = new Set(plan.map(keyOf));
-    const latencies = [];
-    const failures = new Map();
-    let reportedDuplicates = 0;
-    let next = 0;
-    const sendStarted = performance.now();
-    await Promise.all(
-      Array.from({ length: C }, async () => {
-        while (next < plan.length) {
-          const delivery = plan[next++];
-          const t0 = performance.now();
-          const response = await fetch(`${base}/webhooks/${delivery.source}`, requestFor(delivery));
-          const body = await response.text();
-          latencies.push(performance.now() - t0);
-          if (response.status !== 200) failures.set(response.status, (failures.get(response.status) ?? 0) + 1);
-          else if (JSON.parse(body).duplicate) reportedDuplicates += 1;
-        }
-      }),
-    );
-    const elapsedMs = performance.now() - sendStarted;
-    const stored = await storedEventCount(base);
+  // Answers.
+  const failures = results.filter((result) => result.status !== 200);
+  const ok = results.filter((result) => result.status === 200);
+  const wrongIds = ok.filter((result) => !result.idMatches).length;
+  const reportedDuplicates = ok.filter((result) => result.duplicate).length;
+  // A delivery sent after an earlier delivery of the same event was answered 200 must be reported
+  // as a duplicate; one sent while the original was still in flight may or may not be.
+  const firstDone = new Map();
+  for (const result of ok) firstDone.set(result.key, Math.min(firstDone.get(result.key) ?? Infinity, result.doneAt));
+  const afterOriginal = ok.filter((result) => result.sentAt > firstDone.get(result.key));
+  const inFlight = ok.filter((result) => result.redelivery && result.sentAt <= firstDone.get(result.key)).length;
+  const missedDuplicates = afterOriginal.filter((result) => !result.duplicate).length;
+  const firstSeen = new Set();
+  for (const result of ok) if (!result.duplicate) firstSeen.add(result.key);
+  const neverNew = uniques.filter((delivery) => !firstSeen.has(delivery.key)).length;
 
-    latencies.sort((a, b) => a - b);
-    const ms = (value) => `${value.toFixed(1)} ms`;
-    const pass = failures.size === 0 && stored === unique.size;
-    console.log(
-      [
-        "bench:intake",
-        `  machine      ${cpus()[0]?.model ?? "unknown"} x${cpus().length}, node ${process.version}`,
-        `  requests     N=${plan.length} at C=${C} (DUP=${DUP})`,
-        `  throughput   ${(plan.length / (elapsedMs / 1000)).toFixed(0)} events/s over ${(elapsedMs / 1000).toFixed(2)} s`,
-        `  latency      p50 ${ms(percentile(latencies, 50))}  p90 ${ms(percentile(latencies, 90))}  p99 ${ms(percentile(latencies, 99))}  max ${ms(latencies.at(-1))}`,
-        `  sent         ${unique.size} unique, ${plan.length - unique.size} redeliveries; server reported ${reportedDuplicates} duplicates`,
-        `  non-200      ${failures.size === 0 ? "none" : JSON.stringify(Object.fromEntries(failures))}`,
-        `  stored       ${stored} events (expected ${unique.size}): ${pass ? "PASS" : "FAIL"}`,
-      ].join("\n"),
-    );
-    if (!pass && devErrors) console.error(`wrangler stderr (tail):\n${devErrors}`);
-    process.exitCode = pass ? 0 : 1;
-  } finally {
-    clearTimeout(watchdog);
-    stop();
+  // Stored events.
+  t = performance.now();
+  const items = await storedEvents(base);
+  const listMs = performance.now() - t;
+  const storedIds = new Set(items.map((item) => item.id));
+  const expected = new Set(uniques.map((delivery) => delivery.key));
+  const missing = [...expected].filter((id) => !storedIds.has(id)).length;
+  const unexpected = [...storedIds].filter((id) => !expected.has(id)).length;
+  const repeatedInListing = items.length - storedIds.size;
+
+  const latencies = results.map((result) => result.latencyMs).sort((a, b) => a - b);
+  const ms = (value) => `${value.toFixed(1)} ms`;
+  const checks = [
+    ["every answer 200", failures.length === 0, `${failures.length} non-200`],
+    ["answer ids are the idempotency keys", wrongIds === 0, `${wrongIds} differ`],
+    ["stored events == unique events sent", items.length === uniques.length, `${items.length} stored, ${uniques.length} sent`],
+    ["stored ids == ids sent", missing === 0 && unexpected === 0 && repeatedInListing === 0, `${missing} missing, ${unexpected} unexpected, ${repeatedInListing} listed twice`],
+    ["redeliveries after a 200 reported duplicate", missedDuplicates === 0, `${missedDuplicates} of ${afterOriginal.length} not`],
+    ["each event answered duplicate:false once at least", neverNew === 0, `${neverNew} never`],
+  ];
+  const pass = checks.every(([, passed]) => passed);
+
+  if (failures.length > 0) {
+    console.error(`bench: non-200 answers: ${tally(failures.map((result) => result.status))}`);
+    for (const result of failures.slice(0, 5)) console.error(`  ${result.status}: ${result.text.slice(0, 200)}`);
   }
+  for (const [name, passed, detail] of checks) if (!passed) console.error(`bench: FAILED check "${name}": ${detail}`);
+  if (!pass) console.error(`wrangler dev output (tail):\n${dev.tail() || "(empty)"}`);
+
+  const cpu = cpus();
+  const summary = [
+    "```",
+    `npm run bench:intake  (N=${n} C=${c} DUP=${dup} SEED=${seed})`,
+    `machine     ${cpu[0]?.model ?? "unknown CPU"}, ${cpu.length} cores, ${platform()} ${release()}, node ${process.version}, wrangler ${wranglerVersion}`,
+    `throughput  ${(n / (elapsedMs / 1000)).toFixed(1)} events/s (${n} requests in ${(elapsedMs / 1000).toFixed(2)} s)`,
+    `latency     p50 ${ms(percentile(latencies, 50))}  p90 ${ms(percentile(latencies, 90))}  p99 ${ms(percentile(latencies, 99))}  max ${ms(latencies.at(-1))}`,
+    `sent        ${uniques.length} unique events + ${redeliveries} redeliveries (${inFlight} of them while the original was in flight)`,
+    `server      ${ok.length} x 200, ${failures.length} other; ${reportedDuplicates} reported duplicate:true`,
+    `stored      ${items.length} events (expected ${uniques.length}); status: ${tally(items.map((item) => `${item.source}/${item.status}`))}; listed in ${ms(listMs)}`,
+    `result      ${pass ? "PASS" : "FAIL"}`,
+    "```",
+  ];
+  console.log(summary.join("\n"));
+  return pass ? 0 : 1;
 }
 
-main().catch((error) => {
-  console.error(`bench: ${error instanceof Error ? error.message : String(error)}`);
-  process.exit(1);
-});
+main()
+  .then((code) => exitAfterCleanup(code))
+  .catch((error) => {
+    if (!abort.signal.aborted) console.error(`bench: ${error instanceof Error ? error.message : String(error)}`);
+    return exitAfterCleanup(1);
+  });

@@ -63,44 +63,64 @@ async function callSnapshot(id: number) {
     .first();
 }
 
-describe.skipIf(aircall.length === 0)(`Aircall captured deliveries from ${env.SHARED_FIXTURES_DIR}`, () => {
-  it("accepts and normalizes every captured delivery, none failed", async () => {
-    for (const fixture of aircall) {
-      const answer = await deliverAircall(fixture);
-      expect(answer.status, fixture.file).toBe(200);
-      expect(answer.body.duplicate, fixture.file).toBe(false);
-      expect(await eventStatus(answer.body.id!), fixture.file).toBe("processed");
-    }
-    const counts = await env.DB.prepare(
-      "SELECT (SELECT count(*) FROM aircall_calls) AS calls, (SELECT count(*) FROM aircall_contacts) AS contacts, (SELECT count(*) FROM aircall_users) AS users, (SELECT count(*) FROM aircall_numbers) AS numbers",
-    ).first<Record<string, number>>();
-    expect(counts?.calls).toBeGreaterThan(0);
-    expect(counts?.contacts).toBeGreaterThan(0);
-    expect(counts?.users).toBeGreaterThan(0);
-    expect(counts?.numbers).toBeGreaterThan(0);
-  });
+const TABLE_OF_RESOURCE: Record<string, string> = {
+  call: "aircall_calls",
+  contact: "aircall_contacts",
+  user: "aircall_users",
+  number: "aircall_numbers",
+};
 
-  it("redelivering every capture stores nothing twice", async () => {
-    const before = await env.DB.prepare("SELECT count(*) AS n FROM webhook_events").first<number>("n");
-    for (const fixture of aircall) {
-      const answer = await deliverAircall(fixture);
-      expect(answer.body.duplicate, fixture.file).toBe(true);
+const entityOf = (fixture: SharedFixture) => {
+  const body = fixture.body as { resource: string; data: { id: number } };
+  return { table: TABLE_OF_RESOURCE[body.resource]!, id: body.data.id };
+};
+
+/** Removes what the captures stored, so a test starts from nothing whatever ran before it. */
+async function forgetCaptures(eventIds: readonly string[]) {
+  const statements = [...new Set(aircall.map((fixture) => JSON.stringify(entityOf(fixture))))].map((key) => {
+    const { table, id } = JSON.parse(key) as { table: string; id: number };
+    return env.DB.prepare(`DELETE FROM ${table} WHERE id = ?`).bind(id);
+  });
+  for (const id of eventIds) statements.push(env.DB.prepare("DELETE FROM webhook_events WHERE id = ?").bind(id));
+  await env.DB.batch(statements);
+}
+
+async function deliverAll(order: readonly SharedFixture[]): Promise<string[]> {
+  const ids: string[] = [];
+  for (const fixture of order) {
+    const answer = await deliverAircall(fixture);
+    expect(answer.status, fixture.file).toBe(200);
+    ids.push(answer.body.id!);
+  }
+  return ids;
+}
+
+const callIds = [...new Set(aircall.filter((fixture) => fixture.name.startsWith("call.")).map((fixture) => entityOf(fixture).id))];
+
+describe.skipIf(aircall.length === 0)(`Aircall captured deliveries from ${env.SHARED_FIXTURES_DIR}`, () => {
+  it("accepts and normalizes every captured delivery, none failed, and stores each once", async () => {
+    const ids = await deliverAll(aircall);
+    for (const [index, fixture] of aircall.entries()) {
+      expect(await eventStatus(ids[index]!), fixture.file).toBe("processed");
+      const { table, id } = entityOf(fixture);
+      expect(await env.DB.prepare(`SELECT id FROM ${table} WHERE id = ?`).bind(id).first("id"), fixture.file).toBe(id);
     }
-    expect(await env.DB.prepare("SELECT count(*) AS n FROM webhook_events").first<number>("n")).toBe(before);
+    // Redelivered: every one a duplicate of the event it repeats, nothing stored twice.
+    for (const [index, fixture] of aircall.entries()) {
+      const answer = await deliverAircall(fixture);
+      expect(answer.body, fixture.file).toEqual({ id: ids[index], duplicate: true });
+    }
+    for (const id of new Set(ids)) {
+      expect(await env.DB.prepare("SELECT count(*) AS n FROM webhook_events WHERE id = ?").bind(id).first("n")).toBe(1);
+    }
   });
 
   it("ends with the same calls whatever the delivery order", async () => {
-    const callIds = [
-      ...new Set(
-        aircall
-          .filter((fixture) => fixture.name.startsWith("call."))
-          .map((fixture) => (fixture.body as { data: { id: number } }).data.id),
-      ),
-    ];
-    // The first test delivered in capture order; reset the calls and deliver in reverse.
+    await forgetCaptures(await deliverAll(aircall));
+    const ids = await deliverAll(aircall);
     const inOrder = await Promise.all(callIds.map(callSnapshot));
-    await env.DB.batch([env.DB.prepare("DELETE FROM aircall_calls"), env.DB.prepare("DELETE FROM webhook_events")]);
-    for (const fixture of [...aircall].reverse()) expect((await deliverAircall(fixture)).status).toBe(200);
+    await forgetCaptures(ids);
+    await deliverAll([...aircall].reverse());
     expect(await Promise.all(callIds.map(callSnapshot))).toEqual(inOrder);
     // The captured call.ended is final: a late call.created must not have reopened it.
     expect(inOrder.every((call) => call?.status === "done")).toBe(true);

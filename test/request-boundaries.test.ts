@@ -6,7 +6,9 @@ import { aircallTokens, postAircall } from "./support/aircall";
 import { row } from "./support/d1";
 
 const MiB = 1024 * 1024;
-const storedEvents = async () => (await row("SELECT count(*) AS n FROM webhook_events"))?.n;
+/** Events whose stored payload mentions `marker`: what this test's own requests stored. */
+const storedMentioning = async (marker: string) =>
+  (await row("SELECT count(*) AS n FROM webhook_events WHERE instr(payload, ?) > 0", marker))?.n;
 
 async function errorOf(response: Response) {
   return ((await response.json()) as { error: string }).error;
@@ -24,22 +26,24 @@ describe.each(["aircall", "guesty"] as const)("POST /webhooks/%s", (source) => {
   });
 
   it("answers 413 above 1 MiB, whether Content-Length says so or not", async () => {
-    const big = `{"pad":"${"x".repeat(MiB)}"}`;
+    const big = `{"marker":"declared-413-${source}","token":"${aircallTokens[0]}","pad":"${"x".repeat(MiB)}"}`;
     const declared = await post(big);
     expect(declared.status).toBe(413);
     expect(await errorOf(declared)).toBe(`body exceeds ${MiB} bytes`);
 
+    const head = new TextEncoder().encode(`{"marker":"streamed-413-${source}","token":"${aircallTokens[0]}","pad":"`);
     const chunk = new TextEncoder().encode("x".repeat(64 * 1024));
     let sent = 0;
     const stream = new ReadableStream<Uint8Array>({
       pull(controller) {
         if (sent > 2 * MiB) return controller.close();
+        controller.enqueue(sent === 0 ? head : chunk);
         sent += chunk.byteLength;
-        controller.enqueue(chunk);
       },
     });
     expect((await post(stream)).status).toBe(413);
-    expect(await storedEvents()).toBe(0);
+    expect(await storedMentioning(`declared-413-${source}`)).toBe(0);
+    expect(await storedMentioning(`streamed-413-${source}`)).toBe(0);
   });
 
   it("answers 405 with Allow for other methods", async () => {
@@ -53,11 +57,11 @@ describe.each(["aircall", "guesty"] as const)("POST /webhooks/%s", (source) => {
 
 describe("malformed Aircall bodies", () => {
   it.each([
-    ["{not json", /^malformed JSON/],
+    ["{not json", /^malformed JSON at position 1$/],
     ["[1,2]", /^body must be a JSON object, got array$/],
     ['"text"', /^body must be a JSON object, got string$/],
     ["null", /^body must be a JSON object, got null$/],
-    ["", /^malformed JSON/],
+    ["", /^malformed JSON: empty body$/],
   ])("answers 400 for %j with a reason", async (body, reason) => {
     const response = await postAircall(body);
     expect(response.status).toBe(400);
@@ -65,11 +69,20 @@ describe("malformed Aircall bodies", () => {
   });
 
   it("answers 400 for a body that is not UTF-8", async () => {
-    const bytes = new Uint8Array([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d]);
+    const valid = new TextEncoder().encode(`{"marker":"not-utf8","token":"${aircallTokens[0]}","x":"`);
+    const bytes = new Uint8Array([...valid, 0xff, 0xfe, 0x22, 0x7d]);
     const response = await postAircall(undefined, { body: bytes });
     expect(response.status).toBe(400);
     expect(await errorOf(response)).toBe("body is not valid UTF-8");
-    expect(await storedEvents()).toBe(0);
+    expect(await storedMentioning("not-utf8")).toBe(0);
+  });
+
+  it("never echoes the body in a parse error, even when it holds the token", async () => {
+    const response = await postAircall(`{"token":"${aircallTokens[0]}", oops}`);
+    expect(response.status).toBe(400);
+    const text = await response.text();
+    expect(text).not.toContain(aircallTokens[0]);
+    expect(JSON.parse(text)).toMatchObject({ error: expect.stringMatching(/^malformed JSON at position \d+$/) });
   });
 
   it("accepts a body just under the limit", async () => {

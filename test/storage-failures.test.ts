@@ -21,7 +21,7 @@ describe("D1 failures", () => {
     const body = aircallEvent("call.ended", 1_763_000_094, ended(1001));
     const failed = await deliver(body, { DB: faultyD1(touches("webhook_events", "insert into")) });
     expect(failed).toEqual({ status: 503, body: { error: "temporarily unavailable, retry later", requestId: expect.any(String) } });
-    expect(await row("SELECT count(*) AS n FROM webhook_events")).toEqual({ n: 0 });
+    expect(await row("SELECT count(*) AS n FROM webhook_events WHERE payload LIKE '%\"id\":1001,%'")).toEqual({ n: 0 });
 
     const { sent, queue } = recordingQueue();
     const retry = await deliver(body, { VECTORIZE_QUEUE: queue });
@@ -100,11 +100,13 @@ describe("logs", () => {
   it("write one request line with ids and outcome, and never the token or the payload", async () => {
     const lines: string[] = [];
     vi.spyOn(console, "log").mockImplementation((line: string) => void lines.push(line));
-    vi.spyOn(console, "error").mockImplementation((line: string) => void lines.push(line));
+    vi.spyOn(console, "error").mockImplementation((line: string) => void lines.push(`ERROR ${line}`));
     const body = aircallEvent("call.ended", 1_763_000_094, ended(1200, { raw_digits: "+44 7700 900999" }));
     await deliver(body, {});
     await deliver({ ...body, token: "forged-token-value" }, {});
 
+    // An expected 401 is a warning on stdout, not a red error line.
+    expect(lines.filter((line) => line.startsWith("ERROR "))).toEqual([]);
     const requests = lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((entry) => entry.message === "request");
     expect(requests).toHaveLength(2);
     expect(requests[0]).toMatchObject({
@@ -117,9 +119,23 @@ describe("logs", () => {
       status: 200,
     });
     expect(requests[1]).toMatchObject({ source: "aircall", outcome: "rejected", status: 401 });
-    const failure = lines.map((line) => JSON.parse(line) as Record<string, unknown>).find((entry) => entry.level === "error");
-    expect(failure).toMatchObject({ reason: "aircall token mismatch", status: 401 });
+    const failure = lines.map((line) => JSON.parse(line) as Record<string, unknown>).find((entry) => entry.message === "request failed");
+    expect(failure).toMatchObject({ level: "warn", reason: "aircall token mismatch", status: 401 });
     const all = lines.join("\n");
     for (const secret of [...aircallTokens, "forged-token-value", "+44 7700 900999", env.ADMIN_TOKEN]) expect(all).not.toContain(secret);
+  });
+
+  it("name a storage failure by cause and code, never by the driver's message", async () => {
+    const lines: string[] = [];
+    vi.spyOn(console, "log").mockImplementation((line: string) => void lines.push(line));
+    vi.spyOn(console, "error").mockImplementation((line: string) => void lines.push(line));
+    const driverMessage = "D1_TYPE_ERROR: Type 'object' not supported for value 'guest-secret-parameter'";
+    const body = aircallEvent("call.ended", 1_763_000_094, ended(1201));
+    const failed = await deliver(body, { DB: faultyD1(touches("webhook_events", "insert into"), driverMessage) });
+    expect(failed.status).toBe(503);
+    const failure = lines.map((line) => JSON.parse(line) as Record<string, unknown>).find((entry) => entry.message === "request failed");
+    expect(failure).toMatchObject({ level: "error", status: 503, reason: "storing the event failed: D1_TYPE_ERROR", alert: true });
+    expect(lines.join("\n")).not.toContain("guest-secret-parameter");
+    expect(JSON.stringify(failed.body)).not.toContain("guest-secret-parameter");
   });
 });

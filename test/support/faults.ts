@@ -6,17 +6,20 @@ import worker from "../../workers/index";
 
 export type SqlFault = (sql: string) => boolean;
 
+export const INJECTED_FAILURE = "D1_ERROR: injected storage failure";
+
 class FaultyStatement {
   constructor(
     readonly real: D1PreparedStatement,
     readonly sql: string,
     private readonly fault: SqlFault,
+    private readonly message: string,
   ) {}
   bind(...values: unknown[]) {
-    return new FaultyStatement(this.real.bind(...values), this.sql, this.fault);
+    return new FaultyStatement(this.real.bind(...values), this.sql, this.fault, this.message);
   }
   private check() {
-    if (this.fault(this.sql)) throw new Error("D1_ERROR: injected storage failure");
+    if (this.fault(this.sql)) throw new Error(this.message);
   }
   first(column?: string) {
     this.check();
@@ -36,11 +39,12 @@ class FaultyStatement {
   }
 }
 
-export function faultyD1(fault: SqlFault, real: D1Database = env.DB): D1Database {
+/** `message`: what the failing driver says; real D1 messages can quote bound values. */
+export function faultyD1(fault: SqlFault, message = INJECTED_FAILURE, real: D1Database = env.DB): D1Database {
   const fake = {
-    prepare: (sql: string) => new FaultyStatement(real.prepare(sql), sql, fault),
+    prepare: (sql: string) => new FaultyStatement(real.prepare(sql), sql, fault, message),
     batch: async (statements: FaultyStatement[]) => {
-      if (statements.some((statement) => fault(statement.sql))) throw new Error("D1_ERROR: injected storage failure");
+      if (statements.some((statement) => fault(statement.sql))) throw new Error(message);
       return real.batch(statements.map((statement) => statement.real));
     },
     exec: (query: string) => real.exec(query),

@@ -14,23 +14,32 @@ export type GuestyDelivery = {
   rawBody?: string;
 };
 
-export async function postGuesty(delivery: GuestyDelivery): Promise<Response> {
+/** The signed request Guesty would send for `delivery`. */
+export async function guestyRequest(delivery: GuestyDelivery): Promise<{ url: string; init: RequestInit }> {
   const raw = delivery.rawBody ?? JSON.stringify(delivery.body);
   const timestamp = delivery.timestamp ?? Math.floor(Date.now() / 1000);
   const prefix = delivery.headerPrefix ?? "svix";
   const signature =
     delivery.signature ??
     (await signStandardWebhook(delivery.secret ?? firstGuestySecret(env.GUESTY_WEBHOOK_SECRETS), delivery.id, timestamp, raw));
-  return exports.default.fetch("http://intake/webhooks/guesty", {
-    method: "POST",
-    headers: {
-      "content-type": "application/json",
-      [`${prefix}-id`]: delivery.id,
-      [`${prefix}-timestamp`]: String(timestamp),
-      [`${prefix}-signature`]: signature,
+  return {
+    url: "http://intake/webhooks/guesty",
+    init: {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        [`${prefix}-id`]: delivery.id,
+        [`${prefix}-timestamp`]: String(timestamp),
+        [`${prefix}-signature`]: signature,
+      },
+      body: raw,
     },
-    body: raw,
-  });
+  };
+}
+
+export async function postGuesty(delivery: GuestyDelivery): Promise<Response> {
+  const { url, init } = await guestyRequest(delivery);
+  return exports.default.fetch(url, init);
 }
 
 export function reservationBody(

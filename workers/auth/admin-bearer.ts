@@ -1,14 +1,14 @@
 import type { MiddlewareHandler } from "hono";
-import { loadConfig } from "../config";
+import { adminApiConfig } from "../admin/config";
 import type { AppEnv } from "../http/app-env";
 import { unauthorized } from "../http/errors";
 import { constantTimeEquals } from "./constant-time";
 
-/** Requires `Authorization: Bearer <ADMIN_TOKEN>`; fails closed when ADMIN_TOKEN is unset. */
+/** Requires `Authorization: Bearer <ADMIN_TOKEN>`; without ADMIN_TOKEN the API answers 503, never opens. */
 export const requireAdmin: MiddlewareHandler<AppEnv> = async (c, next) => {
-  const { adminToken } = loadConfig(c.env);
+  const { token } = await adminApiConfig.load(c.env);
   const match = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header("authorization") ?? "");
-  if (!match?.[1] || !(await constantTimeEquals(match[1], adminToken))) {
+  if (!match?.[1] || !(await constantTimeEquals(match[1], token))) {
     c.header("WWW-Authenticate", 'Bearer realm="admin"');
     throw unauthorized("admin bearer token mismatch");
   }

@@ -13,11 +13,14 @@ export function assertJsonContentType(request: Request): void {
   }
 }
 
-/** The body as text, refusing more than `limit` bytes whether or not Content-Length is honest. */
-export async function readRawBody(request: Request, limit = MAX_WEBHOOK_BODY_BYTES): Promise<string> {
+/** The bytes as sent (signatures cover them) and their UTF-8 text (a leading BOM dropped). */
+export type RawBody = { bytes: Uint8Array; text: string };
+
+/** The body, refusing more than `limit` bytes whether or not Content-Length is honest. */
+export async function readRawBody(request: Request, limit = MAX_WEBHOOK_BODY_BYTES): Promise<RawBody> {
   const declared = Number(request.headers.get("content-length") ?? "NaN");
   if (Number.isFinite(declared) && declared > limit) throw payloadTooLarge(limit);
-  if (!request.body) return "";
+  if (!request.body) return { bytes: new Uint8Array(), text: "" };
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
@@ -38,7 +41,7 @@ export async function readRawBody(request: Request, limit = MAX_WEBHOOK_BODY_BYT
     offset += chunk.byteLength;
   }
   try {
-    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
+    return { bytes, text: new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes) };
   } catch {
     throw badRequest("body is not valid UTF-8");
   }
@@ -49,7 +52,10 @@ export function parseJsonObject(raw: string): JsonObject {
   try {
     value = JSON.parse(raw);
   } catch (error) {
-    throw badRequest(`malformed JSON: ${error instanceof SyntaxError ? error.message : "parse error"}`);
+    // The parser's own message quotes the body (which may hold a token): report the position only.
+    if (raw.trim().length === 0) throw badRequest("malformed JSON: empty body");
+    const position = error instanceof SyntaxError ? /position (\d+)/.exec(error.message)?.[1] : undefined;
+    throw badRequest(position === undefined ? "malformed JSON" : `malformed JSON at position ${position}`);
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw badRequest(`body must be a JSON object, got ${Array.isArray(value) ? "array" : value === null ? "null" : typeof value}`);

@@ -1,8 +1,7 @@
 // One structured log line per request, and one per failure, keyed by a request id that is
 // also returned to the caller (x-request-id) so a sender's report can be matched to our log.
 import type { Context, ErrorHandler, MiddlewareHandler } from "hono";
-import { ConfigError } from "../config";
-import { logError, logInfo } from "../log";
+import { logError, logInfo, logWarn } from "../log";
 import type { AppEnv } from "./app-env";
 import { AppError } from "./errors";
 
@@ -40,14 +39,12 @@ export const handleError: ErrorHandler<AppEnv> = (error, c) => {
   const requestId = c.get("requestId");
   if (error instanceof AppError) {
     c.set("outcome", error.status === 401 ? "rejected" : error.status >= 500 ? "failed" : "invalid");
-    logError("request failed", { ...failureFields(c), status: error.status, reason: error.internalReason, alert: error.alert });
+    // A sender's mistake (4xx) is expected traffic; only our own failures are errors.
+    const log = error.status >= 500 ? logError : logWarn;
+    log("request failed", { ...failureFields(c), status: error.status, reason: error.internalReason, alert: error.alert });
     return c.json({ error: error.publicMessage, requestId }, error.status);
   }
   c.set("outcome", "failed");
-  if (error instanceof ConfigError) {
-    logError("configuration invalid", { ...failureFields(c), status: 500, reason: error.message, alert: true });
-    return c.json({ error: "server misconfigured", requestId }, 500);
-  }
   // Unknown exception text can carry anything; log its name and message, answer generically.
   logError("unhandled error", {
     ...failureFields(c),

@@ -26,7 +26,8 @@ export type IncomingEvent = {
   id: string;
   source: EventSource;
   type: string;
-  rawBody: string;
+  /** The body as stored: the raw text (Guesty) or the body without its token (Aircall). */
+  payload: string;
   receivedAt: number;
 };
 
@@ -44,7 +45,7 @@ export async function ingestEvent(deps: Deps, event: IncomingEvent, normalizatio
     .insert(webhookEvents)
     .values({
       ...event,
-      payload: event.rawBody,
+      payload: event.payload,
       status: finalStatus ?? "received",
       error: normalization.status === "failed" ? normalization.error : null,
       processedAt: finalStatus ? event.receivedAt : null,

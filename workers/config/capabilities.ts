@@ -1,0 +1,12 @@
+// Every capability the Worker offers, for /healthz. Each one loads its own configuration
+// where it is used; this list only reports on them.
+import { adminApiConfig } from "../admin/config";
+import { aircallIntakeConfig } from "../intake/aircall/config";
+import { guestyIntakeConfig } from "../intake/guesty/config";
+import type { Capability } from "./capability";
+
+export const capabilities: Record<string, Capability<unknown>> = {
+  aircallIntake: aircallIntakeConfig,
+  guestyIntake: guestyIntakeConfig,
+  adminApi: adminApiConfig,
+};

@@ -1,0 +1,10 @@
+// Queue consumers by queue role (the queue name without its environment suffix). A capability
+// that consumes a queue registers its handler here and binds the queue in wrangler.toml.
+export type QueueConsumer = (batch: MessageBatch<unknown>, env: Env, ctx: ExecutionContext) => Promise<void>;
+
+export const queueConsumers: Record<string, QueueConsumer> = {};
+
+/** Queue names carry the environment as a suffix (edge-ops-vectorize-staging); the role is the stem. */
+export function queueRole(queueName: string): string {
+  return queueName.replace(/-(dev|staging|production)$/, "");
+}
