@@ -247,11 +247,17 @@ function createGenerator(seed) {
     delivery.key =
       delivery.source === "guesty"
         ? `guesty_${delivery.messageId}`
-        : `aircall_${createHash("sha256").update(delivery.body).digest("hex")}`;
+        : `aircall_${createHash("sha256").update(aircallStoredPayload(delivery.body)).digest("hex")}`;
     return delivery;
   }
 
   return { next, random, counts };
+}
+
+// What intake stores and keys an Aircall delivery on: the body without its token.
+function aircallStoredPayload(body) {
+  const { token: _token, ...withoutToken } = JSON.parse(body);
+  return JSON.stringify(withoutToken);
 }
 
 /** N requests: N - round(N * DUP) unique deliveries, the rest exact re-sends of earlier ones. */
@@ -303,7 +309,7 @@ let persistDir;
 function startWrangler(args, extraEnv = {}) {
   const child = spawn(process.execPath, [wrangler, ...args], {
     cwd: root,
-    env: { ...process.env, WRANGLER_SEND_METRICS: "false", FORCE_COLOR: "0", NO_COLOR: "1", ...extraEnv },
+    env: { CLOUDFLARE_CF_FETCH_ENABLED: "false", ...process.env, WRANGLER_SEND_METRICS: "false", FORCE_COLOR: "0", NO_COLOR: "1", ...extraEnv },
     stdio: ["ignore", "pipe", "pipe"],
     detached: true,
   });

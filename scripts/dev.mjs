@@ -13,7 +13,9 @@ import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const wrangler = join(root, "node_modules", ".bin", "wrangler");
-const env = { ...process.env, WRANGLER_SEND_METRICS: "false" };
+// Offline by default: no metrics, and no attempt to download the `Request.cf` sample (which
+// fails without network and prints a stack trace on every start).
+const env = { CLOUDFLARE_CF_FETCH_ENABLED: "false", ...process.env, WRANGLER_SEND_METRICS: "false" };
 const args = process.argv.slice(2);
 
 const [major = 0, minor = 0] = process.versions.node.split(".").map(Number);
