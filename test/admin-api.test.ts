@@ -163,7 +163,7 @@ describe("OpenAPI and health", () => {
     const text = await response.text();
     expect(JSON.parse(text)).toEqual({
       status: "ok",
-      checks: { db: { ok: true, detail: expect.stringMatching(/^\d+ ms$/) }, vectorizeQueue: { ok: true } },
+      checks: { db: { ok: true, detail: expect.stringMatching(/^\d+ ms$/) }, intakeQueue: { ok: true }, vectorizeQueue: { ok: true } },
       capabilities: { aircallIntake: { configured: true }, guestyIntake: { configured: true }, adminApi: { configured: true } },
     });
     for (const secret of [env.ADMIN_TOKEN, ...env.AIRCALL_WEBHOOK_TOKENS.split(","), ...env.GUESTY_WEBHOOK_SECRETS.split(",")]) {

@@ -1,14 +1,16 @@
 import { env, exports } from "cloudflare:workers";
 import { expect, it } from "vitest";
+import { settled } from "./support/settle";
 
 const token = env.AIRCALL_WEBHOOK_TOKENS.split(",")[0]!;
 
-function post(body: Record<string, unknown>) {
-  return exports.default.fetch("http://intake/webhooks/aircall", {
+async function post(body: Record<string, unknown>) {
+  const response = await exports.default.fetch("http://intake/webhooks/aircall", {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ token, ...body }),
   });
+  return settled(response);
 }
 
 const endedCall = (id: number) => ({
@@ -96,4 +98,12 @@ it("a redelivered older transcript does not replace a newer one", async () => {
   expect(await again.json()).toMatchObject({ duplicate: true });
   expect(await call(503)).toMatchObject({ transcription: "Agent: Corrected." });
   expect(await env.DB.prepare("SELECT version FROM aircall_calls WHERE id = 503").first<number>("version")).toBe(version);
+});
+
+it("orders transcripts by their own timestamp: an older one arriving late never replaces a newer one", async () => {
+  const newer = { ...transcription(504), timestamp: 1_763_000_900 };
+  newer.data = { call_id: 504, content: { language: "en-US", utterances: [{ start_time: 0, end_time: 1, text: "Corrected transcript.", participant_type: "internal" }] } };
+  const newerSummary = { ...summary(504), timestamp: 1_763_000_950, data: { call_id: 504, content: "Boiler replaced." } };
+  for (const body of [newer, newerSummary, endedCall(504), transcription(504), summary(504)]) expect((await post(body)).status).toBe(200);
+  expect(await call(504)).toMatchObject({ status: "done", transcription: "Agent: Corrected transcript.", summary: "Boiler replaced." });
 });

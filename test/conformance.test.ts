@@ -5,6 +5,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import worker from "../workers/index";
 import { firstGuestySecret, signStandardWebhook } from "./support/sign-guesty";
+import { settled } from "./support/settle";
 import type { SharedFixture } from "./support/shared-fixture";
 
 const fixtures = env.SHARED_FIXTURES;
@@ -28,6 +29,7 @@ async function deliverAircall(fixture: SharedFixture): Promise<Answer> {
     ctx,
   );
   await waitOnExecutionContext(ctx);
+  await settled(response);
   return { status: response.status, body: await response.json() };
 }
 
@@ -48,6 +50,7 @@ async function deliverGuesty(fixture: SharedFixture, id: string): Promise<Answer
     env,
     createExecutionContext(),
   );
+  await settled(response);
   return { status: response.status, body: await response.json() };
 }
 

@@ -166,7 +166,7 @@ describe("Guesty intake", () => {
     expect(document?.text).toContain("Stay: 2026-12-20 to 2026-12-27 (7 nights)");
   });
 
-  it("applies lean v2 updates without clearing fields they omit, and ignores older ones", async () => {
+  it("applies lean v2 updates per field: omitted fields keep their value, older values never win, older news still lands", async () => {
     await postGuesty({
       id: "msg_v2_create",
       body: reservationBody("reservation.created.v2", { _id: "res-v2", guest: { fullName: "Vera Two" } }, { publishedAt: "2026-11-20T10:00:00.000Z" }),
@@ -177,7 +177,8 @@ describe("Guesty intake", () => {
       reservation: { _id: "res-v2", status: "canceled", lastUpdatedAt: "2026-11-21T09:00:00.000Z" },
     };
     expect((await postGuesty({ id: "msg_v2_cancel", body: cancel })).status).toBe(200);
-    // An update published before the cancellation arrives late.
+    // An update published before the cancellation arrives late: its status is older than the
+    // cancellation's, but its guest count is newer than anything stored for that field.
     const late = {
       event: "reservation.updated.v2",
       publishedAt: "2026-11-20T12:00:00.000Z",
@@ -187,8 +188,37 @@ describe("Guesty intake", () => {
     expect(await row("SELECT status, guest_name, guests_count FROM guesty_reservations WHERE id = 'res-v2'")).toEqual({
       status: "canceled",
       guest_name: "Vera Two",
-      guests_count: 2,
+      guests_count: 3,
     });
+    // An even older update changes nothing, not even the version.
+    const version = (await row("SELECT version FROM guesty_reservations WHERE id = 'res-v2'"))?.version;
+    const stale = {
+      event: "reservation.updated.v2",
+      publishedAt: "2026-11-19T12:00:00.000Z",
+      reservation: { _id: "res-v2", status: "inquiry", guestsCount: 1, lastUpdatedAt: "2026-11-19T12:00:00.000Z" },
+    };
+    expect((await postGuesty({ id: "msg_v2_stale", body: stale })).status).toBe(200);
+    expect(await row("SELECT status, guests_count, version FROM guesty_reservations WHERE id = 'res-v2'")).toEqual({ status: "canceled", guests_count: 3, version });
+  });
+
+  it("ends in the same state whatever order lean v2 updates arrive in", async () => {
+    const updates = [
+      { at: "2026-11-20T10:00:00.000Z", fields: { status: "confirmed", guestsCount: 2, nightsCount: 7 } },
+      { at: "2026-11-20T11:00:00.000Z", fields: { guestsCount: 4 } },
+      { at: "2026-11-20T12:00:00.000Z", fields: { status: "canceled" } },
+      { at: "2026-11-20T13:00:00.000Z", fields: { nightsCount: 5, checkIn: "2026-12-21" } },
+    ];
+    const finalStates = [];
+    for (const [run, order] of [[0, 1, 2, 3], [3, 2, 1, 0], [2, 0, 3, 1]].entries()) {
+      const id = `res-order-${run}`;
+      for (const index of order) {
+        const update = updates[index]!;
+        const body = { event: "reservation.updated.v2", publishedAt: update.at, reservation: { _id: id, lastUpdatedAt: update.at, ...update.fields } };
+        expect((await postGuesty({ id: `msg_order_${run}_${index}`, body })).status).toBe(200);
+      }
+      finalStates.push(await row("SELECT status, guests_count, nights_count, check_in FROM guesty_reservations WHERE id = ?", id));
+    }
+    expect(finalStates).toEqual(Array(3).fill({ status: "canceled", guests_count: 4, nights_count: 5, check_in: "2026-12-21" }));
   });
 
   it("stores received and sent conversation messages", async () => {

@@ -1,13 +1,14 @@
 // Guards deep in the pipeline that black-box intake tests rarely reach: each test here fails
 // when the guard it names is removed.
 import { createExecutionContext, createMessageBatch, createScheduledController, getQueueResult } from "cloudflare:test";
-import { env } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { openDatabase } from "../workers/db/client";
 import { upsertDocumentStatements } from "../workers/documents/sync-documents";
 import worker from "../workers/index";
 import { row } from "./support/d1";
-import { postGuesty } from "./support/guesty";
+import { SWEEP_CRON, SWEEP_MIN_AGE_MS } from "../workers/intake/sweep";
+import { guestyRequest } from "./support/guesty";
 
 describe("document version guard", () => {
   it("a slower writer holding an older entity version does not replace newer text", async () => {
@@ -35,29 +36,36 @@ describe("document version guard", () => {
 describe('an event left "received" whose normalization is now final', () => {
   async function storeStuck(id: string, type: string, payload: unknown) {
     await env.DB.prepare("INSERT INTO webhook_events (id, source, type, received_at, status, payload) VALUES (?, 'guesty', ?, ?, 'received', ?)")
-      .bind(id, type, Date.now() - 60_000, JSON.stringify(payload))
+      .bind(id, type, Date.now() - SWEEP_MIN_AGE_MS - 60_000, JSON.stringify(payload))
       .run();
   }
+  const sweep = () => worker.scheduled(createScheduledController({ cron: SWEEP_CRON, scheduledTime: Date.now() }), env, createExecutionContext());
 
-  it("is finished as ignored by the redelivery", async () => {
-    const body = { event: "payments.received", payment: { _id: "p-stuck" } };
-    await storeStuck("guesty_msg_stuck_ignored", "payments.received", body);
-    const response = await postGuesty({ id: "msg_stuck_ignored", body });
-    expect(await response.json()).toEqual({ id: "guesty_msg_stuck_ignored", duplicate: false });
+  it("is finished as ignored", async () => {
+    await storeStuck("guesty_msg_stuck_ignored", "payments.received", { event: "payments.received", payment: { _id: "p-stuck" } });
+    await sweep();
     expect(await row("SELECT status, processed_at IS NOT NULL AS done FROM webhook_events WHERE id = 'guesty_msg_stuck_ignored'")).toEqual({
       status: "ignored",
       done: 1,
     });
   });
 
-  it("is finished as failed, with the reason, by the redelivery", async () => {
-    const body = { event: "task.created", task: { title: "no id" } };
-    await storeStuck("guesty_msg_stuck_failed", "task.created", body);
-    await postGuesty({ id: "msg_stuck_failed", body });
+  it("is finished as failed, with the reason", async () => {
+    await storeStuck("guesty_msg_stuck_failed", "task.created", { event: "task.created", task: { title: "no id" } });
+    await sweep();
     expect(await row("SELECT status, error FROM webhook_events WHERE id = 'guesty_msg_stuck_failed'")).toEqual({
       status: "failed",
       error: expect.stringContaining("task._id"),
     });
+  });
+
+  it("a redelivery of a stored event is a duplicate and stores nothing more", async () => {
+    const body = { event: "payments.received", payment: { _id: "p-dup" } };
+    await storeStuck("guesty_msg_stuck_dup", "payments.received", body);
+    const { url, init } = await guestyRequest({ id: "msg_stuck_dup", body });
+    const response = await exports.default.fetch(url, init);
+    expect(await response.json()).toEqual({ id: "guesty_msg_stuck_dup", duplicate: true });
+    expect(await row("SELECT status FROM webhook_events WHERE id = 'guesty_msg_stuck_dup'")).toEqual({ status: "received" });
   });
 });
 

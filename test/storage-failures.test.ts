@@ -1,96 +1,237 @@
-// Storage or queue failure must answer 503 (the sender retries) and leave nothing that blocks
-// the retry; the retry must finish the job exactly once.
+// Failures on both sides of the answer. Before it (the one D1 write): 503, nothing stored,
+// the sender's retry stores the event once. After it (the intake queue's consumer, the sweep):
+// the event is already durable, so a failure is retried there and nothing is lost.
+import { createExecutionContext, createMessageBatch, createScheduledController, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { retryDelaySeconds } from "../queues/intake-consumer";
+import worker from "../workers/index";
+import { SWEEP_ALERT_ATTEMPTS, SWEEP_CRON, SWEEP_MIN_AGE_MS } from "../workers/intake/sweep";
 import { aircallEvent, aircallTokens, ended } from "./support/aircall";
-import { fetchWith, faultyD1, recordingQueue, touches } from "./support/faults";
 import { row } from "./support/d1";
+import { fetchWith, faultyD1, recordingQueue, touches } from "./support/faults";
 
-function aircallRequest(body: unknown): RequestInit {
-  return { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) };
-}
 const url = "http://intake/webhooks/aircall";
+const aircallRequest = (body: unknown): RequestInit => ({
+  method: "POST",
+  headers: { "content-type": "application/json" },
+  body: JSON.stringify(body),
+});
 
 async function deliver(body: unknown, overrides: Partial<Env>) {
   const response = await fetchWith(overrides, url, aircallRequest(body));
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
 
-describe("D1 failures", () => {
-  it("answers 503 when the raw event cannot be stored, and the retry stores it once", async () => {
+/** Stores `body` without processing it (the intake message is only recorded) and returns its id. */
+async function storeOnly(body: unknown): Promise<string> {
+  const intake = recordingQueue();
+  const answer = await deliver(body, { INTAKE_QUEUE: intake.queue });
+  expect(answer).toMatchObject({ status: 200, body: { duplicate: false } });
+  expect(intake.sent).toEqual([{ eventId: answer.body.id }]);
+  return String(answer.body.id);
+}
+
+let messageSeq = 0;
+/** Runs the intake consumer on messages naming `eventIds`, with some bindings replaced. */
+async function consume(eventIds: string[], overrides: Partial<Env> = {}, attempts = 1) {
+  const messages = eventIds.map((eventId) => ({ id: `msg-${++messageSeq}`, timestamp: Date.now(), attempts, body: { eventId } }));
+  const batch = createMessageBatch("edge-ops-intake-dev", messages);
+  // The pool's QueueResult drops retry options; the spies keep the delay each retry asked for.
+  const retries = batch.messages.map((message) => ({ message, spy: vi.spyOn(message, "retry") }));
+  const ctx = createExecutionContext();
+  await worker.queue(batch, { ...env, ...overrides }, ctx);
+  const result = await getQueueResult(batch, ctx);
+  const idOf = (msgId: string) => messages.find((message) => message.id === msgId)?.body.eventId;
+  return {
+    acked: result.explicitAcks.map(idOf),
+    retried: retries.flatMap(({ message, spy }) =>
+      spy.mock.calls.map(([options]) => ({ eventId: idOf(message.id), delaySeconds: options?.delaySeconds })),
+    ),
+  };
+}
+
+const status = async (id: string) => (await row("SELECT status FROM webhook_events WHERE id = ?", id))?.status;
+
+describe("before the answer: the one D1 write", () => {
+  it("answers 503 when the event cannot be stored, and the retry stores it once", async () => {
     const body = aircallEvent("call.ended", 1_763_000_094, ended(1001));
     const failed = await deliver(body, { DB: faultyD1(touches("webhook_events", "insert into")) });
     expect(failed).toEqual({ status: 503, body: { error: "temporarily unavailable, retry later", requestId: expect.any(String) } });
     expect(await row("SELECT count(*) AS n FROM webhook_events WHERE payload LIKE '%\"id\":1001,%'")).toEqual({ n: 0 });
-
-    const { sent, queue } = recordingQueue();
-    const retry = await deliver(body, { VECTORIZE_QUEUE: queue });
-    expect(retry).toEqual({ status: 200, body: { id: expect.stringMatching(/^aircall_/), duplicate: false } });
-    expect(sent).toEqual([{ documentId: "call:1001" }]);
+    const id = await storeOnly(body);
+    expect(await row("SELECT count(*) AS n FROM webhook_events WHERE id = ?", id)).toEqual({ n: 1 });
   });
 
-  it("stores the raw event and its entities in one transaction: a failed entity upsert stores neither", async () => {
-    const body = aircallEvent("call.ended", 1_763_000_094, ended(1002));
-    const failed = await deliver(body, { DB: faultyD1(touches("aircall_calls", "insert into")) });
-    expect(failed.status).toBe(503);
-    expect(await row("SELECT count(*) AS n FROM webhook_events WHERE payload LIKE '%\"id\":1002,%'")).toEqual({ n: 0 });
-    expect(await row("SELECT count(*) AS n FROM aircall_calls WHERE id = 1002")).toEqual({ n: 0 });
-
-    const { sent, queue } = recordingQueue();
-    expect((await deliver(body, { VECTORIZE_QUEUE: queue })).body).toMatchObject({ duplicate: false });
+  it("answers before processing: the event is stored, its entity not yet", async () => {
+    const id = await storeOnly(aircallEvent("call.ended", 1_763_000_094, ended(1002)));
+    expect(await status(id)).toBe("received");
+    expect(await row("SELECT id FROM aircall_calls WHERE id = 1002")).toBeNull();
+    const vectorize = recordingQueue();
+    expect(await consume([id], { VECTORIZE_QUEUE: vectorize.queue })).toEqual({ acked: [id], retried: [] });
+    expect(await status(id)).toBe("processed");
     expect(await row("SELECT status FROM aircall_calls WHERE id = 1002")).toEqual({ status: "done" });
-    expect(sent).toEqual([{ documentId: "call:1002" }]);
+    expect(vectorize.sent).toEqual([{ documentId: "call:1002" }]);
   });
 
-  it('after the event is stored, a failed document upsert leaves it "received" and the retry completes it', async () => {
+  it("of concurrent redeliveries of one event, exactly one is told it is new", async () => {
     const body = aircallEvent("call.ended", 1_763_000_094, ended(1003));
-    const failed = await deliver(body, { DB: faultyD1(touches("documents", "insert into")) });
-    expect(failed.status).toBe(503);
-    const stored = await row("SELECT id, status FROM webhook_events WHERE payload LIKE '%\"id\":1003,%'");
-    expect(stored?.status).toBe("received");
-    expect(await row("SELECT count(*) AS n FROM documents WHERE id = 'call:1003'")).toEqual({ n: 0 });
-
-    const { sent, queue } = recordingQueue();
-    const retry = await deliver(body, { VECTORIZE_QUEUE: queue });
-    expect(retry.body).toEqual({ id: stored?.id, duplicate: false });
-    expect(await row("SELECT status FROM webhook_events WHERE id = ?", stored?.id)).toEqual({ status: "processed" });
-    expect(await row("SELECT status FROM aircall_calls WHERE id = 1003")).toEqual({ status: "done" });
-    expect(sent).toEqual([{ documentId: "call:1003" }]);
-
-    const again = await deliver(body, { VECTORIZE_QUEUE: queue });
-    expect(again.body).toEqual({ id: stored?.id, duplicate: true });
-    expect(sent).toHaveLength(1);
+    const intake = recordingQueue();
+    const answers = await Promise.all(Array.from({ length: 8 }, () => deliver(body, { INTAKE_QUEUE: intake.queue })));
+    expect(answers.map((answer) => answer.status)).toEqual(Array(8).fill(200));
+    expect(answers.filter((answer) => answer.body.duplicate === false)).toHaveLength(1);
+    expect(new Set(answers.map((answer) => answer.body.id)).size).toBe(1);
+    expect(intake.sent).toHaveLength(1);
+    expect(await row("SELECT count(*) AS n FROM webhook_events WHERE id = ?", answers[0]!.body.id)).toEqual({ n: 1 });
   });
 
-  it("a failure while marking the event processed is retried; the queue may see the document again", async () => {
-    const body = aircallEvent("call.ended", 1_763_000_094, ended(1004));
-    const first = recordingQueue();
-    const failed = await deliver(body, { DB: faultyD1(touches("webhook_events", "update")), VECTORIZE_QUEUE: first.queue });
-    expect(failed.status).toBe(503);
-    expect(first.sent).toEqual([{ documentId: "call:1004" }]);
-    const second = recordingQueue();
-    const retry = await deliver(body, { VECTORIZE_QUEUE: second.queue });
-    expect(retry.status).toBe(200);
-    // enqueued_hash was not recorded, so the document is sent again: at-least-once, never lost.
-    expect(second.sent).toEqual([{ documentId: "call:1004" }]);
-    const document = await row("SELECT content_hash, enqueued_hash FROM documents WHERE id = 'call:1004'");
-    expect(document?.enqueued_hash).toBe(document?.content_hash);
+  it("still answers 200 when the intake queue refuses the message: the sweep finishes the event", async () => {
+    const errors: string[] = [];
+    vi.spyOn(console, "error").mockImplementation((line: string) => void errors.push(line));
+    const answer = await deliver(aircallEvent("call.ended", 1_763_000_094, ended(1004)), { INTAKE_QUEUE: recordingQueue({ fail: true }).queue });
+    expect(answer.status).toBe(200);
+    const id = String(answer.body.id);
+    expect(await status(id)).toBe("received");
+    expect(errors.map((line) => JSON.parse(line))).toContainEqual(expect.objectContaining({ message: "intake queue send failed", eventId: id }));
+
+    const later = Date.now() + SWEEP_MIN_AGE_MS + 1000;
+    await worker.scheduled(createScheduledController({ cron: SWEEP_CRON, scheduledTime: later }), env, createExecutionContext());
+    expect(await status(id)).toBe("processed");
+    expect(await row("SELECT status FROM aircall_calls WHERE id = 1004")).toEqual({ status: "done" });
   });
 });
 
-describe("queue failures", () => {
-  it("answers 503 when the queue refuses, keeps the data, and the retry enqueues once", async () => {
-    const body = aircallEvent("call.ended", 1_763_000_094, ended(1100));
-    const down = recordingQueue({ fail: true });
-    expect((await deliver(body, { VECTORIZE_QUEUE: down.queue })).status).toBe(503);
-    expect(await row("SELECT status FROM aircall_calls WHERE id = 1100")).toEqual({ status: "done" });
-    const pending = await row("SELECT content_hash, enqueued_hash FROM documents WHERE id = 'call:1100'");
-    expect(pending?.enqueued_hash).toBeNull();
+describe("after the answer: the intake consumer", () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it.each([
+    ["an entity upsert", touches("aircall_calls", "insert into")],
+    ["a document upsert", touches("documents", "insert into")],
+    ["marking the event processed", touches("webhook_events", "update")],
+  ])("retries the message with backoff when %s fails, and the next delivery completes it", async (_step, fault) => {
+    vi.spyOn(console, "error").mockImplementation(() => undefined);
+    const callId = 1100 + Math.floor(Math.random() * 1000);
+    const id = await storeOnly(aircallEvent("call.ended", 1_763_000_094, ended(callId)));
+    const failing = await consume([id], { DB: faultyD1(fault), VECTORIZE_QUEUE: recordingQueue().queue }, 2);
+    expect(failing).toEqual({ acked: [], retried: [{ eventId: id, delaySeconds: 20 }] });
+    expect(await status(id)).toBe("received");
+
+    const vectorize = recordingQueue();
+    expect(await consume([id], { VECTORIZE_QUEUE: vectorize.queue }, 3)).toEqual({ acked: [id], retried: [] });
+    expect(await status(id)).toBe("processed");
+    expect(await row("SELECT status FROM aircall_calls WHERE id = ?", callId)).toEqual({ status: "done" });
+    // At least once, never lost: the document reaches the vectorize queue on the completing run.
+    expect(vectorize.sent).toEqual([{ documentId: `call:${callId}` }]);
+    const document = await row("SELECT content_hash, enqueued_hash FROM documents WHERE id = ?", `call:${callId}`);
+    expect(document?.enqueued_hash).toBe(document?.content_hash);
+  });
+
+  it("retries when the vectorize queue refuses, keeping the entity, and enqueues once on the retry", async () => {
+    vi.spyOn(console, "error").mockImplementation(() => undefined);
+    const id = await storeOnly(aircallEvent("call.ended", 1_763_000_094, ended(2100)));
+    expect((await consume([id], { VECTORIZE_QUEUE: recordingQueue({ fail: true }).queue })).retried).toEqual([{ eventId: id, delaySeconds: 10 }]);
+    expect(await row("SELECT status FROM aircall_calls WHERE id = 2100")).toEqual({ status: "done" });
+    expect((await row("SELECT enqueued_hash FROM documents WHERE id = 'call:2100'"))?.enqueued_hash).toBeNull();
 
     const up = recordingQueue();
-    expect((await deliver(body, { VECTORIZE_QUEUE: up.queue })).body).toMatchObject({ duplicate: false });
-    expect(up.sent).toEqual([{ documentId: "call:1100" }]);
-    expect((await row("SELECT enqueued_hash FROM documents WHERE id = 'call:1100'"))?.enqueued_hash).toBe(pending?.content_hash);
+    expect((await consume([id], { VECTORIZE_QUEUE: up.queue })).acked).toEqual([id]);
+    expect(up.sent).toEqual([{ documentId: "call:2100" }]);
+    // A late duplicate message for the finished event changes nothing.
+    const late = recordingQueue();
+    expect((await consume([id], { VECTORIZE_QUEUE: late.queue })).acked).toEqual([id]);
+    expect(late.sent).toEqual([]);
+  });
+
+  it("does not let one failing event hold back the others in its batch", async () => {
+    vi.spyOn(console, "error").mockImplementation(() => undefined);
+    const call = await storeOnly(aircallEvent("call.ended", 1_763_000_094, ended(2200)));
+    const contact = await storeOnly(aircallEvent("contact.created", 1_763_000_094, { id: 2201, first_name: "Failing" }));
+    const result = await consume([call, contact], { DB: faultyD1(touches("aircall_contacts", "insert into")), VECTORIZE_QUEUE: recordingQueue().queue });
+    expect(result).toEqual({ acked: [call], retried: [{ eventId: contact, delaySeconds: 10 }] });
+    expect(await status(call)).toBe("processed");
+    expect(await status(contact)).toBe("received");
+  });
+
+  it("processes a whole batch in four round trips, two events for one entity included", async () => {
+    const ids = [
+      await storeOnly(aircallEvent("call.created", 1_763_000_000, { ...ended(2300), status: "initial", ended_at: null, answered_at: null })),
+      await storeOnly(aircallEvent("call.ended", 1_763_000_094, ended(2300))),
+      await storeOnly(aircallEvent("call.ended", 1_763_000_094, ended(2301))),
+      await storeOnly(aircallEvent("contact.created", 1_763_000_094, { id: 2302, first_name: "Batch" })),
+    ];
+    // An event stored "received" whose type is now unknown: finished as ignored in the same batch.
+    await env.DB.prepare("INSERT INTO webhook_events (id, source, type, received_at, status, payload) VALUES ('aircall_batch_unknown', 'aircall', 'mystery.event', ?, 'received', '{}')")
+      .bind(Date.now())
+      .run();
+    ids.push("aircall_batch_unknown");
+    const statements: string[] = [];
+    let batches = 0;
+    const counting = faultyD1((sql) => {
+      statements.push(sql);
+      return false;
+    });
+    const countingBatch = counting.batch.bind(counting);
+    counting.batch = (async (list: D1PreparedStatement[]) => {
+      batches += 1;
+      return countingBatch(list);
+    }) as typeof counting.batch;
+    const vectorize = recordingQueue();
+    expect((await consume(ids, { DB: counting, VECTORIZE_QUEUE: vectorize.queue })).acked.sort()).toEqual([...ids].sort());
+    // One read of the events, then: entities + final statuses, documents, processed marks.
+    expect(batches).toBe(3);
+    expect(vectorize.sent).toEqual([{ documentId: "call:2300" }, { documentId: "call:2301" }, { documentId: "contact:2302" }]);
+    expect(await row("SELECT status FROM aircall_calls WHERE id = 2300")).toEqual({ status: "done" });
+    expect(await status("aircall_batch_unknown")).toBe("ignored");
+    // The statements run: one read, then everything else inside the three batches.
+    expect(statements.filter((sql) => sql.toLowerCase().startsWith("select"))).toHaveLength(1);
+  });
+
+  it("acknowledges a malformed message with an alert instead of retrying it forever", async () => {
+    const errors: string[] = [];
+    vi.spyOn(console, "error").mockImplementation((line: string) => void errors.push(line));
+    const batch = createMessageBatch("edge-ops-intake-dev", [{ id: "bad-1", timestamp: Date.now(), attempts: 1, body: { nope: true } }]);
+    const ctx = createExecutionContext();
+    await worker.queue(batch, env, ctx);
+    expect((await getQueueResult(batch, ctx)).explicitAcks).toEqual(["bad-1"]);
+    expect(errors.map((line) => JSON.parse(line))).toContainEqual(expect.objectContaining({ message: "malformed intake message", alert: true }));
+  });
+
+  it("backs off exponentially, capped at five minutes", () => {
+    expect([1, 2, 3, 4, 5, 6, 10].map(retryDelaySeconds)).toEqual([10, 20, 40, 80, 160, 300, 300]);
+  });
+});
+
+describe("the sweep", () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  const sweep = (scheduledTime: number, overrides: Partial<Env> = {}) =>
+    worker.scheduled(createScheduledController({ cron: SWEEP_CRON, scheduledTime }), { ...env, ...overrides }, createExecutionContext());
+
+  it("finishes events left received a while, and leaves younger ones to the queue", async () => {
+    const old = await storeOnly(aircallEvent("call.ended", 1_763_000_094, ended(2400)));
+    const now = Date.now() + SWEEP_MIN_AGE_MS + 1000;
+    const young = await storeOnly(aircallEvent("call.ended", 1_763_000_094, ended(2401)));
+    await env.DB.prepare("UPDATE webhook_events SET received_at = ? WHERE id = ?").bind(now - 1000, young).run();
+    await sweep(now);
+    expect(await status(old)).toBe("processed");
+    expect(await status(young)).toBe("received");
+  });
+
+  it(`alerts from the ${SWEEP_ALERT_ATTEMPTS}rd sweep on when an event keeps failing, and finishes it once it can`, async () => {
+    const errors: string[] = [];
+    vi.spyOn(console, "error").mockImplementation((line: string) => void errors.push(line));
+    const id = await storeOnly(aircallEvent("call.ended", 1_763_000_094, ended(2500)));
+    const later = Date.now() + SWEEP_MIN_AGE_MS + 1000;
+    const broken = { DB: faultyD1(touches("aircall_calls", "insert into")) };
+    const alerts = () => errors.map((line) => JSON.parse(line)).filter((entry) => entry.message === "event keeps failing" && entry.eventId === id);
+    for (let sweepNumber = 1; sweepNumber <= SWEEP_ALERT_ATTEMPTS; sweepNumber += 1) {
+      expect(alerts()).toHaveLength(0);
+      await sweep(later, broken);
+    }
+    expect(alerts()).toEqual([expect.objectContaining({ alert: true, sweepAttempts: SWEEP_ALERT_ATTEMPTS, source: "aircall", eventType: "call.ended" })]);
+    expect(await status(id)).toBe("received");
+    await sweep(later);
+    expect(await status(id)).toBe("processed");
   });
 });
 
@@ -102,7 +243,7 @@ describe("logs", () => {
     vi.spyOn(console, "log").mockImplementation((line: string) => void lines.push(line));
     vi.spyOn(console, "error").mockImplementation((line: string) => void lines.push(`ERROR ${line}`));
     const body = aircallEvent("call.ended", 1_763_000_094, ended(1200, { raw_digits: "+44 7700 900999" }));
-    await deliver(body, {});
+    await deliver(body, { INTAKE_QUEUE: recordingQueue().queue });
     await deliver({ ...body, token: "forged-token-value" }, {});
 
     // An expected 401 is a warning on stdout, not a red error line.
@@ -115,7 +256,7 @@ describe("logs", () => {
       source: "aircall",
       eventType: "call.ended",
       eventId: expect.stringMatching(/^aircall_/),
-      outcome: "processed",
+      outcome: "received",
       status: 200,
     });
     expect(requests[1]).toMatchObject({ source: "aircall", outcome: "rejected", status: 401 });

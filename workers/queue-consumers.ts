@@ -1,8 +1,12 @@
 // Queue consumers by queue role (the queue name without its environment suffix). A capability
 // that consumes a queue registers its handler here and binds the queue in wrangler.toml.
+import { consumeIntakeBatch } from "../queues/intake-consumer";
+
 export type QueueConsumer = (batch: MessageBatch<unknown>, env: Env, ctx: ExecutionContext) => Promise<void>;
 
-export const queueConsumers: Record<string, QueueConsumer> = {};
+export const queueConsumers: Record<string, QueueConsumer> = {
+  "edge-ops-intake": consumeIntakeBatch,
+};
 
 /** Queue names carry the environment as a suffix (edge-ops-vectorize-staging); the role is the stem. */
 export function queueRole(queueName: string): string {

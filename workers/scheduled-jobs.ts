@@ -1,5 +1,13 @@
 // Jobs by cron expression. A capability with periodic work registers it here and lists the
-// same expression under [triggers] crons in wrangler.toml.
+// same expression under [triggers] crons in wrangler.toml (a Node test checks that they agree).
+import { SWEEP_CRON, sweepReceivedEvents } from "./intake/sweep";
+
 export type ScheduledJob = (controller: ScheduledController, env: Env, ctx: ExecutionContext) => Promise<void>;
 
-export const scheduledJobs: Record<string, ScheduledJob[]> = {};
+export const scheduledJobs: Record<string, ScheduledJob[]> = {
+  [SWEEP_CRON]: [
+    async (controller, env) => {
+      await sweepReceivedEvents(env, controller.scheduledTime);
+    },
+  ],
+};

@@ -1,5 +1,6 @@
 // Aircall webhook bodies in the documented envelope {resource, event, timestamp, token, data}.
 import { env, exports } from "cloudflare:workers";
+import { settled } from "./settle";
 
 export const aircallTokens = env.AIRCALL_WEBHOOK_TOKENS.split(",");
 
@@ -42,13 +43,15 @@ export function aircallEvent(event: string, timestamp: number, data: unknown, to
   return { resource, event, timestamp, token, data };
 }
 
-export function postAircall(body: unknown, init: RequestInit = {}): Promise<Response> {
-  return exports.default.fetch("http://intake/webhooks/aircall", {
+/** Posts an Aircall delivery and, when it is accepted, waits until its event is processed. */
+export async function postAircall(body: unknown, init: RequestInit = {}): Promise<Response> {
+  const response = await exports.default.fetch("http://intake/webhooks/aircall", {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: typeof body === "string" ? body : JSON.stringify(body),
     ...init,
   });
+  return settled(response);
 }
 
 export async function accepted(body: unknown): Promise<{ id: string; duplicate: boolean }> {

@@ -1,5 +1,6 @@
 // Builds signed Guesty deliveries following the documented envelopes.
 import { env, exports } from "cloudflare:workers";
+import { settled } from "./settle";
 import { firstGuestySecret, signStandardWebhook } from "./sign-guesty";
 
 export type GuestyDelivery = {
@@ -37,9 +38,10 @@ export async function guestyRequest(delivery: GuestyDelivery): Promise<{ url: st
   };
 }
 
+/** Posts a signed Guesty delivery and, when it is accepted, waits until its event is processed. */
 export async function postGuesty(delivery: GuestyDelivery): Promise<Response> {
   const { url, init } = await guestyRequest(delivery);
-  return exports.default.fetch(url, init);
+  return settled(await exports.default.fetch(url, init));
 }
 
 export function reservationBody(

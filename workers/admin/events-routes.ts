@@ -6,8 +6,7 @@ import { withStorage } from "../db/with-storage";
 import { webhookEvents } from "../db/schema";
 import type { AppEnv } from "../http/app-env";
 import { AppError, badRequest } from "../http/errors";
-import { replayEvent } from "../intake/ingest";
-import { normalizeEvent } from "../intake/normalize-event";
+import { processEvents } from "../intake/process-events";
 import { decodeCursor, encodeCursor } from "./event-cursor";
 import {
   errorSchema,
@@ -132,9 +131,8 @@ eventsRoutes.openapi(replayRoute, async (c) => {
   c.set("source", row.source);
   c.set("eventType", row.type);
   c.set("eventId", row.id);
-  const normalization = normalizeEvent(row.source, row.type, JSON.parse(row.payload) as Record<string, unknown>);
-  const documentsEnqueued = await replayEvent({ db: openDatabase(c.env.DB), queue: c.env.VECTORIZE_QUEUE }, row.id, normalization);
-  const status = normalization.status;
-  c.set("outcome", `replayed:${status}`);
-  return c.json({ id: row.id, status, documentsEnqueued }, 200);
+  const [replayed] = await processEvents({ db: openDatabase(c.env.DB), vectorizeQueue: c.env.VECTORIZE_QUEUE }, [row.id], { replay: true });
+  if (!replayed) throw new AppError(404, "event not found");
+  c.set("outcome", `replayed:${replayed.status}`);
+  return c.json(replayed, 200);
 });

@@ -1,9 +1,12 @@
 // The one D1 schema. Change it here, then `npm run db:generate` writes the migration.
 //
-// Entity tables share three bookkeeping columns:
-// - order_key: how far along the source's own timeline the stored snapshot is. An upsert
-//   only overwrites the snapshot when the incoming key is >= the stored one, so a late or
-//   redelivered older event never moves an entity backwards.
+// Entity tables share four bookkeeping columns:
+// - field_order: per column, the order key (position on the source's own timeline) of the
+//   value stored there. A change writes a column only when its key is >= that column's, so a
+//   late or redelivered older event never moves a field backwards, and an older event still
+//   fills a field that the newer events applied before it did not carry (lean Guesty v2).
+// - order_key: the latest snapshot key applied to the row; DELETED_ORDER_KEY once deleted,
+//   after which nothing applies.
 // - version: bumped on every accepted write; documents remember which version they were
 //   built from so a slower concurrent writer cannot replace a newer document.
 // - updated_at: wall-clock ms of our last write.
@@ -11,6 +14,7 @@ import { sql } from "drizzle-orm";
 import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
 
 const bookkeeping = {
+  fieldOrder: text("field_order", { mode: "json" }).$type<Record<string, number>>().notNull().default(sql`'{}'`),
   orderKey: integer("order_key").notNull().default(0),
   version: integer("version").notNull().default(1),
   updatedAt: integer("updated_at").notNull(),
@@ -37,6 +41,8 @@ export const webhookEvents = sqliteTable(
     payload: text("payload").notNull(),
     error: text("error"),
     processedAt: integer("processed_at"),
+    /** How often the sweep has picked this event up unfinished; it alerts from 3 on. */
+    sweepAttempts: integer("sweep_attempts").notNull().default(0),
   },
   (t) => [
     index("webhook_events_received_idx").on(t.receivedAt, t.id),

@@ -41,13 +41,18 @@ export function upsertDocumentStatements(db: Database, drafts: readonly HashedDr
   );
 }
 
-/** Written documents whose current text the queue has not accepted yet. */
+/**
+ * Written documents whose current text the queue has not accepted yet. A document written
+ * twice in one batch (two events for one entity) is sent once, with its last text.
+ */
 export function documentsToEnqueue(
   rows: readonly { id: string; contentHash: string; enqueuedHash: string | null }[],
 ): DocumentToEnqueue[] {
-  return rows
-    .filter((row) => row.enqueuedHash !== row.contentHash)
-    .map(({ id, contentHash }) => ({ id, contentHash }));
+  const latest = new Map<string, { contentHash: string; enqueuedHash: string | null }>();
+  for (const row of rows) latest.set(row.id, row);
+  return [...latest]
+    .filter(([, row]) => row.enqueuedHash !== row.contentHash)
+    .map(([id, row]) => ({ id, contentHash: row.contentHash }));
 }
 
 /** The current documents of the entities an event touches, whether or not this event changed them (replay). */

@@ -28,20 +28,21 @@ export type EntityRow<K extends EntityKind> = (typeof entityTables)[K]["$inferSe
 /** What a normalizer may write: every column but our own bookkeeping. */
 export type EntityFields<K extends EntityKind> = Omit<
   (typeof entityTables)[K]["$inferInsert"],
-  "id" | "orderKey" | "version" | "updatedAt"
+  "id" | "fieldOrder" | "orderKey" | "version" | "updatedAt"
 > & { id: EntityId<K> };
 type EntityId<K extends EntityKind> = NonNullable<(typeof entityTables)[K]["$inferInsert"]["id"]>;
 
 /**
- * snapshot: the source's full view of the entity at `orderKey`; applied only when no later
- *   snapshot is stored.
- * patch: a few fields that belong to the entity whatever its timeline (an AI transcript,
- *   say); always applied, and creates a bare row if the entity has not arrived yet.
+ * Every field carried is written when `orderKey` is not older than that field's stored key.
+ * snapshot: the source's view of the entity at `orderKey` (lean payloads carry only some
+ *   fields); also moves the row's own order key.
+ * patch: a few fields on a timeline of their own (an AI transcript, ordered by its event's
+ *   timestamp); creates a bare row if the entity has not arrived yet.
  */
 export type EntityChange = {
   [K in EntityKind]:
     | { kind: K; mode: "snapshot"; orderKey: number; fields: EntityFields<K> }
-    | { kind: K; mode: "patch"; fields: Partial<EntityFields<K>> & { id: EntityId<K> } };
+    | { kind: K; mode: "patch"; orderKey: number; fields: Partial<EntityFields<K>> & { id: EntityId<K> } };
 }[EntityKind];
 
 export type StoredEntity = {

@@ -19,13 +19,16 @@ async function checkDatabase(db: D1Database | undefined): Promise<Check> {
   }
 }
 
+/** A producer binding cannot be probed without sending a message; report that it is bound. */
+const checkProducer = (queue: Queue | undefined): Check => (typeof queue?.send === "function" ? { ok: true } : { ok: false, detail: "not bound" });
+
 export const healthRoutes = new Hono<AppEnv>();
 
 healthRoutes.get("/healthz", async (c) => {
   const checks: Record<string, Check> = {
     db: await checkDatabase(c.env.DB),
-    // A producer binding cannot be probed without sending a message; report that it is bound.
-    vectorizeQueue: typeof c.env.VECTORIZE_QUEUE?.send === "function" ? { ok: true } : { ok: false, detail: "not bound" },
+    intakeQueue: checkProducer(c.env.INTAKE_QUEUE),
+    vectorizeQueue: checkProducer(c.env.VECTORIZE_QUEUE),
   };
   const statuses: Record<string, CapabilityStatus> = {};
   for (const [name, capability] of Object.entries(capabilities)) statuses[name] = await capability.status(c.env);

@@ -1,6 +1,7 @@
-// POST /webhooks/aircall and /webhooks/guesty: authenticate, store once, normalize.
-// Other methods on these paths answer 405. Each route loads only its own configuration, so a
-// Guesty-only installation needs no Aircall token (and the reverse).
+// POST /webhooks/aircall and /webhooks/guesty: authenticate, store once, answer. Processing
+// (entities, documents, vectorize queue) happens off the response path, in the intake queue's
+// consumer. Other methods on these paths answer 405. Each route loads only its own
+// configuration, so a Guesty-only installation needs no Aircall token (and the reverse).
 import { Hono, type Context } from "hono";
 import { matchesAny, sha256Hex } from "../auth/constant-time";
 import { verifyStandardWebhook } from "../auth/standard-webhooks";
@@ -11,8 +12,10 @@ import { unauthorized } from "../http/errors";
 import { assertJsonContentType, parseJsonObject, readRawBody, type JsonObject } from "../http/read-json-body";
 import { aircallIntakeConfig } from "./aircall/config";
 import { guestyIntakeConfig } from "./guesty/config";
-import { ingestEvent } from "./ingest";
+import type { IntakeMessage } from "../../queues/intake-message";
+import { logError } from "../log";
 import { normalizeEvent } from "./normalize-event";
+import { storeEvent } from "./store-event";
 
 export const UNKNOWN_EVENT_TYPE = "unknown";
 
@@ -23,13 +26,24 @@ async function acceptEvent(c: Context<AppEnv>, source: EventSource, id: string, 
   const type = eventTypeOf(body);
   c.set("eventType", type);
   c.set("eventId", id);
-  const result = await ingestEvent(
-    { db: openDatabase(c.env.DB), queue: c.env.VECTORIZE_QUEUE },
+  // Normalizing is pure and cheap: it tells whether there is anything left to process.
+  const stored = await storeEvent(
+    openDatabase(c.env.DB),
     { id, source, type, payload, receivedAt: Date.now() },
     normalizeEvent(source, type, body),
   );
-  c.set("outcome", result.duplicate ? "duplicate" : result.status);
-  return c.json({ id, duplicate: result.duplicate }, 200);
+  c.set("outcome", stored.duplicate ? "duplicate" : stored.status);
+  if (!stored.duplicate && stored.status === "received") c.executionCtx.waitUntil(requestProcessing(c.env.INTAKE_QUEUE, id));
+  return c.json({ id, duplicate: stored.duplicate }, 200);
+}
+
+/** Hands the stored event to the intake queue after the answer. If that fails, the sweep finishes the event. */
+async function requestProcessing(queue: Queue<IntakeMessage>, eventId: string): Promise<void> {
+  try {
+    await queue.send({ eventId }, { contentType: "json" });
+  } catch (error) {
+    logError("intake queue send failed", { eventId, reason: error instanceof Error ? error.name : "unknown", alert: false });
+  }
 }
 
 /**

@@ -75,9 +75,12 @@ function transcriptText(content: z.infer<typeof transcriptionSchema>["content"])
   return content.text ?? "";
 }
 
-/** AI output belongs to the call whatever its lifecycle stage, so it is a patch, not a snapshot. */
-function callPatch(callId: number, patch: { transcription?: string; summary?: string }): EntityChange {
-  return { kind: "call", mode: "patch", fields: { id: callId, ...patch } };
+/**
+ * AI output belongs to the call whatever its lifecycle stage, so it is a patch, ordered by
+ * the AI event's own webhook timestamp: an older transcript never replaces a newer one.
+ */
+function callPatch(callId: number, timestamp: number, patch: { transcription?: string; summary?: string }): EntityChange {
+  return { kind: "call", mode: "patch", orderKey: timestamp, fields: { id: callId, ...patch } };
 }
 
 const summaryText = (content: z.infer<typeof summarySchema>["content"]) =>
@@ -141,11 +144,11 @@ export function normalizeAircall(type: string, body: Record<string, unknown>): N
       }));
     case "transcription":
       return changeFrom(transcriptionSchema, body.data, "data", type, (transcription) =>
-        callPatch(transcription.call_id, { transcription: transcriptText(transcription.content) }),
+        callPatch(transcription.call_id, timestamp, { transcription: transcriptText(transcription.content) }),
       );
     case "summary":
       return changeFrom(summarySchema, body.data, "data", type, (summary) =>
-        callPatch(summary.call_id, { summary: summaryText(summary.content) }),
+        callPatch(summary.call_id, timestamp, { summary: summaryText(summary.content) }),
       );
     default:
       return ignored;

@@ -1,0 +1,23 @@
+// wrangler.toml and the code must agree on what cron triggers fire: a cron listed only in
+// code never runs, one listed only in wrangler.toml logs "no job for cron".
+import { readFileSync } from "node:fs";
+import { expect, it } from "vitest";
+import { CRONS } from "../../workers/crons.ts";
+
+const toml = readFileSync(new URL("../../wrangler.toml", import.meta.url), "utf8");
+
+it("lists exactly the code's cron expressions for every environment", () => {
+  const sections = [...toml.matchAll(/^\[(env\.\w+\.)?triggers\]\ncrons = \[(.*)\]$/gm)];
+  expect(sections.map((section) => section[1] ?? "top-level")).toEqual(["top-level", "env.staging.", "env.production."]);
+  for (const section of sections) {
+    const listed = JSON.parse(`[${section[2]}]`) as string[];
+    expect(listed.sort()).toEqual(Object.values(CRONS).sort());
+  }
+});
+
+it("binds the intake queue as producer and consumer in every environment", () => {
+  for (const env of ["dev", "staging", "production"]) {
+    expect(toml).toContain(`queue = "edge-ops-intake-${env}"\nmax_batch_size = 100`);
+    expect(toml).toMatch(new RegExp(`binding = "INTAKE_QUEUE"\\nqueue = "edge-ops-intake-${env}"`));
+  }
+});

@@ -1,0 +1,157 @@
+// Processing of stored events, off the response path: run by the intake queue's consumer, by
+// the sweep that finishes events left "received", and (for one event) by the admin replay.
+//
+// For a whole batch of events it takes four round trips, however many events there are:
+//   1. one D1 transaction: every entity upsert (guarded per field), and the final status of
+//      events with nothing to normalize,
+//   2. one D1 batch: the documents of the entities that changed,
+//   3. one queue sendBatch per 100 documents whose text the vectorize queue has not accepted,
+//   4. one D1 batch: the events marked processed, and what the queue accepted.
+// Each step is idempotent, so a failed batch is simply tried again (the queue retries the
+// message, the sweep retries the event); nothing half-written blocks it.
+import { and, eq, inArray } from "drizzle-orm";
+import type { Database } from "../db/client";
+import { withStorage } from "../db/with-storage";
+import { webhookEvents, type EventStatus } from "../db/schema";
+import { documentId } from "../documents/build-text";
+import {
+  documentsOfChanges,
+  documentsToEnqueue,
+  draftDocuments,
+  enqueueDocuments,
+  markEnqueuedStatements,
+  upsertDocumentStatements,
+} from "../documents/sync-documents";
+import type { EntityChange } from "../entities/registry";
+import { storedEntities, upsertEntityStatement } from "../entities/upsert";
+import { normalizeEvent } from "./normalize-event";
+import type { Normalization } from "./normalization";
+
+export type ProcessDeps = { db: Database; vectorizeQueue: Queue };
+
+export type ProcessedEvent = { id: string; status: EventStatus; documentsEnqueued: number };
+
+type Loaded = { id: string; normalization: Normalization };
+
+async function loadEvents(deps: ProcessDeps, ids: readonly string[], replay: boolean): Promise<Loaded[]> {
+  const rows = await withStorage("loading events", () =>
+    deps.db
+      .select({ id: webhookEvents.id, source: webhookEvents.source, type: webhookEvents.type, payload: webhookEvents.payload })
+      .from(webhookEvents)
+      // Outside a replay only unfinished events are processed: a late queue message for an
+      // event the sweep already finished changes nothing.
+      .where(replay ? inArray(webhookEvents.id, [...ids]) : and(inArray(webhookEvents.id, [...ids]), eq(webhookEvents.status, "received"))),
+  );
+  return rows.map((row) => {
+    let body: unknown;
+    try {
+      body = JSON.parse(row.payload);
+    } catch {
+      return { id: row.id, normalization: { status: "failed", error: "stored payload is not JSON" } };
+    }
+    const object = typeof body === "object" && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
+    return { id: row.id, normalization: normalizeEvent(row.source, row.type, object) };
+  });
+}
+
+/**
+ * Processes the stored events `ids` together. Unknown ids, and (outside a replay) events no
+ * longer "received", are skipped. A replay re-sends every document its event touches, changed
+ * or not. Throws an AppError (503) when D1 or the queue fails; nothing is then lost.
+ */
+export async function processEvents(
+  deps: ProcessDeps,
+  ids: readonly string[],
+  options: { replay?: boolean; now?: number } = {},
+): Promise<ProcessedEvent[]> {
+  const replay = options.replay ?? false;
+  const now = options.now ?? Date.now();
+  const unique = [...new Set(ids)];
+  if (unique.length === 0) return [];
+  const events = await loadEvents(deps, unique, replay);
+  if (events.length === 0) return [];
+
+  // Step 1. Every statement is listed with the change it carries, so results pair with
+  // changes in one place.
+  const upserts = events.flatMap(({ id, normalization }) =>
+    normalization.status === "processed"
+      ? normalization.changes.map((change) => ({ change, statement: upsertEntityStatement(deps.db, change, now, replay ? undefined : id) }))
+      : [],
+  );
+  const finals = events.flatMap(({ id, normalization }) =>
+    normalization.status === "processed"
+      ? []
+      : [
+          deps.db
+            .update(webhookEvents)
+            .set({ status: normalization.status, error: normalization.status === "failed" ? normalization.error : null, processedAt: now })
+            .where(eq(webhookEvents.id, id)),
+        ],
+  );
+  const [firstFinal, ...otherFinals] = finals;
+  const statements = [...upserts.map((upsert) => upsert.statement), ...(firstFinal ? [firstFinal, ...otherFinals] : [])];
+  const results = statements.length > 0 ? await withStorage("upserting entities", () => deps.db.batch([statements[0]!, ...statements.slice(1)])) : [];
+  const changes: EntityChange[] = upserts.map((upsert) => upsert.change);
+  const entities = storedEntities(changes, results.slice(0, upserts.length) as unknown[][]);
+
+  // Step 2.
+  const drafts = await draftDocuments(entities);
+  const documentRows = await withStorage("upserting documents", async () => {
+    const [first, ...rest] = upsertDocumentStatements(deps.db, drafts, now);
+    return first ? (await deps.db.batch([first, ...rest])).flat() : [];
+  });
+
+  // Step 3.
+  const pending = replay
+    ? await withStorage("reading documents to replay", () => documentsOfChanges(deps.db, changes))
+    : documentsToEnqueue(documentRows);
+  await withStorage("sending to the vectorize queue", () => enqueueDocuments(deps.vectorizeQueue, pending));
+
+  // Step 4.
+  const toProcess = events.filter((event) => event.normalization.status === "processed").map((event) => event.id);
+  const marks = [
+    ...(toProcess.length > 0
+      ? [deps.db.update(webhookEvents).set({ status: "processed", error: null, processedAt: now }).where(inArray(webhookEvents.id, toProcess))]
+      : []),
+    ...markEnqueuedStatements(deps.db, pending),
+  ];
+  if (marks.length > 0) await withStorage("marking events processed", () => deps.db.batch([marks[0]!, ...marks.slice(1)]));
+
+  const enqueuedByEvent = countDocumentsByEvent(events, new Set(pending.map((document) => document.id)));
+  return events.map(({ id, normalization }) => ({ id, status: normalization.status, documentsEnqueued: enqueuedByEvent.get(id) ?? 0 }));
+}
+
+/** How many of the documents sent belong to each event (for the replay's answer and logs). */
+function countDocumentsByEvent(events: readonly Loaded[], sent: ReadonlySet<string>): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const { id, normalization } of events) {
+    if (normalization.status !== "processed") continue;
+    const documentIds = new Set(normalization.changes.map((change) => documentId(change.kind, change.fields.id)));
+    counts.set(id, [...documentIds].filter((documentId) => sent.has(documentId)).length);
+  }
+  return counts;
+}
+
+export type IsolatedOutcome = { processed: string[]; failed: { id: string; reason: string }[] };
+
+/**
+ * Processes `ids` as one batch; when the batch fails, each event alone, so one event that
+ * cannot be processed does not hold back the others.
+ */
+export async function processIsolating(deps: ProcessDeps, ids: readonly string[], now?: number): Promise<IsolatedOutcome> {
+  try {
+    await processEvents(deps, ids, { now });
+    return { processed: [...ids], failed: [] };
+  } catch {
+    const outcome: IsolatedOutcome = { processed: [], failed: [] };
+    for (const id of new Set(ids)) {
+      try {
+        await processEvents(deps, [id], { now });
+        outcome.processed.push(id);
+      } catch (error) {
+        outcome.failed.push({ id, reason: error instanceof Error ? error.message : "unknown" });
+      }
+    }
+    return outcome;
+  }
+}
