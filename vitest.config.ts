@@ -33,6 +33,8 @@ export default defineConfig(async () => {
                     "whsec_dGVzdC1ndWVzdHktc2VjcmV0LW9sZC0wMDAwMDAwMDA=,whsec_dGVzdC1ndWVzdHktc2VjcmV0LW5ldy0xMTExMTExMTE=",
                   ADMIN_TOKEN: "test-admin-token",
                 },
+                // Deliver intake messages at once: a test waits for each event it sends.
+                queueConsumers: { "edge-ops-intake-dev": { maxBatchSize: 100, maxBatchTimeout: 0, maxRetries: 5 } },
               },
             }),
           ],

@@ -26,6 +26,7 @@ export async function consumeIntakeBatch(batch: MessageBatch<unknown>, env: Env)
   }
   if (byEvent.size === 0) return;
 
+  const started = Date.now();
   const outcome = await processIsolating({ db: openDatabase(env.DB), vectorizeQueue: env.VECTORIZE_QUEUE }, [...byEvent.keys()]);
   for (const id of outcome.processed) for (const message of byEvent.get(id) ?? []) message.ack();
   for (const { id, reason } of outcome.failed) {
@@ -34,5 +35,11 @@ export async function consumeIntakeBatch(batch: MessageBatch<unknown>, env: Env)
       message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
     }
   }
-  logInfo("intake batch", { queue: batch.queue, events: byEvent.size, processed: outcome.processed.length, failed: outcome.failed.length });
+  logInfo("intake batch", {
+    queue: batch.queue,
+    events: byEvent.size,
+    processed: outcome.processed.length,
+    failed: outcome.failed.length,
+    durationMs: Date.now() - started,
+  });
 }

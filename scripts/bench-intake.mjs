@@ -1,7 +1,10 @@
 // `npm run bench:intake`: starts the Worker with `wrangler dev` on a fresh temporary local D1,
-// sends N webhooks (Aircall call lifecycles and contacts, signed Guesty guests and reservations;
-// a fraction DUP are exact redeliveries) at concurrency C, prints throughput and latency, then
-// checks through the admin API that the stored events are exactly the unique events sent.
+// and beside it a no-op Worker (scripts/bench/noop-worker.js) on the same wrangler/workerd.
+// Sends the same N webhooks (Aircall call lifecycles and contacts, signed Guesty guests and
+// reservations; a fraction DUP are exact redeliveries) at concurrency C to each, prints both
+// throughputs, their ratio (target >= 0.5) and latencies, waits until the intake queue has
+// processed every event, then checks through the admin API that the stored events are
+// exactly the unique events sent, each answered duplicate:false exactly once.
 //
 //   npm run bench:intake                                  N=2000 C=16 DUP=0.1, free port
 //   N=500 C=4 npm run bench:intake
@@ -27,8 +30,11 @@ const USAGE = `usage: npm run bench:intake [-- --n N --c C --dup DUP --port PORT
   DUP      fraction of requests that are exact redeliveries of earlier ones (default 0.1)
   PORT     port for wrangler dev (default: a free port)
   TIMEOUT  total time limit in seconds, start-up and checks included (default 300)
+  RATIO    the least acceptable throughput of ours / the no-op Worker's (default 0.5)
   SEED     seed of the generated traffic (default: random)
-Each may also be given as an environment variable of that name.`;
+Each may also be given as an environment variable of that name.
+Diagnostics: BENCH_LOG_LEVEL=log BENCH_TRACE="intake batch" prints the Worker's log lines that
+contain that text (here: events and milliseconds per intake batch).`;
 
 function fail(message) {
   console.error(`bench: ${message}`);
@@ -45,7 +51,7 @@ function readOptions(argv) {
       console.log(USAGE);
       process.exit(0);
     }
-    if (!["N", "C", "DUP", "PORT", "TIMEOUT", "SEED"].includes(name)) fail(`unknown option ${argv[i]}\n${USAGE}`);
+    if (!["N", "C", "DUP", "PORT", "TIMEOUT", "SEED", "RATIO"].includes(name)) fail(`unknown option ${argv[i]}\n${USAGE}`);
     const value = match[2] ?? argv[++i];
     if (value === undefined) fail(`option ${argv[i - 1]} needs a value`);
     flags[name] = value;
@@ -65,6 +71,7 @@ function readOptions(argv) {
     dup: number("DUP", 0.1, (value) => value >= 0 && value < 1, "a fraction in [0, 1)"),
     port: number("PORT", 0, (value) => Number.isInteger(value) && value > 0 && value < 65536, "a port number"),
     timeoutMs: number("TIMEOUT", 300, (value) => value > 0, "a number of seconds") * 1000,
+    minRatio: number("RATIO", 0.5, (value) => value >= 0, "a non-negative number"),
     seed: number("SEED", randomBytes(4).readUInt32LE(0), (value) => Number.isInteger(value) && value >= 0, "a non-negative integer"),
   };
 }
@@ -293,7 +300,7 @@ function requestInit(delivery, signal) {
     const signature = createHmac("sha256", guestyKey).update(`${delivery.messageId}.${timestamp}.${delivery.body}`).digest("base64");
     headers["svix-id"] = delivery.messageId;
     headers["svix-timestamp"] = timestamp;
-    headers["svix-signature"] = `v1,${signature}`;
+    headers["svix-signature"] = delivery.forgeSignature ? "v1,AAAA" : `v1,${signature}`;
   }
   return { method: "POST", headers, body: delivery.body, signal };
 }
@@ -318,6 +325,8 @@ function startWrangler(args, extraEnv = {}) {
   const keep = (chunk) => {
     lines.push(...chunk.toString().replace(/\x1b\[[0-9;]*m/g, "").split("\n").filter((line) => line.trim()));
     if (lines.length > 25) lines.splice(0, lines.length - 25);
+    const trace = process.env.BENCH_TRACE;
+    if (trace) for (const line of chunk.toString().split("\n")) if (line.includes(trace)) console.error(line);
   };
   child.stdout.on("data", keep);
   child.stderr.on("data", keep);
@@ -419,36 +428,58 @@ async function applyMigrations() {
   }
 }
 
-async function startDev(port) {
-  const vars = { AIRCALL_WEBHOOK_TOKENS: aircallToken, GUESTY_WEBHOOK_SECRETS: guestySecret, ADMIN_TOKEN: adminToken };
+async function startWranglerDev(port, extraArgs) {
   const dev = startWrangler([
     "dev",
     "--ip", "127.0.0.1",
     "--port", String(port),
-    "--persist-to", persistDir,
+    // Two wrangler dev instances run side by side: each needs its own inspector port.
+    "--inspector-port", String(await freePort()),
     "--show-interactive-dev-session=false",
-    "--log-level", "warn", // no per-request lines; warnings and errors stay in the tail
-    ...Object.entries(vars).flatMap(([name, value]) => ["--var", `${name}:${value}`]),
+    "--log-level", process.env.BENCH_LOG_LEVEL ?? "warn", // no per-request lines; warnings and errors stay in the tail
+    ...extraArgs,
   ]);
   let exited = null;
   void dev.exited.then((result) => (exited = result));
+  return { dev, exited: () => exited };
+}
 
-  const base = `http://127.0.0.1:${port}`;
+async function waitForHealth(base, path, dev, exitedOf) {
   const until = Date.now() + 120_000;
   let last = "no answer";
   for (;;) {
+    const exited = exitedOf();
     if (exited) throw new Error(`wrangler dev exited (${exited.error?.message ?? `code ${exited.code}, signal ${exited.signal}`}):\n${dev.tail()}`);
-    if (Date.now() > until) throw new Error(`GET /healthz did not answer 200 within 120 s (last: ${last}):\n${dev.tail()}`);
+    if (Date.now() > until) throw new Error(`${path} did not answer 200 within 120 s (last: ${last}):\n${dev.tail()}`);
     try {
-      const response = await fetch(`${base}/healthz`, { signal: AbortSignal.any([abort.signal, AbortSignal.timeout(5000)]) });
+      const response = await fetch(`${base}${path}`, { method: path === "/" ? "POST" : "GET", body: path === "/" ? "{}" : undefined, signal: AbortSignal.any([abort.signal, AbortSignal.timeout(5000)]) });
       last = `${response.status} ${await response.text()}`;
-      if (response.status === 200) break;
+      if (response.status === 200) return;
     } catch (error) {
       if (abort.signal.aborted) throw error;
       last = error.cause?.code ?? error.name;
     }
     await sleep(200);
   }
+}
+
+/** The no-op baseline: every path answers like intake, after reading the body. */
+async function startNoop(port) {
+  const { dev, exited } = await startWranglerDev(port, ["--config", join(root, "scripts", "bench", "noop.wrangler.toml")]);
+  const base = `http://127.0.0.1:${port}`;
+  await waitForHealth(base, "/", dev, exited);
+  return { base, dev };
+}
+
+async function startDev(port) {
+  const vars = { AIRCALL_WEBHOOK_TOKENS: aircallToken, GUESTY_WEBHOOK_SECRETS: guestySecret, ADMIN_TOKEN: adminToken };
+  const { dev, exited: exitedOf } = await startWranglerDev(port, [
+    "--persist-to", persistDir,
+    ...Object.entries(vars).flatMap(([name, value]) => ["--var", `${name}:${value}`]),
+  ]);
+
+  const base = `http://127.0.0.1:${port}`;
+  await waitForHealth(base, "/healthz", dev, exitedOf);
   // Make sure the answer came from this instance (another server could hold PORT) on an empty D1.
   const probe = await fetch(`${base}/api/events?limit=1`, { headers: { authorization: `Bearer ${adminToken}` }, signal: abort.signal });
   const text = await probe.text();
@@ -496,6 +527,18 @@ async function send(base, plan, isRedelivery, concurrency) {
   return { results, elapsedMs: performance.now() - started };
 }
 
+/** Polls until no stored event is "received" (the intake queue has processed everything). */
+async function waitProcessed(base) {
+  const until = Date.now() + 120_000;
+  for (;;) {
+    const response = await fetch(`${base}/api/events?status=received&limit=1`, { headers: { authorization: `Bearer ${adminToken}` }, signal: abort.signal });
+    if (response.status !== 200) throw new Error(`GET /api/events answered ${response.status}`);
+    if ((await response.json()).items.length === 0) return;
+    if (Date.now() > until) throw new Error("events still received 120 s after the last answer");
+    await sleep(20);
+  }
+}
+
 async function storedEvents(base) {
   const items = [];
   let cursor = null;
@@ -530,12 +573,29 @@ async function main() {
   let t = performance.now();
   await applyMigrations();
   const port = options.port || (await freePort());
-  const { base, dev } = await startDev(port);
-  console.log(`bench: migrations applied and wrangler dev ready on ${base} in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  const [{ base, dev }, noop] = await Promise.all([startDev(port), freePort().then(startNoop)]);
+  console.log(`bench: migrations applied, wrangler dev ready on ${base} and the no-op Worker on ${noop.base} in ${((performance.now() - t) / 1000).toFixed(1)} s`);
 
   const { plan, uniques, redeliveries, redeliverySlots, counts } = buildPlan(options);
-  console.log(`bench: sending ${n} requests (${uniques.length} unique: ${Object.entries(counts).map(([kind, count]) => `${count} ${kind}`).join(", ")}; ${redeliveries} redeliveries)`);
+  console.log(`bench: sending ${n} requests to each (${uniques.length} unique: ${Object.entries(counts).map(([kind, count]) => `${count} ${kind}`).join(", ")}; ${redeliveries} redeliveries)`);
+  // Both warm up first (ours on deliveries with a wrong token, which store nothing). Then the
+  // baseline runs before and after ours, one at a time so nothing competes for the cores, and
+  // ours is compared with the mean of the two baseline runs, so drift in the machine's speed
+  // during the run counts against neither side.
+  const warmup = plan.slice(0, Math.min(200, plan.length));
+  await send(noop.base, warmup, () => false, c);
+  await send(base, warmup.map((delivery) => (delivery.source === "aircall" ? { ...delivery, body: delivery.body.replace(aircallToken, "warm-up-wrong-token") } : { ...delivery, messageId: `warmup_${delivery.messageId}`, forgeSignature: true })), () => false, c);
+  const baselineBefore = await send(noop.base, plan, () => false, c);
   const { results, elapsedMs } = await send(base, plan, (index) => redeliverySlots.has(index), c);
+  const baselineAfter = await send(noop.base, plan, () => false, c);
+  const baseline = {
+    results: [...baselineBefore.results, ...baselineAfter.results],
+    elapsedMs: (baselineBefore.elapsedMs + baselineAfter.elapsedMs) / 2,
+  };
+  console.log(`bench: no-op ${(n / (baseline.elapsedMs / 1000)).toFixed(1)} requests/s, ours ${(n / (elapsedMs / 1000)).toFixed(1)} events/s; waiting for processing`);
+  t = performance.now();
+  await waitProcessed(base);
+  const drainMs = performance.now() - t;
 
   // Answers.
   const failures = results.filter((result) => result.status !== 200);
@@ -549,9 +609,9 @@ async function main() {
   const afterOriginal = ok.filter((result) => result.sentAt > firstDone.get(result.key));
   const inFlight = ok.filter((result) => result.redelivery && result.sentAt <= firstDone.get(result.key)).length;
   const missedDuplicates = afterOriginal.filter((result) => !result.duplicate).length;
-  const firstSeen = new Set();
-  for (const result of ok) if (!result.duplicate) firstSeen.add(result.key);
-  const neverNew = uniques.filter((delivery) => !firstSeen.has(delivery.key)).length;
+  const newAnswers = new Map();
+  for (const result of ok) if (!result.duplicate) newAnswers.set(result.key, (newAnswers.get(result.key) ?? 0) + 1);
+  const notOnceNew = uniques.filter((delivery) => newAnswers.get(delivery.key) !== 1).length;
 
   // Stored events.
   t = performance.now();
@@ -564,6 +624,12 @@ async function main() {
   const repeatedInListing = items.length - storedIds.size;
 
   const latencies = results.map((result) => result.latencyMs).sort((a, b) => a - b);
+  const baselineLatencies = baseline.results.map((result) => result.latencyMs).sort((a, b) => a - b);
+  const baselineFailures = baseline.results.filter((result) => result.status !== 200).length;
+  const throughput = n / (elapsedMs / 1000);
+  const baselineThroughput = n / (baseline.elapsedMs / 1000);
+  const ratio = throughput / baselineThroughput;
+  const unfinished = items.filter((item) => item.status !== "processed").length;
   const ms = (value) => `${value.toFixed(1)} ms`;
   const checks = [
     ["every answer 200", failures.length === 0, `${failures.length} non-200`],
@@ -571,7 +637,10 @@ async function main() {
     ["stored events == unique events sent", items.length === uniques.length, `${items.length} stored, ${uniques.length} sent`],
     ["stored ids == ids sent", missing === 0 && unexpected === 0 && repeatedInListing === 0, `${missing} missing, ${unexpected} unexpected, ${repeatedInListing} listed twice`],
     ["redeliveries after a 200 reported duplicate", missedDuplicates === 0, `${missedDuplicates} of ${afterOriginal.length} not`],
-    ["each event answered duplicate:false once at least", neverNew === 0, `${neverNew} never`],
+    ["each event answered duplicate:false exactly once", notOnceNew === 0, `${notOnceNew} not exactly once`],
+    ["every stored event processed", unfinished === 0, `${unfinished} not processed`],
+    ["the no-op Worker answered every request 200", baselineFailures === 0, `${baselineFailures} non-200`],
+    [`throughput >= ${options.minRatio} of the no-op Worker's`, ratio >= options.minRatio, `ratio ${ratio.toFixed(2)}`],
   ];
   const pass = checks.every(([, passed]) => passed);
 
@@ -587,8 +656,11 @@ async function main() {
     "```",
     `npm run bench:intake  (N=${n} C=${c} DUP=${dup} SEED=${seed})`,
     `machine     ${cpu[0]?.model ?? "unknown CPU"}, ${cpu.length} cores, ${platform()} ${release()}, node ${process.version}, wrangler ${wranglerVersion}`,
-    `throughput  ${(n / (elapsedMs / 1000)).toFixed(1)} events/s (${n} requests in ${(elapsedMs / 1000).toFixed(2)} s)`,
+    `throughput  ${throughput.toFixed(1)} events/s (${n} requests in ${(elapsedMs / 1000).toFixed(2)} s)`,
+    `no-op       ${baselineThroughput.toFixed(1)} requests/s; p50 ${ms(percentile(baselineLatencies, 50))}  p99 ${ms(percentile(baselineLatencies, 99))}`,
+    `ratio       ${ratio.toFixed(2)} of the no-op Worker's throughput (target >= ${options.minRatio})`,
     `latency     p50 ${ms(percentile(latencies, 50))}  p90 ${ms(percentile(latencies, 90))}  p99 ${ms(percentile(latencies, 99))}  max ${ms(latencies.at(-1))}`,
+    `processing  every event processed ${ms(drainMs)} after the last answer (intake queue consumer)`,
     `sent        ${uniques.length} unique events + ${redeliveries} redeliveries (${inFlight} of them while the original was in flight)`,
     `server      ${ok.length} x 200, ${failures.length} other; ${reportedDuplicates} reported duplicate:true`,
     `stored      ${items.length} events (expected ${uniques.length}); status: ${tally(items.map((item) => `${item.source}/${item.status}`))}; listed in ${ms(listMs)}`,

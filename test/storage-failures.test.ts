@@ -85,6 +85,17 @@ describe("before the answer: the one D1 write", () => {
     expect(await row("SELECT count(*) AS n FROM webhook_events WHERE id = ?", answers[0]!.body.id)).toEqual({ n: 1 });
   });
 
+  it("hands deliveries that arrive together to the intake queue in one batch", async () => {
+    const intake = recordingQueue();
+    const answers = await Promise.all(
+      [1700, 1701, 1702, 1703, 1704, 1705].map((callId) => deliver(aircallEvent("call.ended", 1_763_000_094, ended(callId)), { INTAKE_QUEUE: intake.queue })),
+    );
+    expect(intake.sent).toEqual(expect.arrayContaining(answers.map((answer) => ({ eventId: answer.body.id }))));
+    expect(intake.sent).toHaveLength(6);
+    expect(intake.calls.send).toBe(0);
+    expect(intake.calls.sendBatch).toBeLessThan(6);
+  });
+
   it("still answers 200 when the intake queue refuses the message: the sweep finishes the event", async () => {
     const errors: string[] = [];
     vi.spyOn(console, "error").mockImplementation((line: string) => void errors.push(line));
@@ -92,7 +103,7 @@ describe("before the answer: the one D1 write", () => {
     expect(answer.status).toBe(200);
     const id = String(answer.body.id);
     expect(await status(id)).toBe("received");
-    expect(errors.map((line) => JSON.parse(line))).toContainEqual(expect.objectContaining({ message: "intake queue send failed", eventId: id }));
+    expect(errors.map((line) => JSON.parse(line))).toContainEqual(expect.objectContaining({ message: "intake queue send failed", eventIds: id }));
 
     const later = Date.now() + SWEEP_MIN_AGE_MS + 1000;
     await worker.scheduled(createScheduledController({ cron: SWEEP_CRON, scheduledTime: later }), env, createExecutionContext());
@@ -152,13 +163,15 @@ describe("after the answer: the intake consumer", () => {
     expect(await status(contact)).toBe("received");
   });
 
-  it("processes a whole batch in four round trips, two events for one entity included", async () => {
+  it("processes a full batch of 100 events in four round trips, two events for one entity included", async () => {
     const ids = [
       await storeOnly(aircallEvent("call.created", 1_763_000_000, { ...ended(2300), status: "initial", ended_at: null, answered_at: null })),
       await storeOnly(aircallEvent("call.ended", 1_763_000_094, ended(2300))),
       await storeOnly(aircallEvent("call.ended", 1_763_000_094, ended(2301))),
       await storeOnly(aircallEvent("contact.created", 1_763_000_094, { id: 2302, first_name: "Batch" })),
     ];
+    // Fill the batch to the queue's maximum: more ids than D1 allows bound parameters.
+    for (let callId = 3000; ids.length < 99; callId += 1) ids.push(await storeOnly(aircallEvent("call.ended", 1_763_000_094, ended(callId))));
     // An event stored "received" whose type is now unknown: finished as ignored in the same batch.
     await env.DB.prepare("INSERT INTO webhook_events (id, source, type, received_at, status, payload) VALUES ('aircall_batch_unknown', 'aircall', 'mystery.event', ?, 'received', '{}')")
       .bind(Date.now())
@@ -179,7 +192,8 @@ describe("after the answer: the intake consumer", () => {
     expect((await consume(ids, { DB: counting, VECTORIZE_QUEUE: vectorize.queue })).acked.sort()).toEqual([...ids].sort());
     // One read of the events, then: entities + final statuses, documents, processed marks.
     expect(batches).toBe(3);
-    expect(vectorize.sent).toEqual([{ documentId: "call:2300" }, { documentId: "call:2301" }, { documentId: "contact:2302" }]);
+    expect(vectorize.sent.slice(0, 3)).toEqual([{ documentId: "call:2300" }, { documentId: "call:2301" }, { documentId: "contact:2302" }]);
+    expect(vectorize.sent).toHaveLength(98);
     expect(await row("SELECT status FROM aircall_calls WHERE id = 2300")).toEqual({ status: "done" });
     expect(await status("aircall_batch_unknown")).toBe("ignored");
     // The statements run: one read, then everything else inside the three batches.
@@ -238,29 +252,25 @@ describe("the sweep", () => {
 describe("logs", () => {
   afterEach(() => vi.restoreAllMocks());
 
-  it("write one request line with ids and outcome, and never the token or the payload", async () => {
+  it("write a line for a rejected request, none for an accepted delivery, and never the token or the payload", async () => {
     const lines: string[] = [];
     vi.spyOn(console, "log").mockImplementation((line: string) => void lines.push(line));
     vi.spyOn(console, "error").mockImplementation((line: string) => void lines.push(`ERROR ${line}`));
     const body = aircallEvent("call.ended", 1_763_000_094, ended(1200, { raw_digits: "+44 7700 900999" }));
-    await deliver(body, { INTAKE_QUEUE: recordingQueue().queue });
+    const accepted = await deliver(body, { INTAKE_QUEUE: recordingQueue().queue });
+    expect(accepted.status).toBe(200);
     await deliver({ ...body, token: "forged-token-value" }, {});
 
     // An expected 401 is a warning on stdout, not a red error line.
     expect(lines.filter((line) => line.startsWith("ERROR "))).toEqual([]);
-    const requests = lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((entry) => entry.message === "request");
-    expect(requests).toHaveLength(2);
-    expect(requests[0]).toMatchObject({
-      level: "info",
-      requestId: expect.any(String),
-      source: "aircall",
-      eventType: "call.ended",
-      eventId: expect.stringMatching(/^aircall_/),
-      outcome: "received",
-      status: 200,
-    });
-    expect(requests[1]).toMatchObject({ source: "aircall", outcome: "rejected", status: 401 });
-    const failure = lines.map((line) => JSON.parse(line) as Record<string, unknown>).find((entry) => entry.message === "request failed");
+    const entries = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    // The accepted delivery is its row in webhook_events; it gets no log line of its own.
+    expect(entries.filter((entry) => entry.eventId === accepted.body.id)).toEqual([]);
+    const requests = entries.filter((entry) => entry.message === "request");
+    expect(requests).toEqual([
+      expect.objectContaining({ level: "info", requestId: expect.any(String), source: "aircall", outcome: "rejected", status: 401 }),
+    ]);
+    const failure = entries.find((entry) => entry.message === "request failed");
     expect(failure).toMatchObject({ level: "warn", reason: "aircall token mismatch", status: 401 });
     const all = lines.join("\n");
     for (const secret of [...aircallTokens, "forged-token-value", "+44 7700 900999", env.ADMIN_TOKEN]) expect(all).not.toContain(secret);

@@ -59,17 +59,20 @@ export function faultyD1(fault: SqlFault, message = INJECTED_FAILURE, real: D1Da
 
 export function recordingQueue(options: { fail?: boolean } = {}) {
   const sent: unknown[] = [];
+  const calls = { send: 0, sendBatch: 0 };
   const queue = {
     send: async (body: unknown) => {
+      calls.send += 1;
       if (options.fail) throw new Error("Queue send failed: injected");
       sent.push(body);
     },
     sendBatch: async (messages: Iterable<MessageSendRequest>) => {
+      calls.sendBatch += 1;
       if (options.fail) throw new Error("Queue sendBatch failed: injected");
       for (const message of messages) sent.push(message.body);
     },
   };
-  return { sent, queue: queue as unknown as Queue };
+  return { sent, calls, queue: queue as unknown as Queue };
 }
 
 /** Calls the Worker's fetch handler with some bindings replaced (undefined unsets one). */

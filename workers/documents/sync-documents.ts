@@ -1,10 +1,11 @@
 // Keeps documents in step with entities and hands changed ones to the vectorize queue.
 // enqueued_hash records what the queue last accepted, so a failed send is retried by the
 // next delivery or replay of the same event instead of being forgotten.
-import { and, eq, inArray, sql } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import type { VectorizeMessage } from "../../queues/vectorize-message";
 import { sha256Hex } from "../auth/constant-time";
 import type { Database } from "../db/client";
+import { inIdList } from "../db/id-list";
 import { documents } from "../db/schema";
 import type { EntityChange, StoredEntity } from "../entities/registry";
 import { documentFor, documentId, type DocumentDraft } from "./build-text";
@@ -59,7 +60,7 @@ export function documentsToEnqueue(
 export async function documentsOfChanges(db: Database, changes: readonly EntityChange[]): Promise<DocumentToEnqueue[]> {
   const ids = [...new Set(changes.map((change) => documentId(change.kind, change.fields.id)))];
   if (ids.length === 0) return [];
-  return db.select({ id: documents.id, contentHash: documents.contentHash }).from(documents).where(inArray(documents.id, ids));
+  return db.select({ id: documents.id, contentHash: documents.contentHash }).from(documents).where(inIdList(documents.id, ids));
 }
 
 const QUEUE_BATCH_LIMIT = 100;

@@ -39,7 +39,6 @@ export function upsertEntityStatement(db: Database, change: EntityChange, now: n
 
   const values: Record<string, unknown> = {
     ...change.fields,
-    // The incoming key of every written column; `excluded.field_order` in the update below.
     fieldOrder: Object.fromEntries(written.map(({ column }) => [column.name, change.orderKey])),
     orderKey: change.orderKey,
     updatedAt: now,
@@ -50,16 +49,18 @@ export function upsertEntityStatement(db: Database, change: EntityChange, now: n
     return db.insert(table).values(values as AnyEntityTable["$inferInsert"]).onConflictDoNothing({ target: table.id }).returning();
   }
 
+  // Every written column carries the change's key, which `excluded.order_key` holds (for a
+  // patch too: the row's own key is left alone below).
+  const incomingKey = sql`excluded."order_key"`;
   const storedKey = (column: SQLiteColumn) => sql`coalesce(json_extract(${table.fieldOrder}, ${jsonPath(column)}), -1)`;
-  const incomingKey = (column: SQLiteColumn) => sql`json_extract(excluded."field_order", ${jsonPath(column)})`;
-  const applies = (column: SQLiteColumn) => sql`${incomingKey(column)} >= ${storedKey(column)}`;
+  const applies = (column: SQLiteColumn) => sql`${incomingKey} >= ${storedKey(column)}`;
 
   // SQLite evaluates every SET expression against the row as it was before the update.
   const set: Record<string, SQL> = {};
   for (const { key, column } of written) {
     set[key] = sql`CASE WHEN ${applies(column)} THEN excluded.${sql.identifier(column.name)} ELSE ${column} END`;
   }
-  const keyUpdates = written.map(({ column }) => sql`${jsonPath(column)}, max(${storedKey(column)}, ${incomingKey(column)})`);
+  const keyUpdates = written.map(({ column }) => sql`${jsonPath(column)}, max(${storedKey(column)}, ${incomingKey})`);
   set.fieldOrder = sql`json_set(${table.fieldOrder}, ${sql.join(keyUpdates, sql`, `)})`;
   // A patch (AI output, say) is ordered on its own timeline; only snapshots move the row's key.
   set.orderKey = change.mode === "snapshot" ? sql`max(${table.orderKey}, excluded."order_key")` : sql`${table.orderKey}`;

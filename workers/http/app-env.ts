@@ -7,6 +7,8 @@ export type RequestVariables = {
   eventType?: string;
   eventId?: string;
   outcome?: string;
+  /** false: this request's outcome is recorded elsewhere (an accepted webhook is a row in D1). */
+  accessLog?: boolean;
 };
 
 export type AppEnv = { Bindings: Env; Variables: RequestVariables };

@@ -9,8 +9,9 @@
 //   4. one D1 batch: the events marked processed, and what the queue accepted.
 // Each step is idempotent, so a failed batch is simply tried again (the queue retries the
 // message, the sweep retries the event); nothing half-written blocks it.
-import { and, eq, inArray } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import type { Database } from "../db/client";
+import { inIdList } from "../db/id-list";
 import { withStorage } from "../db/with-storage";
 import { webhookEvents, type EventStatus } from "../db/schema";
 import { documentId } from "../documents/build-text";
@@ -24,6 +25,8 @@ import {
 } from "../documents/sync-documents";
 import type { EntityChange } from "../entities/registry";
 import { storedEntities, upsertEntityStatement } from "../entities/upsert";
+import { AppError } from "../http/errors";
+import { logError } from "../log";
 import { normalizeEvent } from "./normalize-event";
 import type { Normalization } from "./normalization";
 
@@ -40,7 +43,7 @@ async function loadEvents(deps: ProcessDeps, ids: readonly string[], replay: boo
       .from(webhookEvents)
       // Outside a replay only unfinished events are processed: a late queue message for an
       // event the sweep already finished changes nothing.
-      .where(replay ? inArray(webhookEvents.id, [...ids]) : and(inArray(webhookEvents.id, [...ids]), eq(webhookEvents.status, "received"))),
+      .where(replay ? inIdList(webhookEvents.id, ids) : and(inIdList(webhookEvents.id, ids), eq(webhookEvents.status, "received"))),
   );
   return rows.map((row) => {
     let body: unknown;
@@ -111,7 +114,7 @@ export async function processEvents(
   const toProcess = events.filter((event) => event.normalization.status === "processed").map((event) => event.id);
   const marks = [
     ...(toProcess.length > 0
-      ? [deps.db.update(webhookEvents).set({ status: "processed", error: null, processedAt: now }).where(inArray(webhookEvents.id, toProcess))]
+      ? [deps.db.update(webhookEvents).set({ status: "processed", error: null, processedAt: now }).where(inIdList(webhookEvents.id, toProcess))]
       : []),
     ...markEnqueuedStatements(deps.db, pending),
   ];
@@ -132,6 +135,9 @@ function countDocumentsByEvent(events: readonly Loaded[], sent: ReadonlySet<stri
   return counts;
 }
 
+/** AppErrors carry a reason safe to log (cause and code); anything else is named, never quoted. */
+const reasonOf = (error: unknown) => (error instanceof AppError ? error.internalReason : error instanceof Error ? error.name : "unknown");
+
 export type IsolatedOutcome = { processed: string[]; failed: { id: string; reason: string }[] };
 
 /**
@@ -142,14 +148,16 @@ export async function processIsolating(deps: ProcessDeps, ids: readonly string[]
   try {
     await processEvents(deps, ids, { now });
     return { processed: [...ids], failed: [] };
-  } catch {
+  } catch (error) {
+    if (new Set(ids).size === 1) return { processed: [], failed: [{ id: ids[0]!, reason: reasonOf(error) }] };
+    logError("batch processing failed, processing events one by one", { events: ids.length, reason: reasonOf(error), alert: false });
     const outcome: IsolatedOutcome = { processed: [], failed: [] };
     for (const id of new Set(ids)) {
       try {
         await processEvents(deps, [id], { now });
         outcome.processed.push(id);
       } catch (error) {
-        outcome.failed.push({ id, reason: error instanceof Error ? error.message : "unknown" });
+        outcome.failed.push({ id, reason: reasonOf(error) });
       }
     }
     return outcome;

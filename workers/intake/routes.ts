@@ -12,9 +12,8 @@ import { unauthorized } from "../http/errors";
 import { assertJsonContentType, parseJsonObject, readRawBody, type JsonObject } from "../http/read-json-body";
 import { aircallIntakeConfig } from "./aircall/config";
 import { guestyIntakeConfig } from "./guesty/config";
-import type { IntakeMessage } from "../../queues/intake-message";
-import { logError } from "../log";
 import { normalizeEvent } from "./normalize-event";
+import { requestProcessing } from "./request-processing";
 import { storeEvent } from "./store-event";
 
 export const UNKNOWN_EVENT_TYPE = "unknown";
@@ -33,17 +32,9 @@ async function acceptEvent(c: Context<AppEnv>, source: EventSource, id: string, 
     normalizeEvent(source, type, body),
   );
   c.set("outcome", stored.duplicate ? "duplicate" : stored.status);
-  if (!stored.duplicate && stored.status === "received") c.executionCtx.waitUntil(requestProcessing(c.env.INTAKE_QUEUE, id));
+  c.set("accessLog", false);
+  if (!stored.duplicate && stored.status === "received") requestProcessing(c.executionCtx, c.env.INTAKE_QUEUE, id);
   return c.json({ id, duplicate: stored.duplicate }, 200);
-}
-
-/** Hands the stored event to the intake queue after the answer. If that fails, the sweep finishes the event. */
-async function requestProcessing(queue: Queue<IntakeMessage>, eventId: string): Promise<void> {
-  try {
-    await queue.send({ eventId }, { contentType: "json" });
-  } catch (error) {
-    logError("intake queue send failed", { eventId, reason: error instanceof Error ? error.name : "unknown", alert: false });
-  }
 }
 
 /**
