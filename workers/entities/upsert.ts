@@ -1,97 +1,141 @@
-// Turns an EntityChange into one guarded upsert. The guards live in SQL, inside the one
-// statement, so concurrent deliveries for the same entity cannot interleave a read and a write.
+// Turns entity changes into guarded upserts: one statement per kind and set of written columns,
+// however many changes share it (the rows travel as one JSON parameter and are read back with
+// json_each). The guards live in SQL, inside the statement, so concurrent writers for the same
+// entity cannot interleave a read and a write.
 //
 // Ordering is per field: `field_order` keeps, for each column, the order key of the value
 // stored there. A change writes a column only when its key is >= that column's key. So an
 // older event never overwrites a newer value, yet it still fills a column that the newer
 // events applied before it did not carry (lean Guesty v2 payloads omit what did not change).
-import { and, exists, eq, getTableColumns, or, sql, type SQL } from "drizzle-orm";
+//
+// One statement for a whole batch matters: the per-field SQL is large, and compiling it once
+// per change made a batch of 100 calls take about 180 ms in local D1; once per group, about 5.
+import { getTableColumns, getTableName, sql, type SQL } from "drizzle-orm";
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { Database } from "../db/client";
-import { webhookEvents } from "../db/schema";
-import { DELETED_ORDER_KEY, entityTables, type EntityChange, type StoredEntity } from "./registry";
+import { DELETED_ORDER_KEY, entityTables, type EntityChange, type EntityKind, type StoredEntity } from "./registry";
 
 // Drizzle's builder types do not distribute over a union of tables; every entity table
 // shares the bookkeeping columns the statement needs, so one of them stands for all.
 type AnyEntityTable = (typeof entityTables)["call"];
 
-/** `$."column_name"` as an SQL literal. Column names come from the schema, never from input. */
+/** `'$.column_name'` as an SQL literal. Column names come from the schema, never from input. */
 function jsonPath(column: SQLiteColumn): SQL {
   if (!/^[a-z][a-z0-9_]*$/.test(column.name)) throw new Error(`unexpected column name ${column.name}`);
   return sql.raw(`'$.${column.name}'`);
 }
 
-/**
- * `unlessEventDone`: the id of the event carrying this change. The update then applies only
- * while that event is still "received", so processing an event twice (a queue redelivery
- * racing the sweep) changes nothing the second time.
- */
-export function upsertEntityStatement(db: Database, change: EntityChange, now: number, unlessEventDone?: string) {
-  const table = entityTables[change.kind] as unknown as AnyEntityTable;
+export type EntityUpsert = { kind: EntityKind; statement: SQL };
+
+/** The upsert statements for `changes`, grouped; apply them in order in one transaction. */
+export function upsertEntitiesStatements(changes: readonly EntityChange[], now: number): EntityUpsert[] {
+  const groups = new Map<string, EntityChange[]>();
+  for (const change of changes) {
+    const key = `${change.kind}|${change.mode}|${Object.keys(change.fields).sort().join(",")}`;
+    groups.set(key, [...(groups.get(key) ?? []), change]);
+  }
+  return [...groups.values()].map((group) => ({ kind: group[0]!.kind, statement: groupStatement(group, now) }));
+}
+
+function groupStatement(changes: readonly EntityChange[], now: number): SQL {
+  const first = changes[0]!;
+  const table = entityTables[first.kind] as unknown as AnyEntityTable;
+  const tableName = getTableName(table);
   const columns = getTableColumns(table) as Record<string, SQLiteColumn>;
-  const written = Object.keys(change.fields)
+  const written = Object.keys(first.fields)
     .filter((key) => key !== "id")
     .map((key) => {
       const column = columns[key];
-      if (!column) throw new Error(`unknown column ${key} for ${change.kind}`);
-      return { key, column };
+      if (!column) throw new Error(`unknown column ${key} for ${first.kind}`);
+      return column;
     });
 
-  const values: Record<string, unknown> = {
-    ...change.fields,
-    fieldOrder: Object.fromEntries(written.map(({ column }) => [column.name, change.orderKey])),
-    orderKey: change.orderKey,
-    updatedAt: now,
-  };
+  // Each row as the driver stores it (JSON columns as text, booleans as 0/1), with the keys
+  // the statement reads: `c<index>` for the written columns.
+  const rows = changes.map((change) => {
+    const fields = change.fields as Record<string, unknown>;
+    const row: Record<string, unknown> = {
+      id: fields.id,
+      k: change.orderKey,
+      fo: JSON.stringify(Object.fromEntries(written.map((column) => [column.name, change.orderKey]))),
+    };
+    Object.keys(first.fields)
+      .filter((key) => key !== "id")
+      .forEach((key, index) => {
+        const value = fields[key];
+        row[`c${index}`] = value === null || value === undefined ? null : columns[key]!.mapToDriverValue(value);
+      });
+    return row;
+  });
+
+  const target = sql.identifier(tableName);
+  const qualified = (column: SQLiteColumn) => sql`${target}.${sql.identifier(column.name)}`;
+  const storedKey = (column: SQLiteColumn) => sql`coalesce(json_extract(${target}."field_order", ${jsonPath(column)}), -1)`;
+  // Every written column carries the change's key, which `excluded.order_key` holds (for a
+  // patch too: the row's own key is left alone below).
+  const applies = (column: SQLiteColumn) => sql`excluded."order_key" >= ${storedKey(column)}`;
+
+  const insertColumns = [sql.identifier("id"), ...written.map((column) => sql.identifier(column.name)), sql`"field_order"`, sql`"order_key"`, sql`"updated_at"`];
+  const selected = [
+    sql`json_extract(value, '$.id')`,
+    ...written.map((_, index) => sql.raw(`json_extract(value, '$.c${index}')`)),
+    sql`json_extract(value, '$.fo')`,
+    sql`json_extract(value, '$.k')`,
+    sql`${now}`,
+  ];
 
   if (written.length === 0) {
     // Nothing but the id: create the bare row if it is new, otherwise there is nothing to apply.
-    return db.insert(table).values(values as AnyEntityTable["$inferInsert"]).onConflictDoNothing({ target: table.id }).returning();
+    return sql`INSERT INTO ${target} (${sql.join(insertColumns, sql`, `)}) SELECT ${sql.join(selected, sql`, `)} FROM json_each(${JSON.stringify(rows)}) WHERE true ON CONFLICT ("id") DO NOTHING RETURNING *`;
   }
-
-  // Every written column carries the change's key, which `excluded.order_key` holds (for a
-  // patch too: the row's own key is left alone below).
-  const incomingKey = sql`excluded."order_key"`;
-  const storedKey = (column: SQLiteColumn) => sql`coalesce(json_extract(${table.fieldOrder}, ${jsonPath(column)}), -1)`;
-  const applies = (column: SQLiteColumn) => sql`${incomingKey} >= ${storedKey(column)}`;
 
   // SQLite evaluates every SET expression against the row as it was before the update.
-  const set: Record<string, SQL> = {};
-  for (const { key, column } of written) {
-    set[key] = sql`CASE WHEN ${applies(column)} THEN excluded.${sql.identifier(column.name)} ELSE ${column} END`;
-  }
-  const keyUpdates = written.map(({ column }) => sql`${jsonPath(column)}, max(${storedKey(column)}, ${incomingKey})`);
-  set.fieldOrder = sql`json_set(${table.fieldOrder}, ${sql.join(keyUpdates, sql`, `)})`;
-  // A patch (AI output, say) is ordered on its own timeline; only snapshots move the row's key.
-  set.orderKey = change.mode === "snapshot" ? sql`max(${table.orderKey}, excluded."order_key")` : sql`${table.orderKey}`;
-  set.version = sql`${table.version} + 1`;
-  set.updatedAt = sql`excluded."updated_at"`;
-
-  const guards: SQL[] = [
-    // A deletion is final at the source (ids are never reused): nothing but a deletion applies after it.
-    sql`(${table.orderKey} < ${DELETED_ORDER_KEY} OR excluded."order_key" = ${DELETED_ORDER_KEY})`,
-    // Skip the write (and the version bump) when every field is older than what is stored.
-    or(...written.map(({ column }) => applies(column)))!,
+  const assignments = [
+    ...written.map((column) => sql`${sql.identifier(column.name)} = CASE WHEN ${applies(column)} THEN excluded.${sql.identifier(column.name)} ELSE ${qualified(column)} END`),
+    sql`"field_order" = json_set(${target}."field_order", ${sql.join(
+      written.map((column) => sql`${jsonPath(column)}, max(${storedKey(column)}, excluded."order_key")`),
+      sql`, `,
+    )})`,
+    // Only snapshots move the row's own key; a patch (AI output) has a timeline of its own.
+    first.mode === "snapshot" ? sql`"order_key" = max(${target}."order_key", excluded."order_key")` : sql`"order_key" = ${target}."order_key"`,
+    sql`"version" = ${target}."version" + 1`,
+    sql`"updated_at" = excluded."updated_at"`,
   ];
-  if (unlessEventDone) {
-    const receiving = db
-      .select({ id: webhookEvents.id })
-      .from(webhookEvents)
-      .where(and(eq(webhookEvents.id, unlessEventDone), eq(webhookEvents.status, "received")));
-    guards.push(exists(receiving));
-  }
-
-  return db
-    .insert(table)
-    .values(values as AnyEntityTable["$inferInsert"])
-    .onConflictDoUpdate({ target: table.id, set, setWhere: and(...guards) })
-    .returning();
+  const guards = [
+    // A deletion is final at the source (ids are never reused): nothing but a deletion applies after it.
+    sql`(${target}."order_key" < ${DELETED_ORDER_KEY} OR excluded."order_key" = ${DELETED_ORDER_KEY})`,
+    // Skip the write (and the version bump) when every field is older than what is stored.
+    sql`(${sql.join(written.map(applies), sql` OR `)})`,
+  ];
+  return sql`INSERT INTO ${target} (${sql.join(insertColumns, sql`, `)}) SELECT ${sql.join(selected, sql`, `)} FROM json_each(${JSON.stringify(rows)}) WHERE true ON CONFLICT ("id") DO UPDATE SET ${sql.join(assignments, sql`, `)} WHERE ${sql.join(guards, sql` AND `)} RETURNING *`;
 }
 
-/** Pairs each statement's RETURNING rows with its change; a change that applied nothing returns none. */
-export function storedEntities(changes: readonly EntityChange[], results: readonly unknown[][]): StoredEntity[] {
-  return changes.flatMap((change, index) => {
-    const row = results[index]?.[0];
-    return row ? [{ kind: change.kind, row } as StoredEntity] : [];
+/**
+ * The entities as stored after the upserts, from their RETURNING rows (raw D1 rows, mapped
+ * back to the schema's keys and types). An entity written twice in one batch is returned once,
+ * at its last version; a change that applied nothing returns nothing.
+ */
+export function storedEntities(upserts: readonly EntityUpsert[], results: readonly D1Result[]): StoredEntity[] {
+  const latest = new Map<string, StoredEntity>();
+  upserts.forEach((upsert, index) => {
+    const columns = Object.entries(getTableColumns(entityTables[upsert.kind]) as Record<string, SQLiteColumn>);
+    for (const raw of (results[index]?.results ?? []) as Record<string, unknown>[]) {
+      const row = Object.fromEntries(
+        columns.map(([key, column]) => {
+          const value = raw[column.name];
+          return [key, value === null || value === undefined ? null : column.mapFromDriverValue(value)];
+        }),
+      ) as StoredEntity["row"];
+      const id = `${upsert.kind}:${row.id}`;
+      const stored = latest.get(id);
+      if (!stored || stored.row.version < row.version) latest.set(id, { kind: upsert.kind, row } as StoredEntity);
+    }
   });
+  return [...latest.values()];
+}
+
+/** A drizzle SQL object as a D1 statement, so raw and built statements share one batch. */
+export function prepare(db: Database, statement: SQL): D1PreparedStatement {
+  const query = db.all(statement).getQuery();
+  return db.$client.prepare(query.sql).bind(...query.params);
 }

@@ -8,7 +8,9 @@
 //   3. one queue sendBatch per 100 documents whose text the vectorize queue has not accepted,
 //   4. one D1 batch: the events marked processed, and what the queue accepted.
 // Each step is idempotent, so a failed batch is simply tried again (the queue retries the
-// message, the sweep retries the event); nothing half-written blocks it.
+// message, the sweep retries the event); nothing half-written blocks it. Only events still
+// "received" are loaded (outside a replay); if the queue and the sweep ever process one event
+// at the same moment, the second application writes the same values again, nothing older.
 import { and, eq } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { inIdList } from "../db/id-list";
@@ -24,7 +26,7 @@ import {
   upsertDocumentStatements,
 } from "../documents/sync-documents";
 import type { EntityChange } from "../entities/registry";
-import { storedEntities, upsertEntityStatement } from "../entities/upsert";
+import { prepare, storedEntities, upsertEntitiesStatements } from "../entities/upsert";
 import { AppError } from "../http/errors";
 import { logError } from "../log";
 import { normalizeEvent } from "./normalize-event";
@@ -74,13 +76,9 @@ export async function processEvents(
   const events = await loadEvents(deps, unique, replay);
   if (events.length === 0) return [];
 
-  // Step 1. Every statement is listed with the change it carries, so results pair with
-  // changes in one place.
-  const upserts = events.flatMap(({ id, normalization }) =>
-    normalization.status === "processed"
-      ? normalization.changes.map((change) => ({ change, statement: upsertEntityStatement(deps.db, change, now, replay ? undefined : id) }))
-      : [],
-  );
+  // Step 1. One statement per kind and column set, then the events final without entities.
+  const changes: EntityChange[] = events.flatMap(({ normalization }) => (normalization.status === "processed" ? normalization.changes : []));
+  const upserts = upsertEntitiesStatements(changes, now);
   const finals = events.flatMap(({ id, normalization }) =>
     normalization.status === "processed"
       ? []
@@ -88,14 +86,16 @@ export async function processEvents(
           deps.db
             .update(webhookEvents)
             .set({ status: normalization.status, error: normalization.status === "failed" ? normalization.error : null, processedAt: now })
-            .where(eq(webhookEvents.id, id)),
+            .where(eq(webhookEvents.id, id))
+            .toSQL(),
         ],
   );
-  const [firstFinal, ...otherFinals] = finals;
-  const statements = [...upserts.map((upsert) => upsert.statement), ...(firstFinal ? [firstFinal, ...otherFinals] : [])];
-  const results = statements.length > 0 ? await withStorage("upserting entities", () => deps.db.batch([statements[0]!, ...statements.slice(1)])) : [];
-  const changes: EntityChange[] = upserts.map((upsert) => upsert.change);
-  const entities = storedEntities(changes, results.slice(0, upserts.length) as unknown[][]);
+  const statements = [
+    ...upserts.map((upsert) => prepare(deps.db, upsert.statement)),
+    ...finals.map((query) => deps.db.$client.prepare(query.sql).bind(...query.params)),
+  ];
+  const results = statements.length > 0 ? await withStorage("upserting entities", () => deps.db.$client.batch(statements)) : [];
+  const entities = storedEntities(upserts, results);
 
   // Step 2.
   const drafts = await draftDocuments(entities);
