@@ -10,6 +10,7 @@ import { SWEEP_ALERT_ATTEMPTS, SWEEP_CRON, SWEEP_MIN_AGE_MS } from "../workers/i
 import { aircallEvent, aircallTokens, ended } from "./support/aircall";
 import { row } from "./support/d1";
 import { fetchWith, faultyD1, recordingQueue, touches } from "./support/faults";
+import { guestyRequest } from "./support/guesty";
 
 const url = "http://intake/webhooks/aircall";
 const aircallRequest = (body: unknown): RequestInit => ({
@@ -200,6 +201,32 @@ describe("after the answer: the intake consumer", () => {
     expect(await status("aircall_batch_unknown")).toBe("ignored");
     // The statements run: one read, then everything else inside the three batches.
     expect(statements.filter((sql) => sql.toLowerCase().startsWith("select"))).toHaveLength(1);
+  });
+
+  it("applies lean updates of one entity with different column sets correctly within one batch, in any order", async () => {
+    const updates = [
+      { at: "2026-11-20T10:00:00.000Z", fields: { status: "confirmed", guestsCount: 2, nightsCount: 7 } },
+      { at: "2026-11-20T11:00:00.000Z", fields: { guestsCount: 4 } },
+      { at: "2026-11-20T12:00:00.000Z", fields: { status: "canceled" } },
+      { at: "2026-11-20T13:00:00.000Z", fields: { nightsCount: 5 } },
+    ];
+    for (const [run, order] of [[3, 2, 1, 0], [1, 3, 0, 2]].entries()) {
+      const reservationId = `res-batch-${run}`;
+      const intake = recordingQueue();
+      for (const index of order) {
+        const update = updates[index]!;
+        const body = { event: "reservation.updated.v2", publishedAt: update.at, reservation: { _id: reservationId, lastUpdatedAt: update.at, ...update.fields } };
+        const { url, init } = await guestyRequest({ id: `msg_batch_${run}_${index}`, body });
+        expect((await fetchWith({ INTAKE_QUEUE: intake.queue }, url, init)).status).toBe(200);
+      }
+      const ids = intake.sent.map((message) => (message as { eventId: string }).eventId);
+      expect((await consume(ids, { VECTORIZE_QUEUE: recordingQueue().queue })).acked.sort()).toEqual([...ids].sort());
+      expect(await row("SELECT status, guests_count, nights_count FROM guesty_reservations WHERE id = ?", reservationId)).toEqual({
+        status: "canceled",
+        guests_count: 4,
+        nights_count: 5,
+      });
+    }
   });
 
   it("acknowledges a malformed message with an alert instead of retrying it forever", async () => {

@@ -42,16 +42,18 @@ function groupStatement(changes: readonly EntityChange[], now: number): SQL {
   const table = entityTables[first.kind] as unknown as AnyEntityTable;
   const tableName = getTableName(table);
   const columns = getTableColumns(table) as Record<string, SQLiteColumn>;
-  const written = Object.keys(first.fields)
+  const writtenFields = Object.keys(first.fields)
     .filter((key) => key !== "id")
     .map((key) => {
       const column = columns[key];
       if (!column) throw new Error(`unknown column ${key} for ${first.kind}`);
-      return column;
+      return { key, column };
     });
+  const written = writtenFields.map(({ column }) => column);
 
-  // Each row as the driver stores it (JSON columns as text, booleans as 0/1), with the keys
-  // the statement reads: `c<index>` for the written columns.
+  // Each row as the driver stores it (JSON columns as text, booleans as 0/1), under the keys
+  // the statement reads: `c<index>` for the written columns, `k` the order key, `fo` the
+  // field_order of a new row.
   const rows = changes.map((change) => {
     const fields = change.fields as Record<string, unknown>;
     const row: Record<string, unknown> = {
@@ -59,12 +61,10 @@ function groupStatement(changes: readonly EntityChange[], now: number): SQL {
       k: change.orderKey,
       fo: JSON.stringify(Object.fromEntries(written.map((column) => [column.name, change.orderKey]))),
     };
-    Object.keys(first.fields)
-      .filter((key) => key !== "id")
-      .forEach((key, index) => {
-        const value = fields[key];
-        row[`c${index}`] = value === null || value === undefined ? null : columns[key]!.mapToDriverValue(value);
-      });
+    writtenFields.forEach(({ key, column }, index) => {
+      const value = fields[key];
+      row[`c${index}`] = value === null || value === undefined ? null : column.mapToDriverValue(value);
+    });
     return row;
   });
 

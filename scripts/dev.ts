@@ -4,7 +4,7 @@
 //   3. wrangler dev, with any extra arguments: `npm run dev -- --port 8788`.
 //
 // Wrangler is run with the Node that runs this script (Node 24 from the `node` devDependency
-// under npm scripts), so a different system `node` on PATH does not matter.
+// under npm scripts, through tsx), so a different system `node` on PATH does not matter.
 import { spawn, spawnSync } from "node:child_process";
 import { copyFileSync, existsSync } from "node:fs";
 import { constants } from "node:os";
@@ -34,14 +34,14 @@ if (!existsSync(join(root, ".dev.vars"))) {
 }
 
 // Options of `wrangler dev` that also decide which local database the migrations must reach.
-function sharedOptions(argv) {
-  const shared = [];
+function sharedOptions(argv: readonly string[]): string[] {
+  const shared: string[] = [];
   for (let i = 0; i < argv.length; i += 1) {
-    const arg = argv[i];
-    const name = arg.split("=")[0];
+    const arg = argv[i]!;
+    const name = arg.split("=")[0]!;
     if (!["--persist-to", "--env", "-e", "--config", "-c"].includes(name)) continue;
     if (arg.includes("=")) shared.push(arg);
-    else if (i + 1 < argv.length) shared.push(arg, argv[++i]);
+    else if (i + 1 < argv.length) shared.push(arg, argv[++i]!);
   }
   return shared;
 }
@@ -70,8 +70,8 @@ dev.on("error", (error) => {
 // Ctrl-C in a terminal already reaches wrangler (same process group); a signal sent to this
 // process alone (kill, a process manager, an IDE) is forwarded. If wrangler has not stopped
 // 10 s after the first signal, it is killed.
-let killTimer;
-for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
+let killTimer: NodeJS.Timeout | undefined;
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
   process.on(signal, () => {
     if (dev.exitCode !== null || dev.signalCode !== null) return;
     dev.kill(signal);
@@ -81,5 +81,5 @@ for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) {
 
 dev.on("exit", (code, signal) => {
   clearTimeout(killTimer);
-  process.exit(code ?? 128 + (constants.signals[signal] ?? 0));
+  process.exit(code ?? 128 + (signal ? constants.signals[signal] : 0));
 });
