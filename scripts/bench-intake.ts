@@ -11,12 +11,13 @@
 //   npm run bench:intake -- --n 500 --c 4 --dup 0.2 --port 8790 --timeout 120 --seed 42
 //
 // Flags win over environment variables. Exit status: 0 PASS, 1 FAIL or error, 124 timeout.
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcessByStdio } from "node:child_process";
 import { createHash, createHmac, randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
+import { createServer, type AddressInfo } from "node:net";
 import { cpus, platform, release, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import type { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -36,17 +37,27 @@ Each may also be given as an environment variable of that name.
 Diagnostics: BENCH_LOG_LEVEL=log BENCH_TRACE="intake batch" prints the Worker's log lines that
 contain that text (here: events and milliseconds per intake batch).`;
 
-function fail(message) {
+function fail(message: string): never {
   console.error(`bench: ${message}`);
   process.exit(1);
 }
 
-function readOptions(argv) {
-  const flags = {};
+type Options = {
+  n: number;
+  c: number;
+  dup: number;
+  port: number;
+  timeoutMs: number;
+  minRatio: number;
+  seed: number;
+};
+
+function readOptions(argv: readonly string[]): Options {
+  const flags: Record<string, string> = {};
   for (let i = 0; i < argv.length; i += 1) {
-    const match = /^--?([a-zA-Z]+)(?:=(.*))?$/.exec(argv[i]);
+    const match = /^--?([a-zA-Z]+)(?:=(.*))?$/.exec(argv[i]!);
     if (!match) fail(`unexpected argument ${argv[i]}\n${USAGE}`);
-    const name = match[1].toUpperCase();
+    const name = match[1]!.toUpperCase();
     if (name === "H" || name === "HELP") {
       console.log(USAGE);
       process.exit(0);
@@ -56,15 +67,15 @@ function readOptions(argv) {
     if (value === undefined) fail(`option ${argv[i - 1]} needs a value`);
     flags[name] = value;
   }
-  const raw = (name) => flags[name] ?? process.env[name];
-  const number = (name, fallback, valid, what) => {
+  const raw = (name: string): string | undefined => flags[name] ?? process.env[name];
+  const number = (name: string, fallback: number, valid: (value: number) => boolean, what: string): number => {
     const text = raw(name);
     if (text === undefined || text === "") return fallback;
     const value = Number(text);
     if (!valid(value)) fail(`${name} must be ${what}, got "${text}"`);
     return value;
   };
-  const positiveInt = (value) => Number.isInteger(value) && value > 0;
+  const positiveInt = (value: number) => Number.isInteger(value) && value > 0;
   return {
     n: number("N", 2000, positiveInt, "a positive integer"),
     c: number("C", 16, positiveInt, "a positive integer"),
@@ -86,8 +97,38 @@ const adminToken = randomBytes(24).toString("hex");
 
 // ---------------------------------------------------------------- traffic
 
+/** One webhook delivery as generated, before its idempotency key is known. */
+type UnkeyedDelivery = { source: "aircall"; body: string } | { source: "guesty"; messageId: string; body: string };
+
+/** One webhook delivery: its exact body (and Svix id), and the key intake stores it under. */
+type Delivery = UnkeyedDelivery & {
+  key: string;
+  /** Warm-up only: send a wrong Svix signature, so the delivery is rejected and stores nothing. */
+  forgeSignature?: boolean;
+};
+
+type Agent = { id: number; name: string; email: string };
+type Line = { id: number; name: string; digits: string };
+type Tag = { id: number; name: string };
+
+/** An Aircall call whose lifecycle webhooks are not all generated yet. */
+type OpenCall = {
+  id: number;
+  direction: "inbound" | "outbound";
+  stages: string[];
+  startedAt: number;
+  answeredAt: number | null;
+  endedAt: number | null;
+  rawDigits: string;
+  user: Agent;
+  number: Line;
+  tags: Tag[];
+};
+
+type Counts = { call: number; contact: number; guest: number; reservation: number };
+
 /** mulberry32: a small seeded PRNG, so a run's traffic can be reproduced with SEED. */
-function prng(seed) {
+function prng(seed: number): () => number {
   let state = seed >>> 0;
   return () => {
     state = (state + 0x6d2b79f5) >>> 0;
@@ -98,27 +139,27 @@ function prng(seed) {
   };
 }
 
-function createGenerator(seed) {
+function createGenerator(seed: number): { next: () => Delivery; random: () => number; counts: Counts } {
   const random = prng(seed);
-  const int = (min, max) => min + Math.floor(random() * (max - min + 1));
-  const pick = (items) => items[Math.floor(random() * items.length)];
-  const hex = (length) => Array.from({ length }, () => "0123456789abcdef"[int(0, 15)]).join("");
-  const alnum = (length) =>
+  const int = (min: number, max: number) => min + Math.floor(random() * (max - min + 1));
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+  const hex = (length: number) => Array.from({ length }, () => "0123456789abcdef"[int(0, 15)]).join("");
+  const alnum = (length: number) =>
     Array.from({ length }, () => "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"[int(0, 61)]).join("");
-  const digits = (length) => Array.from({ length }, () => int(0, 9)).join("");
+  const digits = (length: number) => Array.from({ length }, () => int(0, 9)).join("");
 
   const FIRST = ["Ana", "Ben", "Chloé", "David", "Elif", "Farid", "Greta", "Hugo", "Ines", "Jonas", "Kenji", "Lena", "Marta", "Noah"];
   const LAST = ["Almeida", "Brown", "Chen", "Dubois", "Eriksen", "Fischer", "García", "Hughes", "Ivanova", "Jensen", "Khan", "Lopez"];
-  const AGENTS = [
+  const AGENTS: Agent[] = [
     { id: 812001, name: "Sofia Reyes", email: "sofia@example.com" },
     { id: 812002, name: "Tom Becker", email: "tom@example.com" },
     { id: 812003, name: "Yuki Sato", email: "yuki@example.com" },
   ];
-  const LINES = [
+  const LINES: Line[] = [
     { id: 640101, name: "Front desk", digits: "+44 20 7946 0100" },
     { id: 640102, name: "Owners line", digits: "+33 1 84 88 02 00" },
   ];
-  const TAGS = [
+  const TAGS: Tag[] = [
     { id: 3301, name: "maintenance" },
     { id: 3302, name: "check-in" },
     { id: 3303, name: "billing" },
@@ -129,21 +170,21 @@ function createGenerator(seed) {
   let clock = Math.floor(Date.now() / 1000) - 86_400; // Aircall timestamps: seconds, one day ago onwards
   let nextCallId = 1_900_000_000;
   let nextContactId = 700_000_000;
-  const openCalls = [];
-  const guestIds = [];
-  const counts = { call: 0, contact: 0, guest: 0, reservation: 0 };
+  const openCalls: OpenCall[] = [];
+  const guestIds: string[] = [];
+  const counts: Counts = { call: 0, contact: 0, guest: 0, reservation: 0 };
 
   const phone = () => `+${pick(["44", "33", "49", "34", "1"])} ${digits(3)} ${digits(3)} ${digits(4)}`;
   const person = () => ({ first: pick(FIRST), last: pick(LAST) });
-  const aircall = (resource, event, data) => ({
+  const aircall = (resource: string, event: string, data: unknown): UnkeyedDelivery => ({
     source: "aircall",
     body: JSON.stringify({ resource, event, timestamp: clock, token: aircallToken, data }),
   });
-  const guesty = (body) => ({ source: "guesty", messageId: `msg_${alnum(27)}`, body: JSON.stringify(body) });
+  const guesty = (body: unknown): UnkeyedDelivery => ({ source: "guesty", messageId: `msg_${alnum(27)}`, body: JSON.stringify(body) });
 
   // One Aircall call goes through created -> answered -> ended (-> tagged), or created -> ended
   // when missed; each stage is its own webhook, interleaved with other calls' stages.
-  function callEvent() {
+  function callEvent(): UnkeyedDelivery {
     if (openCalls.length === 0 || (openCalls.length < 12 && random() < 0.3)) {
       const answered = random() < 0.8;
       openCalls.push({
@@ -160,8 +201,8 @@ function createGenerator(seed) {
       });
     }
     const index = Math.floor(random() * openCalls.length);
-    const call = openCalls[index];
-    const event = call.stages.shift();
+    const call = openCalls[index]!;
+    const event = call.stages.shift()!;
     if (event === "call.answered") call.answeredAt = clock;
     if (event === "call.ended") call.endedAt = clock;
     if (event === "call.tagged") call.tags = [pick(TAGS)];
@@ -185,7 +226,7 @@ function createGenerator(seed) {
     });
   }
 
-  function contactEvent() {
+  function contactEvent(): UnkeyedDelivery {
     const { first, last } = person();
     const id = nextContactId++;
     return aircall("contact", "contact.created", {
@@ -203,7 +244,7 @@ function createGenerator(seed) {
     });
   }
 
-  function guestEvent() {
+  function guestEvent(): UnkeyedDelivery {
     const { first, last } = person();
     const id = hex(24);
     guestIds.push(id);
@@ -221,7 +262,7 @@ function createGenerator(seed) {
     });
   }
 
-  function reservationEvent() {
+  function reservationEvent(): UnkeyedDelivery {
     const checkIn = new Date(Date.UTC(2026, 0, 1) + int(0, 364) * 86_400_000 + 15 * 3_600_000);
     const nights = int(1, 14);
     const checkOut = new Date(checkIn.getTime() + nights * 86_400_000 - 5 * 3_600_000);
@@ -244,44 +285,44 @@ function createGenerator(seed) {
   }
 
   /** The next unique delivery: about 50% call events, 15% contacts, 15% guests, 20% reservations. */
-  function next() {
+  function next(): Delivery {
     clock += int(1, 3);
     const roll = random();
-    const [kind, make] =
+    const [kind, make]: [keyof Counts, () => UnkeyedDelivery] =
       roll < 0.5 ? ["call", callEvent] : roll < 0.65 ? ["contact", contactEvent] : roll < 0.8 ? ["guest", guestEvent] : ["reservation", reservationEvent];
     counts[kind] += 1;
     const delivery = make();
-    delivery.key =
+    const key =
       delivery.source === "guesty"
         ? `guesty_${delivery.messageId}`
         : `aircall_${createHash("sha256").update(aircallStoredPayload(delivery.body)).digest("hex")}`;
-    return delivery;
+    return Object.assign(delivery, { key });
   }
 
   return { next, random, counts };
 }
 
 // What intake stores and keys an Aircall delivery on: the body without its token.
-function aircallStoredPayload(body) {
-  const { token: _token, ...withoutToken } = JSON.parse(body);
+function aircallStoredPayload(body: string): string {
+  const { token: _token, ...withoutToken } = JSON.parse(body) as Record<string, unknown>;
   return JSON.stringify(withoutToken);
 }
 
 /** N requests: N - round(N * DUP) unique deliveries, the rest exact re-sends of earlier ones. */
-function buildPlan({ n, dup, seed }) {
+function buildPlan({ n, dup, seed }: Pick<Options, "n" | "dup" | "seed">) {
   const generator = createGenerator(seed);
   const redeliveries = Math.min(n - 1, Math.round(n * dup));
   // Choose which slots are redeliveries (never slot 0: a re-send needs an earlier original).
   const slots = Array.from({ length: n - 1 }, (_, i) => i + 1);
   for (let i = 0; i < redeliveries; i += 1) {
     const j = i + Math.floor(generator.random() * (slots.length - i));
-    [slots[i], slots[j]] = [slots[j], slots[i]];
+    [slots[i], slots[j]] = [slots[j]!, slots[i]!];
   }
   const isRedelivery = new Set(slots.slice(0, redeliveries));
-  const uniques = [];
-  const plan = [];
+  const uniques: Delivery[] = [];
+  const plan: Delivery[] = [];
   for (let i = 0; i < n; i += 1) {
-    if (isRedelivery.has(i)) plan.push(uniques[Math.floor(generator.random() * uniques.length)]);
+    if (isRedelivery.has(i)) plan.push(uniques[Math.floor(generator.random() * uniques.length)]!);
     else {
       const delivery = generator.next();
       uniques.push(delivery);
@@ -293,8 +334,8 @@ function buildPlan({ n, dup, seed }) {
 }
 
 /** Request init for one attempt. Guesty attempts are signed at send time, as Svix does. */
-function requestInit(delivery, signal) {
-  const headers = { "content-type": "application/json" };
+function requestInit(delivery: Delivery, signal: AbortSignal): RequestInit {
+  const headers: Record<string, string> = { "content-type": "application/json" };
   if (delivery.source === "guesty") {
     const timestamp = String(Math.floor(Date.now() / 1000));
     const signature = createHmac("sha256", guestyKey).update(`${delivery.messageId}.${timestamp}.${delivery.body}`).digest("base64");
@@ -307,22 +348,33 @@ function requestInit(delivery, signal) {
 
 // ---------------------------------------------------------------- processes and cleanup
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+/** How a child process ended: its exit code or signal, or the error that kept it from starting. */
+type Exit = { code: number | null; signal: NodeJS.Signals | null; error?: Error };
+
+/** A wrangler child process, with the last lines of its output and a promise of its exit. */
+type WranglerProcess = ChildProcessByStdio<null, Readable, Readable> & {
+  tail: () => string;
+  exited: Promise<Exit>;
+};
+
+/** What is read from a caught error: a Node system error's code, or the one fetch wraps as cause. */
+type CaughtError = Error & { code?: string; cause?: { code?: string; message?: string } };
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const abort = new AbortController();
-const children = new Set();
-let persistDir;
+const children = new Set<WranglerProcess>();
+let persistDir: string | undefined;
 
 /** Runs wrangler in its own process group (so the group can be killed), keeping an output tail. */
-function startWrangler(args, extraEnv = {}) {
+function startWrangler(args: string[], extraEnv: Record<string, string> = {}): WranglerProcess {
   const child = spawn(process.execPath, [wrangler, ...args], {
     cwd: root,
     env: { CLOUDFLARE_CF_FETCH_ENABLED: "false", ...process.env, WRANGLER_SEND_METRICS: "false", FORCE_COLOR: "0", NO_COLOR: "1", ...extraEnv },
     stdio: ["ignore", "pipe", "pipe"],
     detached: true,
   });
-  children.add(child);
-  const lines = [];
-  const keep = (chunk) => {
+  const lines: string[] = [];
+  const keep = (chunk: Buffer) => {
     lines.push(...chunk.toString().replace(/\x1b\[[0-9;]*m/g, "").split("\n").filter((line) => line.trim()));
     if (lines.length > 25) lines.splice(0, lines.length - 25);
     const trace = process.env.BENCH_TRACE;
@@ -330,24 +382,27 @@ function startWrangler(args, extraEnv = {}) {
   };
   child.stdout.on("data", keep);
   child.stderr.on("data", keep);
-  child.tail = () => lines.join("\n");
-  child.exited = new Promise((resolve) => {
-    child.on("exit", (code, signal) => resolve({ code, signal }));
-    child.on("error", (error) => resolve({ code: null, signal: null, error }));
+  const wranglerProcess = Object.assign(child, {
+    tail: () => lines.join("\n"),
+    exited: new Promise<Exit>((resolve) => {
+      child.on("exit", (code, signal) => resolve({ code, signal }));
+      child.on("error", (error) => resolve({ code: null, signal: null, error }));
+    }),
   });
-  return child;
+  children.add(wranglerProcess);
+  return wranglerProcess;
 }
 
-function groupAlive(pid) {
+function groupAlive(pid: number): boolean {
   try {
     process.kill(-pid, 0);
     return true;
   } catch (error) {
-    return error.code === "EPERM";
+    return (error as CaughtError).code === "EPERM";
   }
 }
 
-function signalGroup(pid, signal) {
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
   try {
     process.kill(-pid, signal);
   } catch {
@@ -356,10 +411,10 @@ function signalGroup(pid, signal) {
 }
 
 /** SIGTERM to the whole group (wrangler's launcher, wrangler, workerd), SIGKILL after 5 s. */
-async function stopGroup(child) {
+async function stopGroup(child: WranglerProcess): Promise<void> {
   if (!child.pid) return;
   signalGroup(child.pid, "SIGTERM");
-  for (const [signal, waitMs] of [["SIGKILL", 5000], [null, 2000]]) {
+  for (const [signal, waitMs] of [["SIGKILL", 5000], [null, 2000]] as const) {
     const until = Date.now() + waitMs;
     while (groupAlive(child.pid) && Date.now() < until) await sleep(50);
     if (!groupAlive(child.pid)) break;
@@ -369,8 +424,8 @@ async function stopGroup(child) {
   children.delete(child);
 }
 
-let cleaning;
-function cleanup() {
+let cleaning: Promise<void> | undefined;
+function cleanup(): Promise<void> {
   cleaning ??= (async () => {
     abort.abort();
     await Promise.all([...children].map(stopGroup));
@@ -385,14 +440,14 @@ process.on("exit", () => {
   if (persistDir) rmSync(persistDir, { recursive: true, force: true });
 });
 
-let exitCode;
-async function exitAfterCleanup(code) {
+let exitCode: number | undefined;
+async function exitAfterCleanup(code: number): Promise<never> {
   exitCode ??= code; // the first reason to stop (timeout, signal, result) decides the status
-  await cleanup().catch((error) => console.error(`bench: cleanup: ${error.message}`));
+  await cleanup().catch((error: unknown) => console.error(`bench: cleanup: ${(error as Error).message}`));
   process.exit(exitCode);
 }
 
-for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]]) {
+for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]] as const) {
   process.on(signal, () => {
     console.error(`bench: ${signal}, stopping`);
     void exitAfterCleanup(code);
@@ -407,20 +462,20 @@ const watchdog = setTimeout(() => {
 
 // ---------------------------------------------------------------- steps
 
-function freePort() {
+function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.on("error", reject);
     server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
+      const { port } = server.address() as AddressInfo;
       server.close(() => resolve(port));
     });
   });
 }
 
-async function applyMigrations() {
+async function applyMigrations(): Promise<void> {
   // CI=true (and a closed stdin): wrangler takes "yes" instead of prompting before applying.
-  const child = startWrangler(["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistDir], { CI: "true" });
+  const child = startWrangler(["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistDir!], { CI: "true" });
   const { code, signal, error } = await child.exited;
   children.delete(child);
   if (code !== 0) {
@@ -428,7 +483,7 @@ async function applyMigrations() {
   }
 }
 
-async function startWranglerDev(port, extraArgs) {
+async function startWranglerDev(port: number, extraArgs: string[]): Promise<{ dev: WranglerProcess; exited: () => Exit | null }> {
   const dev = startWrangler([
     "dev",
     "--ip", "127.0.0.1",
@@ -439,12 +494,12 @@ async function startWranglerDev(port, extraArgs) {
     "--log-level", process.env.BENCH_LOG_LEVEL ?? "warn", // no per-request lines; warnings and errors stay in the tail
     ...extraArgs,
   ]);
-  let exited = null;
+  let exited: Exit | null = null;
   void dev.exited.then((result) => (exited = result));
   return { dev, exited: () => exited };
 }
 
-async function waitForHealth(base, path, dev, exitedOf) {
+async function waitForHealth(base: string, path: string, dev: WranglerProcess, exitedOf: () => Exit | null): Promise<void> {
   const until = Date.now() + 120_000;
   let last = "no answer";
   for (;;) {
@@ -457,24 +512,24 @@ async function waitForHealth(base, path, dev, exitedOf) {
       if (response.status === 200) return;
     } catch (error) {
       if (abort.signal.aborted) throw error;
-      last = error.cause?.code ?? error.name;
+      last = (error as CaughtError).cause?.code ?? (error as CaughtError).name;
     }
     await sleep(200);
   }
 }
 
 /** The no-op baseline: every path answers like intake, after reading the body. */
-async function startNoop(port) {
+async function startNoop(port: number): Promise<{ base: string; dev: WranglerProcess }> {
   const { dev, exited } = await startWranglerDev(port, ["--config", join(root, "scripts", "bench", "noop.wrangler.toml")]);
   const base = `http://127.0.0.1:${port}`;
   await waitForHealth(base, "/", dev, exited);
   return { base, dev };
 }
 
-async function startDev(port) {
+async function startDev(port: number): Promise<{ base: string; dev: WranglerProcess }> {
   const vars = { AIRCALL_WEBHOOK_TOKENS: aircallToken, GUESTY_WEBHOOK_SECRETS: guestySecret, ADMIN_TOKEN: adminToken };
   const { dev, exited: exitedOf } = await startWranglerDev(port, [
-    "--persist-to", persistDir,
+    "--persist-to", persistDir!,
     ...Object.entries(vars).flatMap(([name, value]) => ["--var", `${name}:${value}`]),
   ]);
 
@@ -483,9 +538,9 @@ async function startDev(port) {
   // Make sure the answer came from this instance (another server could hold PORT) on an empty D1.
   const probe = await fetch(`${base}/api/events?limit=1`, { headers: { authorization: `Bearer ${adminToken}` }, signal: abort.signal });
   const text = await probe.text();
-  let items;
+  let items: unknown;
   try {
-    ({ items } = JSON.parse(text));
+    ({ items } = JSON.parse(text) as { items?: unknown });
   } catch {
     // not JSON: not this Worker
   }
@@ -495,28 +550,40 @@ async function startDev(port) {
   return { base, dev };
 }
 
-async function send(base, plan, isRedelivery, concurrency) {
-  const results = new Array(plan.length);
+/** The answer to one request: 200 with the reported duplicate flag and id, another status, or a network error. */
+type Answer = { status: number | string; text: string; duplicate?: boolean; idMatches?: boolean };
+
+/** One request's answer, with the delivery's key and when it was sent and answered. */
+type Result = Answer & { key: string; redelivery: boolean; sentAt: number; doneAt: number; latencyMs: number };
+
+async function send(
+  base: string,
+  plan: readonly Delivery[],
+  isRedelivery: (index: number) => boolean,
+  concurrency: number,
+): Promise<{ results: Result[]; elapsedMs: number }> {
+  const results = new Array<Result>(plan.length);
   let next = 0;
-  async function worker() {
+  async function worker(): Promise<void> {
     while (next < plan.length && !abort.signal.aborted) {
       const index = next++;
-      const delivery = plan[index];
+      const delivery = plan[index]!;
       const init = requestInit(delivery, abort.signal);
       const sentAt = performance.now();
-      let result;
+      let result: Answer;
       try {
         const response = await fetch(`${base}/webhooks/${delivery.source}`, init);
         const text = await response.text();
         result = { status: response.status, text };
         if (response.status === 200) {
-          const body = JSON.parse(text);
+          const body = JSON.parse(text) as { duplicate?: unknown; id?: unknown };
           result.duplicate = body.duplicate === true;
           result.idMatches = body.id === delivery.key;
         }
       } catch (error) {
         if (abort.signal.aborted) return;
-        result = { status: `network error (${error.cause?.code ?? error.name})`, text: String(error.cause?.message ?? error.message) };
+        const caught = error as CaughtError;
+        result = { status: `network error (${caught.cause?.code ?? caught.name})`, text: String(caught.cause?.message ?? caught.message) };
       }
       const doneAt = performance.now();
       results[index] = { ...result, key: delivery.key, redelivery: isRedelivery(index), sentAt, doneAt, latencyMs: doneAt - sentAt };
@@ -528,25 +595,28 @@ async function send(base, plan, isRedelivery, concurrency) {
 }
 
 /** Polls until no stored event is "received" (the intake queue has processed everything). */
-async function waitProcessed(base) {
+/** A page of GET /api/events (the fields read here). */
+type EventPage = { items: { id: string; source: string; status: string }[]; nextCursor: string | null };
+
+async function waitProcessed(base: string): Promise<void> {
   const until = Date.now() + 120_000;
   for (;;) {
     const response = await fetch(`${base}/api/events?status=received&limit=1`, { headers: { authorization: `Bearer ${adminToken}` }, signal: abort.signal });
     if (response.status !== 200) throw new Error(`GET /api/events answered ${response.status}`);
-    if ((await response.json()).items.length === 0) return;
+    if (((await response.json()) as EventPage).items.length === 0) return;
     if (Date.now() > until) throw new Error("events still received 120 s after the last answer");
     await sleep(20);
   }
 }
 
-async function storedEvents(base) {
-  const items = [];
-  let cursor = null;
+async function storedEvents(base: string): Promise<EventPage["items"]> {
+  const items: EventPage["items"] = [];
+  let cursor: string | null = null;
   do {
     const url = `${base}/api/events?limit=200${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`;
     const response = await fetch(url, { headers: { authorization: `Bearer ${adminToken}` }, signal: abort.signal });
     if (response.status !== 200) throw new Error(`GET /api/events answered ${response.status}: ${(await response.text()).slice(0, 300)}`);
-    const page = await response.json();
+    const page = (await response.json()) as EventPage;
     items.push(...page.items);
     cursor = page.nextCursor;
   } while (cursor);
@@ -554,19 +624,19 @@ async function storedEvents(base) {
 }
 
 /** Nearest-rank percentile of an ascending array. */
-const percentile = (sorted, p) => sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)];
+const percentile = (sorted: readonly number[], p: number): number => sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)]!;
 
-function tally(values) {
-  const counts = new Map();
+function tally<T>(values: readonly T[]): string {
+  const counts = new Map<T, number>();
   for (const value of values) counts.set(value, (counts.get(value) ?? 0) + 1);
   return [...counts].sort((a, b) => b[1] - a[1]).map(([value, count]) => `${value} ${count}`).join(", ");
 }
 
 // ---------------------------------------------------------------- main
 
-async function main() {
+async function main(): Promise<number> {
   const { n, c, dup, seed } = options;
-  const wranglerVersion = JSON.parse(readFileSync(join(root, "node_modules", "wrangler", "package.json"), "utf8")).version;
+  const wranglerVersion = (JSON.parse(readFileSync(join(root, "node_modules", "wrangler", "package.json"), "utf8")) as { version: string }).version;
   persistDir = mkdtempSync(join(tmpdir(), "edge-ops-bench-"));
   console.log(`bench: N=${n} C=${c} DUP=${dup} SEED=${seed}; local D1 in ${persistDir}`);
 
@@ -604,12 +674,12 @@ async function main() {
   const reportedDuplicates = ok.filter((result) => result.duplicate).length;
   // A delivery sent after an earlier delivery of the same event was answered 200 must be reported
   // as a duplicate; one sent while the original was still in flight may or may not be.
-  const firstDone = new Map();
+  const firstDone = new Map<string, number>();
   for (const result of ok) firstDone.set(result.key, Math.min(firstDone.get(result.key) ?? Infinity, result.doneAt));
-  const afterOriginal = ok.filter((result) => result.sentAt > firstDone.get(result.key));
-  const inFlight = ok.filter((result) => result.redelivery && result.sentAt <= firstDone.get(result.key)).length;
+  const afterOriginal = ok.filter((result) => result.sentAt > firstDone.get(result.key)!);
+  const inFlight = ok.filter((result) => result.redelivery && result.sentAt <= firstDone.get(result.key)!).length;
   const missedDuplicates = afterOriginal.filter((result) => !result.duplicate).length;
-  const newAnswers = new Map();
+  const newAnswers = new Map<string, number>();
   for (const result of ok) if (!result.duplicate) newAnswers.set(result.key, (newAnswers.get(result.key) ?? 0) + 1);
   const notOnceNew = uniques.filter((delivery) => newAnswers.get(delivery.key) !== 1).length;
 
@@ -630,8 +700,8 @@ async function main() {
   const baselineThroughput = n / (baseline.elapsedMs / 1000);
   const ratio = throughput / baselineThroughput;
   const unfinished = items.filter((item) => item.status !== "processed").length;
-  const ms = (value) => `${value.toFixed(1)} ms`;
-  const checks = [
+  const ms = (value: number) => `${value.toFixed(1)} ms`;
+  const checks: [name: string, passed: boolean, detail: string][] = [
     ["every answer 200", failures.length === 0, `${failures.length} non-200`],
     ["answer ids are the idempotency keys", wrongIds === 0, `${wrongIds} differ`],
     ["stored events == unique events sent", items.length === uniques.length, `${items.length} stored, ${uniques.length} sent`],
@@ -659,7 +729,7 @@ async function main() {
     `throughput  ${throughput.toFixed(1)} events/s (${n} requests in ${(elapsedMs / 1000).toFixed(2)} s)`,
     `no-op       ${baselineThroughput.toFixed(1)} requests/s; p50 ${ms(percentile(baselineLatencies, 50))}  p99 ${ms(percentile(baselineLatencies, 99))}`,
     `ratio       ${ratio.toFixed(2)} of the no-op Worker's throughput (target >= ${options.minRatio})`,
-    `latency     p50 ${ms(percentile(latencies, 50))}  p90 ${ms(percentile(latencies, 90))}  p99 ${ms(percentile(latencies, 99))}  max ${ms(latencies.at(-1))}`,
+    `latency     p50 ${ms(percentile(latencies, 50))}  p90 ${ms(percentile(latencies, 90))}  p99 ${ms(percentile(latencies, 99))}  max ${ms(latencies.at(-1)!)}`,
     `processing  every event processed ${ms(drainMs)} after the last answer (intake queue consumer)`,
     `sent        ${uniques.length} unique events + ${redeliveries} redeliveries (${inFlight} of them while the original was in flight)`,
     `server      ${ok.length} x 200, ${failures.length} other; ${reportedDuplicates} reported duplicate:true`,
@@ -673,7 +743,7 @@ async function main() {
 
 main()
   .then((code) => exitAfterCleanup(code))
-  .catch((error) => {
+  .catch((error: unknown) => {
     if (!abort.signal.aborted) console.error(`bench: ${error instanceof Error ? error.message : String(error)}`);
     return exitAfterCleanup(1);
   });
