@@ -4,7 +4,8 @@ import { createExecutionContext, createMessageBatch, createScheduledController, 
 import { env, exports } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { openDatabase } from "../workers/db/client";
-import { upsertDocumentStatements } from "../workers/documents/sync-documents";
+import { prepare } from "../workers/db/prepare";
+import { upsertDocumentsStatements } from "../workers/documents/sync-documents";
 import worker from "../workers/index";
 import { row } from "./support/d1";
 import { SWEEP_CRON, SWEEP_MIN_AGE_MS } from "../workers/intake/sweep";
@@ -22,8 +23,8 @@ describe("document version guard", () => {
       contentHash: `hash-of-${text}`,
     });
     const write = async (entityVersion: number, text: string): Promise<void> => {
-      const [statement] = upsertDocumentStatements(db, [draft(entityVersion, text)], Date.now());
-      await statement!;
+      const [statement] = upsertDocumentsStatements([draft(entityVersion, text)], Date.now());
+      await prepare(db, statement!).all();
     };
     await write(3, "version three");
     await write(2, "version two");

@@ -1,7 +1,7 @@
 // Keeps documents in step with entities and hands changed ones to the vectorize queue.
 // enqueued_hash records what the queue last accepted, so a failed send is retried by the
 // next delivery or replay of the same event instead of being forgotten.
-import { and, eq, sql } from "drizzle-orm";
+import { sql, type SQL } from "drizzle-orm";
 import type { VectorizeMessage } from "../../queues/vectorize-message";
 import { sha256Hex } from "../auth/constant-time";
 import type { Database } from "../db/client";
@@ -20,25 +20,49 @@ export async function draftDocuments(entities: readonly StoredEntity[]): Promise
   return Promise.all(drafts.map(async (draft) => ({ ...draft, contentHash: await sha256Hex(draft.text) })));
 }
 
-/** Statements that upsert `drafts`; each returns its row when it was written. */
-export function upsertDocumentStatements(db: Database, drafts: readonly HashedDraft[], now: number) {
-  // Drizzle builders are thenables: build them synchronously so none runs before the batch.
-  return drafts.map((draft) =>
-    db
-      .insert(documents)
-      .values({ ...draft, updatedAt: now })
-      .onConflictDoUpdate({
-        target: documents.id,
-        set: {
-          text: sql`excluded."text"`,
-          contentHash: sql`excluded."content_hash"`,
-          entityVersion: sql`excluded."entity_version"`,
-          updatedAt: sql`excluded."updated_at"`,
-        },
-        // A slower writer holding an older entity version must not replace newer text.
-        setWhere: sql`excluded."entity_version" >= ${documents.entityVersion}`,
-      })
-      .returning({ id: documents.id, contentHash: documents.contentHash, enqueuedHash: documents.enqueuedHash }),
+/** Rows of one document upsert statement stay under this size (D1 caps a value at 2 MB). */
+const UPSERT_JSON_BYTES = 512 * 1024;
+
+/**
+ * The upserts of `drafts`: as few statements as their size allows (the rows travel as one JSON
+ * parameter, read with json_each). Each statement returns the rows it wrote.
+ */
+export function upsertDocumentsStatements(drafts: readonly HashedDraft[], now: number): SQL[] {
+  const chunks: HashedDraft[][] = [];
+  let size = 0;
+  for (const draft of drafts) {
+    const draftSize = draft.text.length * 3 + 200;
+    if (chunks.length === 0 || size + draftSize > UPSERT_JSON_BYTES) {
+      chunks.push([]);
+      size = 0;
+    }
+    chunks.at(-1)!.push(draft);
+    size += draftSize;
+  }
+  return chunks.map((chunk) => {
+    const rows = JSON.stringify(chunk.map(({ id, kind, entityId, text, contentHash, entityVersion }) => ({ id, kind, entityId, text, contentHash, entityVersion })));
+    return sql`INSERT INTO "documents" ("id", "kind", "entity_id", "text", "content_hash", "entity_version", "updated_at")
+      SELECT json_extract(value, '$.id'), json_extract(value, '$.kind'), json_extract(value, '$.entityId'), json_extract(value, '$.text'),
+        json_extract(value, '$.contentHash'), json_extract(value, '$.entityVersion'), ${now}
+      FROM json_each(${rows}) WHERE true
+      ON CONFLICT ("id") DO UPDATE SET "text" = excluded."text", "content_hash" = excluded."content_hash",
+        "entity_version" = excluded."entity_version", "updated_at" = excluded."updated_at"
+      -- A slower writer holding an older entity version must not replace newer text.
+      WHERE excluded."entity_version" >= "documents"."entity_version"
+      RETURNING "id", "content_hash", "enqueued_hash"`;
+  });
+}
+
+export type WrittenDocument = { id: string; contentHash: string; enqueuedHash: string | null };
+
+/** The rows the document upserts returned. */
+export function writtenDocuments(results: readonly D1Result[]): WrittenDocument[] {
+  return results.flatMap((result) =>
+    (result.results as { id: string; content_hash: string; enqueued_hash: string | null }[]).map((row) => ({
+      id: row.id,
+      contentHash: row.content_hash,
+      enqueuedHash: row.enqueued_hash,
+    })),
   );
 }
 
@@ -46,9 +70,7 @@ export function upsertDocumentStatements(db: Database, drafts: readonly HashedDr
  * Written documents whose current text the queue has not accepted yet. A document written
  * twice in one batch (two events for one entity) is sent once, with its last text.
  */
-export function documentsToEnqueue(
-  rows: readonly { id: string; contentHash: string; enqueuedHash: string | null }[],
-): DocumentToEnqueue[] {
+export function documentsToEnqueue(rows: readonly WrittenDocument[]): DocumentToEnqueue[] {
   const latest = new Map<string, { contentHash: string; enqueuedHash: string | null }>();
   for (const row of rows) latest.set(row.id, row);
   return [...latest]
@@ -74,12 +96,10 @@ export async function enqueueDocuments(queue: Queue, pending: readonly DocumentT
   }
 }
 
-export function markEnqueuedStatements(db: Database, sent: readonly DocumentToEnqueue[]) {
-  return sent.map((doc) =>
-    db
-      .update(documents)
-      .set({ enqueuedHash: doc.contentHash })
-      .where(and(eq(documents.id, doc.id), eq(documents.contentHash, doc.contentHash))),
-  );
+/** Records what the queue accepted: each document's hash, unless its text changed meanwhile. */
+export function markEnqueuedStatement(sent: readonly DocumentToEnqueue[]): SQL | null {
+  if (sent.length === 0) return null;
+  const rows = JSON.stringify(sent.map(({ id, contentHash }) => [id, contentHash]));
+  return sql`UPDATE "documents" SET "enqueued_hash" = "content_hash"
+    WHERE ("id", "content_hash") IN (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(${rows}))`;
 }
-

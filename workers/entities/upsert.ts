@@ -12,7 +12,6 @@
 // per change made a batch of 100 calls take about 180 ms in local D1; once per group, about 5.
 import { getTableColumns, getTableName, sql, type SQL } from "drizzle-orm";
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
-import type { Database } from "../db/client";
 import { DELETED_ORDER_KEY, entityTables, type EntityChange, type EntityKind, type StoredEntity } from "./registry";
 
 // Drizzle's builder types do not distribute over a union of tables; every entity table
@@ -132,10 +131,4 @@ export function storedEntities(upserts: readonly EntityUpsert[], results: readon
     }
   });
   return [...latest.values()];
-}
-
-/** A drizzle SQL object as a D1 statement, so raw and built statements share one batch. */
-export function prepare(db: Database, statement: SQL): D1PreparedStatement {
-  const query = db.all(statement).getQuery();
-  return db.$client.prepare(query.sql).bind(...query.params);
 }

@@ -11,7 +11,7 @@
 // message, the sweep retries the event); nothing half-written blocks it. Only events still
 // "received" are loaded (outside a replay); if the queue and the sweep ever process one event
 // at the same moment, the second application writes the same values again, nothing older.
-import { and, eq } from "drizzle-orm";
+import { and, eq, type SQL } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { inIdList } from "../db/id-list";
 import { withStorage } from "../db/with-storage";
@@ -22,11 +22,13 @@ import {
   documentsToEnqueue,
   draftDocuments,
   enqueueDocuments,
-  markEnqueuedStatements,
-  upsertDocumentStatements,
+  markEnqueuedStatement,
+  upsertDocumentsStatements,
+  writtenDocuments,
 } from "../documents/sync-documents";
 import type { EntityChange } from "../entities/registry";
-import { prepare, storedEntities, upsertEntitiesStatements } from "../entities/upsert";
+import { prepare } from "../db/prepare";
+import { storedEntities, upsertEntitiesStatements } from "../entities/upsert";
 import { AppError } from "../http/errors";
 import { logError } from "../log";
 import { normalizeEvent } from "./normalize-event";
@@ -87,21 +89,18 @@ export async function processEvents(
             .update(webhookEvents)
             .set({ status: normalization.status, error: normalization.status === "failed" ? normalization.error : null, processedAt: now })
             .where(eq(webhookEvents.id, id))
-            .toSQL(),
+            .getSQL(),
         ],
   );
-  const statements = [
-    ...upserts.map((upsert) => prepare(deps.db, upsert.statement)),
-    ...finals.map((query) => deps.db.$client.prepare(query.sql).bind(...query.params)),
-  ];
+  const statements = [...upserts.map((upsert) => upsert.statement), ...finals].map((statement) => prepare(deps.db, statement));
   const results = statements.length > 0 ? await withStorage("upserting entities", () => deps.db.$client.batch(statements)) : [];
   const entities = storedEntities(upserts, results);
 
   // Step 2.
   const drafts = await draftDocuments(entities);
   const documentRows = await withStorage("upserting documents", async () => {
-    const [first, ...rest] = upsertDocumentStatements(deps.db, drafts, now);
-    return first ? (await deps.db.batch([first, ...rest])).flat() : [];
+    const statements = upsertDocumentsStatements(drafts, now).map((statement) => prepare(deps.db, statement));
+    return statements.length > 0 ? writtenDocuments(await deps.db.$client.batch(statements)) : [];
   });
 
   // Step 3.
@@ -112,13 +111,13 @@ export async function processEvents(
 
   // Step 4.
   const toProcess = events.filter((event) => event.normalization.status === "processed").map((event) => event.id);
-  const marks = [
-    ...(toProcess.length > 0
-      ? [deps.db.update(webhookEvents).set({ status: "processed", error: null, processedAt: now }).where(inIdList(webhookEvents.id, toProcess))]
-      : []),
-    ...markEnqueuedStatements(deps.db, pending),
-  ];
-  if (marks.length > 0) await withStorage("marking events processed", () => deps.db.batch([marks[0]!, ...marks.slice(1)]));
+  const marks: SQL[] = [];
+  if (toProcess.length > 0) {
+    marks.push(deps.db.update(webhookEvents).set({ status: "processed", error: null, processedAt: now }).where(inIdList(webhookEvents.id, toProcess)).getSQL());
+  }
+  const enqueuedMark = markEnqueuedStatement(pending);
+  if (enqueuedMark) marks.push(enqueuedMark);
+  if (marks.length > 0) await withStorage("marking events processed", () => deps.db.$client.batch(marks.map((mark) => prepare(deps.db, mark))));
 
   const enqueuedByEvent = countDocumentsByEvent(events, new Set(pending.map((document) => document.id)));
   return events.map(({ id, normalization }) => ({ id, status: normalization.status, documentsEnqueued: enqueuedByEvent.get(id) ?? 0 }));
