@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { cosine } from "../workers/vectorize/embedder";
-import { OfflineEmbedder, words } from "../workers/vectorize/offline-embedder";
+import { OfflineEmbedder } from "../workers/vectorize/offline-embedder";
+import { words } from "../workers/vectorize/words";
 
 const embedder = new OfflineEmbedder();
 

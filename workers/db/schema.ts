@@ -11,7 +11,7 @@
 //   built from so a slower concurrent writer cannot replace a newer document.
 // - updated_at: wall-clock ms of our last write.
 import { sql } from "drizzle-orm";
-import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { blob, index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
 
 const bookkeeping = {
   fieldOrder: text("field_order", { mode: "json" }).$type<Record<string, number>>().notNull().default(sql`'{}'`),
@@ -220,4 +220,35 @@ export const documents = sqliteTable(
     updatedAt: integer("updated_at").notNull(),
   },
   (t) => [index("documents_pending_idx").on(t.enqueuedHash, t.contentHash)],
+);
+
+// ---- Search index (the embedded vector store) ----
+
+/**
+ * One chunk of a document as indexed: its text (header line included), its vector and the
+ * payload searches filter on. Its id is a UUIDv5 of document id and chunk index, so writing a
+ * chunk again replaces it. `search_chunks_fts` (FTS5, hand-written migration) mirrors `text`
+ * through triggers, for the keyword half of hybrid search.
+ */
+export const searchChunks = sqliteTable(
+  "search_chunks",
+  {
+    id: text("id").primaryKey(),
+    documentId: text("document_id").notNull(),
+    chunkIndex: integer("chunk_index").notNull(),
+    /** The embedder's model: vectors of different models are never compared. */
+    model: text("model").notNull(),
+    /** float32 little-endian, `dimensions` of the model. */
+    vector: blob("vector", { mode: "buffer" }).$type<ArrayBuffer>().notNull(),
+    text: text("text").notNull(),
+    source: text("source").notNull(),
+    entityType: text("entity_type").notNull(),
+    /** Chat room of a chat chunk; null for business records. */
+    room: text("room"),
+    title: text("title").notNull(),
+    url: text("url"),
+    /** When what the chunk tells happened (ms). */
+    occurredAt: integer("occurred_at"),
+  },
+  (t) => [index("search_chunks_document_idx").on(t.documentId), index("search_chunks_model_idx").on(t.model, t.source, t.entityType)],
 );

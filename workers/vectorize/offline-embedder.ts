@@ -3,6 +3,7 @@
 // useful for lexical and near-lexical similarity (shared words, inflections and misspellings
 // share trigrams); it knows no synonyms, which is what a model-based embedder adds.
 import type { Embedder } from "./embedder";
+import { words } from "./words";
 
 const DIMENSIONS = 512;
 // Part of the model name: changing the features or their weights changes the vector space.
@@ -16,16 +17,6 @@ const TRIGRAM_WEIGHT = 0.35;
 const STOPWORDS = new Set(
   "a an and are as at be but by for from has have i in is it its of on or our so that the their there this to was we were will with you your".split(" "),
 );
-
-/** Lower-case words with diacritics removed, so "Lisbóa" and "lisboa" meet. */
-export function words(text: string): string[] {
-  return text
-    .normalize("NFKD")
-    .replace(/\p{M}+/gu, "")
-    .toLowerCase()
-    .split(/[^\p{L}\p{N}]+/u)
-    .filter((word) => word.length > 0);
-}
 
 /** FNV-1a, 32 bits: a fast, stable hash for feature hashing. */
 function fnv1a(text: string, seed = 0x811c9dc5): number {
