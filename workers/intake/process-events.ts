@@ -129,7 +129,7 @@ function countDocumentsByEvent(events: readonly Loaded[], sent: ReadonlySet<stri
   for (const { id, normalization } of events) {
     if (normalization.status !== "processed") continue;
     const documentIds = new Set(normalization.changes.map((change) => documentId(change.kind, change.fields.id)));
-    counts.set(id, [...documentIds].filter((documentId) => sent.has(documentId)).length);
+    counts.set(id, [...documentIds].filter((touched) => sent.has(touched)).length);
   }
   return counts;
 }
