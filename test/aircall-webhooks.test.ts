@@ -1,16 +1,13 @@
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { accepted, aircallEvent, aircallTokens, answered, callData, ended, postAircall } from "./support/aircall";
-import { row } from "./support/d1";
+import { eventsMentioning, row } from "./support/d1";
 
 const callRow = (id: number) =>
   row(
     "SELECT status, direction, answered_at, ended_at, duration_seconds, tags, comments, has_voicemail, missed_call_reason, user_name FROM aircall_calls WHERE id = ?",
     id,
   );
-/** Events whose stored payload mentions `marker`: how a test finds what its own requests stored. */
-const eventsMentioning = async (marker: string) =>
-  (await row("SELECT count(*) AS n FROM webhook_events WHERE instr(payload, ?) > 0", marker))?.n;
 
 describe("Aircall authenticity", () => {
   it("accepts the old and the new token during rotation", async () => {

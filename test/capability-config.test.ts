@@ -4,16 +4,11 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import worker from "../workers/index";
-import { aircallEvent, ended } from "./support/aircall";
+import { aircallEvent, aircallRequestInit, ended } from "./support/aircall";
 import { row } from "./support/d1";
 import { fetchWith } from "./support/faults";
 import { guestyRequest } from "./support/guesty";
 
-const aircallRequest = (body: unknown): RequestInit => ({
-  method: "POST",
-  headers: { "content-type": "application/json" },
-  body: JSON.stringify(body),
-});
 const adminRequest: RequestInit = { headers: { authorization: `Bearer ${env.ADMIN_TOKEN}` } };
 
 async function errorOf(response: Response) {
@@ -24,7 +19,7 @@ describe("a Guesty-only installation", () => {
   const guestyOnly: Partial<Env> = { AIRCALL_WEBHOOK_TOKENS: undefined };
 
   it("answers Aircall 503 naming the variable, stores nothing, and still takes Guesty and admin requests", async () => {
-    const aircall = await fetchWith(guestyOnly, "http://intake/webhooks/aircall", aircallRequest(aircallEvent("call.ended", 1_763_000_094, ended(1500))));
+    const aircall = await fetchWith(guestyOnly, "http://intake/webhooks/aircall", aircallRequestInit(aircallEvent("call.ended", 1_763_000_094, ended(1500))));
     expect(aircall.status).toBe(503);
     expect(await errorOf(aircall)).toBe("aircall intake is not configured: AIRCALL_WEBHOOK_TOKENS is not set");
     expect(await row("SELECT id FROM aircall_calls WHERE id = 1500")).toBeNull();
@@ -44,7 +39,7 @@ describe("an Aircall-only installation", () => {
     expect(guesty.status).toBe(503);
     expect(await errorOf(guesty)).toBe("guesty intake is not configured: GUESTY_WEBHOOK_SECRETS is not set");
     expect(await row("SELECT id FROM webhook_events WHERE id = 'guesty_msg_aircall_only'")).toBeNull();
-    const aircall = await fetchWith(aircallOnly, "http://intake/webhooks/aircall", aircallRequest(aircallEvent("call.ended", 1_763_000_094, ended(1501))));
+    const aircall = await fetchWith(aircallOnly, "http://intake/webhooks/aircall", aircallRequestInit(aircallEvent("call.ended", 1_763_000_094, ended(1501))));
     expect(aircall.status).toBe(200);
   });
 });
@@ -59,7 +54,7 @@ describe("malformed values", () => {
     ["GUESTY_WEBHOOK_SECRETS", "whsec_A", "guesty intake is not configured: GUESTY_WEBHOOK_SECRETS: entry 1 does not decode to a usable key"],
   ])("%s=%j answers 503 with the reason and without the value", async (name, value, reason) => {
     const path = name === "AIRCALL_WEBHOOK_TOKENS" ? "aircall" : "guesty";
-    const response = await fetchWith({ [name]: value }, `http://intake/webhooks/${path}`, aircallRequest({}));
+    const response = await fetchWith({ [name]: value }, `http://intake/webhooks/${path}`, aircallRequestInit({}));
     expect(response.status).toBe(503);
     expect(await errorOf(response)).toBe(reason);
   });

@@ -6,7 +6,7 @@ import { D1VectorStore, keywordQuery } from "../workers/vectorize/d1-vector-stor
 import { OfflineEmbedder } from "../workers/vectorize/offline-embedder";
 import type { ChunkPayload, IndexedChunk } from "../workers/vectorize/vector-store";
 import { row } from "./support/d1";
-import { faultyD1 } from "./support/faults";
+import { countingD1 } from "./support/faults";
 
 const embedder = new OfflineEmbedder();
 
@@ -109,18 +109,12 @@ describe("the D1 vector store", () => {
   });
 
   it("writes a whole batch of documents in one D1 batch", async () => {
-    let batches = 0;
-    const counting = faultyD1(() => false);
-    const realBatch = counting.batch.bind(counting);
-    counting.batch = (async (statements: D1PreparedStatement[]) => {
-      batches += 1;
-      return realBatch(statements);
-    }) as typeof counting.batch;
+    const { db: counting, counts } = countingD1();
     const store = new D1VectorStore(openDatabase(counting));
     const drafts = Array.from({ length: 100 }, (_, index) => ({ documentId: `t6:doc-${index}`, text: `Document number ${index} about stays` }));
     const all = await chunks(drafts);
     await store.replaceDocuments(embedder.model, all.map((chunk) => ({ documentId: chunk.documentId, chunks: [chunk] })));
-    expect(batches).toBe(1);
+    expect(counts.batches).toBe(1);
     expect(await row("SELECT count(*) AS n FROM search_chunks WHERE document_id LIKE 't6:%'")).toEqual({ n: 100 });
   });
 });

@@ -2,7 +2,7 @@ import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { importSigningSecret, MAX_SIGNATURE_ENTRIES, verifyStandardWebhook } from "../workers/auth/standard-webhooks";
 import { row } from "./support/d1";
-import { postGuesty, reservationBody } from "./support/guesty";
+import { LEAN_RESERVATION_UPDATES, leanReservationUpdate, postGuesty, reservationBody } from "./support/guesty";
 import { signStandardWebhook, signStandardWebhookRaw } from "./support/sign-guesty";
 
 const [oldSecret, newSecret] = env.GUESTY_WEBHOOK_SECRETS.split(",") as [string, string];
@@ -202,18 +202,11 @@ describe("Guesty intake", () => {
   });
 
   it("ends in the same state whatever order lean v2 updates arrive in", async () => {
-    const updates = [
-      { at: "2026-11-20T10:00:00.000Z", fields: { status: "confirmed", guestsCount: 2, nightsCount: 7 } },
-      { at: "2026-11-20T11:00:00.000Z", fields: { guestsCount: 4 } },
-      { at: "2026-11-20T12:00:00.000Z", fields: { status: "canceled" } },
-      { at: "2026-11-20T13:00:00.000Z", fields: { nightsCount: 5, checkIn: "2026-12-21" } },
-    ];
     const finalStates = [];
     for (const [run, order] of [[0, 1, 2, 3], [3, 2, 1, 0], [2, 0, 3, 1]].entries()) {
       const id = `res-order-${run}`;
       for (const index of order) {
-        const update = updates[index]!;
-        const body = { event: "reservation.updated.v2", publishedAt: update.at, reservation: { _id: id, lastUpdatedAt: update.at, ...update.fields } };
+        const body = leanReservationUpdate(id, LEAN_RESERVATION_UPDATES[index]!);
         expect((await postGuesty({ id: `msg_order_${run}_${index}`, body })).status).toBe(200);
       }
       finalStates.push(await row("SELECT status, guests_count, nights_count, check_in FROM guesty_reservations WHERE id = ?", id));

@@ -8,7 +8,8 @@ import { prepare } from "../workers/db/prepare";
 import { upsertDocumentsStatements } from "../workers/documents/sync-documents";
 import worker from "../workers/index";
 import { row } from "./support/d1";
-import { SWEEP_CRON, SWEEP_MIN_AGE_MS } from "../workers/intake/sweep";
+import { SWEEP_MIN_AGE_MS } from "../workers/intake/sweep";
+import { sweepWith } from "./support/faults";
 import { guestyRequest } from "./support/guesty";
 
 describe("document version guard", () => {
@@ -40,7 +41,7 @@ describe('an event left "received" whose normalization is now final', () => {
       .bind(id, type, Date.now() - SWEEP_MIN_AGE_MS - 60_000, JSON.stringify(payload))
       .run();
   }
-  const sweep = () => worker.scheduled(createScheduledController({ cron: SWEEP_CRON, scheduledTime: Date.now() }), env, createExecutionContext());
+  const sweep = () => sweepWith({});
 
   it("is finished as ignored", async () => {
     await storeStuck("guesty_msg_stuck_ignored", "payments.received", { event: "payments.received", payment: { _id: "p-stuck" } });

@@ -3,12 +3,10 @@
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { aircallTokens, postAircall } from "./support/aircall";
-import { row } from "./support/d1";
+import { eventsMentioning } from "./support/d1";
 
 const MiB = 1024 * 1024;
-/** Events whose stored payload mentions `marker`: what this test's own requests stored. */
-const storedMentioning = async (marker: string) =>
-  (await row("SELECT count(*) AS n FROM webhook_events WHERE instr(payload, ?) > 0", marker))?.n;
+
 
 async function errorOf(response: Response) {
   return ((await response.json()) as { error: string }).error;
@@ -42,8 +40,8 @@ describe.each(["aircall", "guesty"] as const)("POST /webhooks/%s", (source) => {
       },
     });
     expect((await post(stream)).status).toBe(413);
-    expect(await storedMentioning(`declared-413-${source}`)).toBe(0);
-    expect(await storedMentioning(`streamed-413-${source}`)).toBe(0);
+    expect(await eventsMentioning(`declared-413-${source}`)).toBe(0);
+    expect(await eventsMentioning(`streamed-413-${source}`)).toBe(0);
   });
 
   it("answers 405 with Allow for other methods", async () => {
@@ -74,7 +72,7 @@ describe("malformed Aircall bodies", () => {
     const response = await postAircall(undefined, { body: bytes });
     expect(response.status).toBe(400);
     expect(await errorOf(response)).toBe("body is not valid UTF-8");
-    expect(await storedMentioning("not-utf8")).toBe(0);
+    expect(await eventsMentioning("not-utf8")).toBe(0);
   });
 
   it("never echoes the body in a parse error, even when it holds the token", async () => {

@@ -1,26 +1,21 @@
 // Failures on both sides of the answer. Before it (the one D1 write): 503, nothing stored,
 // the sender's retry stores the event once. After it (the intake queue's consumer, the sweep):
 // the event is already durable, so a failure is retried there and nothing is lost.
-import { createExecutionContext, createMessageBatch, createScheduledController, getQueueResult } from "cloudflare:test";
+import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { retryDelaySeconds } from "../queues/intake-consumer";
 import worker from "../workers/index";
-import { SWEEP_ALERT_ATTEMPTS, SWEEP_CRON, SWEEP_MIN_AGE_MS } from "../workers/intake/sweep";
-import { aircallEvent, aircallTokens, ended } from "./support/aircall";
+import { SWEEP_ALERT_ATTEMPTS, SWEEP_MIN_AGE_MS } from "../workers/intake/sweep";
+import { aircallEvent, aircallRequestInit, aircallTokens, ended } from "./support/aircall";
 import { row } from "./support/d1";
-import { fetchWith, faultyD1, recordingQueue, touches } from "./support/faults";
-import { guestyRequest } from "./support/guesty";
+import { countingD1, fetchWith, faultyD1, recordingQueue, sweepWith, touches } from "./support/faults";
+import { guestyRequest, LEAN_RESERVATION_UPDATES, leanReservationUpdate } from "./support/guesty";
 
 const url = "http://intake/webhooks/aircall";
-const aircallRequest = (body: unknown): RequestInit => ({
-  method: "POST",
-  headers: { "content-type": "application/json" },
-  body: JSON.stringify(body),
-});
 
 async function deliver(body: unknown, overrides: Partial<Env>) {
-  const response = await fetchWith(overrides, url, aircallRequest(body));
+  const response = await fetchWith(overrides, url, aircallRequestInit(body));
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
 
@@ -106,8 +101,7 @@ describe("before the answer: the one D1 write", () => {
     expect(await status(id)).toBe("received");
     expect(errors.map((line) => JSON.parse(line))).toContainEqual(expect.objectContaining({ message: "intake queue send failed", eventIds: id }));
 
-    const later = Date.now() + SWEEP_MIN_AGE_MS + 1000;
-    await worker.scheduled(createScheduledController({ cron: SWEEP_CRON, scheduledTime: later }), env, createExecutionContext());
+    await sweepWith({}, Date.now() + SWEEP_MIN_AGE_MS + 1000);
     expect(await status(id)).toBe("processed");
     expect(await row("SELECT status FROM aircall_calls WHERE id = 1004")).toEqual({ status: "done" });
   });
@@ -178,21 +172,11 @@ describe("after the answer: the intake consumer", () => {
       .bind(Date.now())
       .run();
     ids.push("aircall_batch_unknown");
-    const statements: string[] = [];
-    let batches = 0;
-    const counting = faultyD1((sql) => {
-      statements.push(sql);
-      return false;
-    });
-    const countingBatch = counting.batch.bind(counting);
-    counting.batch = (async (list: D1PreparedStatement[]) => {
-      batches += 1;
-      return countingBatch(list);
-    }) as typeof counting.batch;
+    const { db: counting, statements, counts } = countingD1();
     const vectorize = recordingQueue();
     expect((await consume(ids, { DB: counting, VECTORIZE_QUEUE: vectorize.queue })).acked.sort()).toEqual([...ids].sort());
     // One read of the events, then: entities + final statuses, documents, processed marks.
-    expect(batches).toBe(3);
+    expect(counts.batches).toBe(3);
     expect(vectorize.sent).toEqual(expect.arrayContaining([{ documentId: "call:2300" }, { documentId: "call:2301" }, { documentId: "contact:2302" }]));
     expect(vectorize.sent).toHaveLength(98);
     // Entities of one kind and column set share one upsert statement.
@@ -204,18 +188,11 @@ describe("after the answer: the intake consumer", () => {
   });
 
   it("applies lean updates of one entity with different column sets correctly within one batch, in any order", async () => {
-    const updates = [
-      { at: "2026-11-20T10:00:00.000Z", fields: { status: "confirmed", guestsCount: 2, nightsCount: 7 } },
-      { at: "2026-11-20T11:00:00.000Z", fields: { guestsCount: 4 } },
-      { at: "2026-11-20T12:00:00.000Z", fields: { status: "canceled" } },
-      { at: "2026-11-20T13:00:00.000Z", fields: { nightsCount: 5 } },
-    ];
     for (const [run, order] of [[3, 2, 1, 0], [1, 3, 0, 2]].entries()) {
       const reservationId = `res-batch-${run}`;
       const intake = recordingQueue();
       for (const index of order) {
-        const update = updates[index]!;
-        const body = { event: "reservation.updated.v2", publishedAt: update.at, reservation: { _id: reservationId, lastUpdatedAt: update.at, ...update.fields } };
+        const body = leanReservationUpdate(reservationId, LEAN_RESERVATION_UPDATES[index]!);
         const { url, init } = await guestyRequest({ id: `msg_batch_${run}_${index}`, body });
         expect((await fetchWith({ INTAKE_QUEUE: intake.queue }, url, init)).status).toBe(200);
       }
@@ -247,8 +224,7 @@ describe("after the answer: the intake consumer", () => {
 describe("the sweep", () => {
   afterEach(() => vi.restoreAllMocks());
 
-  const sweep = (scheduledTime: number, overrides: Partial<Env> = {}) =>
-    worker.scheduled(createScheduledController({ cron: SWEEP_CRON, scheduledTime }), { ...env, ...overrides }, createExecutionContext());
+  const sweep = (scheduledTime: number, overrides: Partial<Env> = {}) => sweepWith(overrides, scheduledTime);
 
   it("finishes events left received a while, and leaves younger ones to the queue", async () => {
     const old = await storeOnly(aircallEvent("call.ended", 1_763_000_094, ended(2400)));

@@ -43,6 +43,13 @@ export function aircallEvent(event: string, timestamp: number, data: unknown, to
   return { resource, event, timestamp, token, data };
 }
 
+/** The request Aircall would send with `body`. */
+export const aircallRequestInit = (body: unknown): RequestInit => ({
+  method: "POST",
+  headers: { "content-type": "application/json" },
+  body: JSON.stringify(body),
+});
+
 /** Posts an Aircall delivery and, when it is accepted, waits until its event is processed. */
 export async function postAircall(body: unknown, init: RequestInit = {}): Promise<Response> {
   const response = await exports.default.fetch("http://intake/webhooks/aircall", {

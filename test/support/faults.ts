@@ -1,8 +1,9 @@
 // Fault injection around real bindings: a D1 that fails chosen statements (batches fail whole,
 // as D1 batches are transactions) and a queue that records or refuses messages.
-import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import worker from "../../workers/index";
+import { SWEEP_CRON } from "../../workers/intake/sweep";
 
 export type SqlFault = (sql: string) => boolean;
 
@@ -57,6 +58,22 @@ export function faultyD1(fault: SqlFault, message = INJECTED_FAILURE, real: D1Da
   return fake as unknown as D1Database;
 }
 
+/** The real D1, counting the batches it runs and listing every statement's SQL. */
+export function countingD1(real: D1Database = env.DB) {
+  const statements: string[] = [];
+  const counts = { batches: 0 };
+  const db = faultyD1((sql) => {
+    statements.push(sql);
+    return false;
+  }, INJECTED_FAILURE, real);
+  const batch = db.batch.bind(db);
+  db.batch = (async (list: D1PreparedStatement[]) => {
+    counts.batches += 1;
+    return batch(list);
+  }) as typeof db.batch;
+  return { db, statements, counts };
+}
+
 export function recordingQueue(options: { fail?: boolean } = {}) {
   const sent: unknown[] = [];
   const calls = { send: 0, sendBatch: 0 };
@@ -81,6 +98,11 @@ export async function fetchWith(overrides: Partial<Env>, url: string, init?: Req
   const response = await worker.fetch(new Request(url, init), { ...env, ...overrides }, ctx);
   await waitOnExecutionContext(ctx);
   return response;
+}
+
+/** Runs the intake sweep as its cron trigger would at `scheduledTime`, with some bindings replaced. */
+export async function sweepWith(overrides: Partial<Env>, scheduledTime = Date.now()): Promise<void> {
+  await worker.scheduled(createScheduledController({ cron: SWEEP_CRON, scheduledTime }), { ...env, ...overrides }, createExecutionContext());
 }
 
 export const touches = (table: string, verb: "insert into" | "update") => (sql: string) =>

@@ -44,6 +44,18 @@ export async function postGuesty(delivery: GuestyDelivery): Promise<Response> {
   return settled(await exports.default.fetch(url, init));
 }
 
+/** Lean v2 updates of one reservation, oldest first, each carrying only what changed. */
+export const LEAN_RESERVATION_UPDATES = [
+  { at: "2026-11-20T10:00:00.000Z", fields: { status: "confirmed", guestsCount: 2, nightsCount: 7 } },
+  { at: "2026-11-20T11:00:00.000Z", fields: { guestsCount: 4 } },
+  { at: "2026-11-20T12:00:00.000Z", fields: { status: "canceled" } },
+  { at: "2026-11-20T13:00:00.000Z", fields: { nightsCount: 5, checkIn: "2026-12-21" } },
+] as const;
+
+export function leanReservationUpdate(reservationId: string, update: (typeof LEAN_RESERVATION_UPDATES)[number]) {
+  return { event: "reservation.updated.v2", publishedAt: update.at, reservation: { _id: reservationId, lastUpdatedAt: update.at, ...update.fields } };
+}
+
 export function reservationBody(
   event: string,
   reservation: Partial<Record<string, unknown>> & { _id: string },
