@@ -30,6 +30,7 @@ import type { EntityChange } from "../entities/registry";
 import { prepare } from "../db/prepare";
 import { storedEntities, upsertEntitiesStatements } from "../entities/upsert";
 import { AppError } from "../http/errors";
+import { parseJsonObject } from "../http/read-json-body";
 import { logError } from "../log";
 import { normalizeEvent } from "./normalize-event";
 import type { Normalization } from "./normalization";
@@ -50,14 +51,12 @@ async function loadEvents(deps: ProcessDeps, ids: readonly string[], replay: boo
       .where(replay ? inIdList(webhookEvents.id, ids) : and(inIdList(webhookEvents.id, ids), eq(webhookEvents.status, "received"))),
   );
   return rows.map((row) => {
-    let body: unknown;
+    // Intake stored only bodies that parsed as JSON objects; a row edited since is kept, as failed.
     try {
-      body = JSON.parse(row.payload);
+      return { id: row.id, normalization: normalizeEvent(row.source, row.type, parseJsonObject(row.payload)) };
     } catch {
-      return { id: row.id, normalization: { status: "failed", error: "stored payload is not JSON" } };
+      return { id: row.id, normalization: { status: "failed", error: "stored payload is not a JSON object" } };
     }
-    const object = typeof body === "object" && body !== null && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
-    return { id: row.id, normalization: normalizeEvent(row.source, row.type, object) };
   });
 }
 
