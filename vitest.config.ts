@@ -4,11 +4,14 @@
 // (scripts and CLIs, through tsx).
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { FAKE_ROCKETCHAT_AUTH_TOKEN, FAKE_ROCKETCHAT_USER_ID, startFakeRocketChat } from "./test/node/fakes/rocketchat.ts";
 import { loadSharedFixtures, sharedFixturesDir } from "./test/node/shared-fixtures.ts";
 
 export default defineConfig(async () => {
   const migrations = await readD1Migrations("migrations");
   const sharedFixtures = loadSharedFixtures();
+  // Vendor fakes on 127.0.0.1, for the whole run; the suites reach them through the bindings below.
+  const rocketChat = await startFakeRocketChat();
   if (sharedFixtures.length === 0) {
     console.warn(`conformance suite skipped: no vendor fixtures in ${sharedFixturesDir()} (set SHARED_FIXTURES_DIR)`);
   }
@@ -32,9 +35,17 @@ export default defineConfig(async () => {
                   GUESTY_WEBHOOK_SECRETS:
                     "whsec_dGVzdC1ndWVzdHktc2VjcmV0LW9sZC0wMDAwMDAwMDA=,whsec_dGVzdC1ndWVzdHktc2VjcmV0LW5ldy0xMTExMTExMTE=",
                   ADMIN_TOKEN: "test-admin-token",
+                  ROCKETCHAT_INGEST_TOKEN: "test-rocketchat-ingest-token",
+                  ROCKETCHAT_URL: rocketChat.url,
+                  ROCKETCHAT_USER_ID: FAKE_ROCKETCHAT_USER_ID,
+                  ROCKETCHAT_AUTH_TOKEN: FAKE_ROCKETCHAT_AUTH_TOKEN,
                 },
-                // Deliver intake messages at once: a test waits for each event it sends.
-                queueConsumers: { "edge-ops-intake-dev": { maxBatchSize: 100, maxBatchTimeout: 0, maxRetries: 5 } },
+                // Deliver messages at once: a test waits for each event it sends.
+                queueConsumers: {
+                  "edge-ops-intake-dev": { maxBatchSize: 100, maxBatchTimeout: 0, maxRetries: 5 },
+                  "edge-ops-vectorize-dev": { maxBatchSize: 100, maxBatchTimeout: 0, maxRetries: 5, deadLetterQueue: "edge-ops-vectorize-dlq-dev" },
+                  "edge-ops-vectorize-dlq-dev": { maxBatchSize: 100, maxBatchTimeout: 0, maxRetries: 10 },
+                },
               },
             }),
           ],

@@ -6,11 +6,7 @@ import { openDatabase } from "../workers/db/client";
 import { processIsolating } from "../workers/intake/process-events";
 import { logError, logInfo } from "../workers/log";
 import { intakeMessageSchema } from "./intake-message";
-
-/** Seconds before retry n (1-based): 10, 20, 40, ... capped at 5 minutes. */
-export function retryDelaySeconds(attempts: number): number {
-  return Math.min(300, 10 * 2 ** Math.max(0, attempts - 1));
-}
+import { retryDelaySeconds } from "./retry-delay";
 
 export async function consumeIntakeBatch(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const byEvent = new Map<string, Message<unknown>[]>();

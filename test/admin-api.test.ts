@@ -1,13 +1,10 @@
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { adminFetch } from "./support/admin";
 import { accepted, aircallEvent, ended } from "./support/aircall";
 import { fetchWith, faultyD1, recordingQueue } from "./support/faults";
 
-const admin = (path: string, init: RequestInit = {}) =>
-  exports.default.fetch(`http://admin${path}`, {
-    ...init,
-    headers: { authorization: `Bearer ${env.ADMIN_TOKEN}`, ...(init.headers ?? {}) },
-  });
+const admin = adminFetch;
 
 type EventList = { items: { id: string; source: string; type: string; receivedAt: string; status: string }[]; nextCursor: string | null };
 
@@ -151,7 +148,15 @@ describe("OpenAPI and health", () => {
       components: { securitySchemes: Record<string, unknown>; schemas: Record<string, unknown> };
     };
     expect(document.openapi).toBe("3.1.0");
-    expect(Object.keys(document.paths).sort()).toEqual(["/api/events", "/api/events/{id}", "/api/events/{id}/replay"]);
+    expect(Object.keys(document.paths).sort()).toEqual([
+      "/api/dlq",
+      "/api/dlq/replay",
+      "/api/documents/revectorize",
+      "/api/events",
+      "/api/events/{id}",
+      "/api/events/{id}/replay",
+      "/api/search",
+    ]);
     expect(document.paths["/api/events"]?.get?.security).toEqual([{ adminBearer: [] }]);
     expect(document.components.securitySchemes.adminBearer).toEqual({ type: "http", scheme: "bearer" });
     expect(Object.keys(document.components.schemas)).toEqual(expect.arrayContaining(["EventSummary", "EventDetail", "EventList", "Error"]));
@@ -164,9 +169,15 @@ describe("OpenAPI and health", () => {
     expect(JSON.parse(text)).toEqual({
       status: "ok",
       checks: { db: { ok: true, detail: expect.stringMatching(/^\d+ ms$/) }, intakeQueue: { ok: true }, vectorizeQueue: { ok: true } },
-      capabilities: { aircallIntake: { configured: true }, guestyIntake: { configured: true }, adminApi: { configured: true } },
+      capabilities: { aircallIntake: { configured: true }, guestyIntake: { configured: true }, rocketChatIngest: { configured: true }, adminApi: { configured: true } },
     });
-    for (const secret of [env.ADMIN_TOKEN, ...env.AIRCALL_WEBHOOK_TOKENS.split(","), ...env.GUESTY_WEBHOOK_SECRETS.split(",")]) {
+    for (const secret of [
+      env.ADMIN_TOKEN,
+      ...env.AIRCALL_WEBHOOK_TOKENS.split(","),
+      ...env.GUESTY_WEBHOOK_SECRETS.split(","),
+      env.ROCKETCHAT_INGEST_TOKEN,
+      env.ROCKETCHAT_AUTH_TOKEN,
+    ]) {
       expect(text).not.toContain(secret);
     }
   });

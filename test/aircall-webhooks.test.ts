@@ -105,8 +105,12 @@ describe("Aircall contacts, users and numbers", () => {
 
   it("creates a contact document and blanks it when the contact is deleted", async () => {
     await accepted(aircallEvent("contact.created", 1_763_000_000, contact(400)));
-    const text = (await row("SELECT text FROM documents WHERE id = 'contact:400'"))?.text;
-    expect(text).toBe("Aircall contact: Gerald Charlton\nCompany: Charlton Ltd\nPhone: +44 7700 900123\nEmail: gerald@example.com\nNotes: Prefers SMS");
+    expect(await row("SELECT text, title, header, source FROM documents WHERE id = 'contact:400'")).toEqual({
+      text: "Company: Charlton Ltd\nPhone: +44 7700 900123\nEmail: gerald@example.com\nNotes: Prefers SMS",
+      title: "Contact Gerald Charlton",
+      header: "Aircall contact Gerald Charlton · Charlton Ltd",
+      source: "aircall",
+    });
     await accepted(aircallEvent("contact.deleted", 1_763_000_500, contact(400, { emails: [] })));
     // A late update for a deleted contact must not bring it back.
     await accepted(aircallEvent("contact.updated", 1_763_000_900, contact(400)));
@@ -153,11 +157,18 @@ describe("Aircall event types", () => {
 describe("documents", () => {
   it("builds the call document from the stored row", async () => {
     await accepted(aircallEvent("call.ended", 1_763_000_094, ended(700, { tags: [{ id: 1, name: "Checkout" }] })));
-    const document = await row("SELECT kind, entity_id, text, content_hash, enqueued_hash FROM documents WHERE id = 'call:700'");
-    expect(document).toMatchObject({ kind: "call", entity_id: "700" });
+    const document = await row("SELECT kind, entity_id, text, title, header, occurred_at, content_hash, enqueued_hash FROM documents WHERE id = 'call:700'");
+    expect(document).toMatchObject({
+      kind: "call",
+      entity_id: "700",
+      title: "Call from +44 20 7946 0018 on 2025-11-13",
+      // Who, where and when: the first line of every chunk of this call.
+      header: "Aircall inbound call 700 · with +44 20 7946 0018 · agent Ana Agent · line Front desk · 2025-11-13 02:13 UTC",
+      occurred_at: Date.parse("2025-11-13T02:13:20.000Z"),
+    });
     expect(document?.text).toBe(
       [
-        "Aircall call 700: inbound, done",
+        "Status: done",
         "Started: 2025-11-13T02:13:20.000Z",
         "Duration: 64 s",
         "Agent: Ana Agent",

@@ -245,7 +245,10 @@ describe("Guesty intake", () => {
       meta: { updatedFields: ["title"] },
     };
     expect((await postGuesty({ id: "msg_lst_1", body: listing })).status).toBe(200);
-    expect((await row("SELECT text FROM documents WHERE id = 'listing:lst-1'"))?.text).toContain("Old Town Flat (OTF)");
+    expect(await row("SELECT title, text FROM documents WHERE id = 'listing:lst-1'")).toEqual({
+      title: "Listing Old Town Flat (OTF)",
+      text: "Address: 1 Main St, Lisbon\nLocation: Lisbon, Portugal\nBedrooms: 2",
+    });
 
     const task = { event: "task.created", task: { _id: "task-1", title: "Deep clean", status: "pending", listingId: "lst-1", description: "Before the 20th" } };
     expect((await postGuesty({ id: "msg_task_1", body: task })).status).toBe(200);

@@ -22,6 +22,13 @@ describe("document version guard", () => {
       text,
       entityVersion,
       contentHash: `hash-of-${text}`,
+      source: "guesty" as const,
+      title: "Task guard-1",
+      header: "Guesty task guard-1",
+      room: null,
+      url: null,
+      occurredAt: null,
+      groupId: null,
     });
     const write = async (entityVersion: number, text: string): Promise<void> => {
       const [statement] = upsertDocumentsStatements([draft(entityVersion, text)], Date.now());

@@ -4,7 +4,7 @@
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { retryDelaySeconds } from "../queues/intake-consumer";
+import { retryDelaySeconds } from "../queues/retry-delay";
 import worker from "../workers/index";
 import { SWEEP_ALERT_ATTEMPTS, SWEEP_MIN_AGE_MS } from "../workers/intake/sweep";
 import { aircallEvent, aircallRequestInit, aircallTokens, ended } from "./support/aircall";

@@ -1,11 +1,13 @@
 // The Worker's HTTP surface. Each flow mounts its own routes here.
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { eventsRoutes } from "./admin/events-routes";
+import { vectorizeRoutes } from "./admin/vectorize-routes";
 import { requireAdmin } from "./auth/admin-bearer";
 import type { AppEnv } from "./http/app-env";
 import { healthRoutes } from "./http/health-routes";
 import { handleError, requestLog } from "./http/request-log";
 import { webhookRoutes } from "./intake/routes";
+import { searchRoutes } from "./search/search-routes";
 
 export function createApp() {
   const app = new OpenAPIHono<AppEnv>();
@@ -23,5 +25,7 @@ export function createApp() {
   });
   app.use("/api/*", async (c, next) => (c.req.path === "/api/openapi.json" ? next() : requireAdmin(c, next)));
   app.route("/api", eventsRoutes);
+  app.route("/api", searchRoutes);
+  app.route("/api", vectorizeRoutes);
   return app;
 }

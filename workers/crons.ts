@@ -3,4 +3,6 @@
 export const CRONS = {
   /** Finish webhook events left "received" (workers/intake/sweep.ts). */
   intakeSweep: "*/5 * * * *",
+  /** Send documents whose index is stale to the vectorize queue (workers/vectorize/catch-up.ts). */
+  vectorizeCatchUp: "*/10 * * * *",
 } as const;

@@ -1,11 +1,15 @@
 // Queue consumers by queue role (the queue name without its environment suffix). A capability
 // that consumes a queue registers its handler here and binds the queue in wrangler.toml.
+import { consumeDeadLetters } from "../queues/dead-letter-consumer";
 import { consumeIntakeBatch } from "../queues/intake-consumer";
+import { consumeVectorizeBatch } from "../queues/vectorize-consumer";
 
 export type QueueConsumer = (batch: MessageBatch<unknown>, env: Env, ctx: ExecutionContext) => Promise<void>;
 
 export const queueConsumers: Record<string, QueueConsumer> = {
   "edge-ops-intake": consumeIntakeBatch,
+  "edge-ops-vectorize": consumeVectorizeBatch,
+  "edge-ops-vectorize-dlq": consumeDeadLetters,
 };
 
 /** Queue names carry the environment as a suffix (edge-ops-vectorize-staging); the role is the stem. */

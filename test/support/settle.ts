@@ -21,3 +21,22 @@ export async function settled(response: Response): Promise<Response> {
   }
   return response;
 }
+
+/**
+ * Waits until the index holds the current text of every document in `ids` (the vectorize
+ * queue's consumer has run for them); throws after `timeoutMs`.
+ */
+export async function waitIndexed(ids: readonly string[], timeoutMs = 10_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const pending = await env.DB.prepare(
+      "SELECT id FROM documents WHERE id IN (SELECT value FROM json_each(?)) AND (indexed_hash IS NULL OR indexed_hash <> content_hash)",
+    )
+      .bind(JSON.stringify(ids))
+      .all<{ id: string }>();
+    const known = await env.DB.prepare("SELECT count(*) AS n FROM documents WHERE id IN (SELECT value FROM json_each(?))").bind(JSON.stringify(ids)).first<number>("n");
+    if (pending.results.length === 0 && known === ids.length) return;
+    if (Date.now() > until) throw new Error(`not indexed after ${timeoutMs} ms: ${pending.results.map((row) => row.id).join(", ") || "documents missing"}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}

@@ -2,10 +2,6 @@
 import { z } from "@hono/zod-openapi";
 import { EVENT_SOURCES, EVENT_STATUSES } from "../db/schema";
 
-export const errorSchema = z
-  .object({ error: z.string(), requestId: z.string().optional() })
-  .openapi("Error");
-
 export const eventSummarySchema = z
   .object({
     id: z.string().openapi({ example: "guesty_msg_2Lx8kQ1" }),

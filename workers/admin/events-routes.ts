@@ -1,15 +1,15 @@
 // Admin API over stored webhook events: list, inspect, replay.
-import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
+import { createRoute } from "@hono/zod-openapi";
 import { and, desc, eq, lt, or, type SQL } from "drizzle-orm";
 import { openDatabase } from "../db/client";
 import { withStorage } from "../db/with-storage";
 import { webhookEvents } from "../db/schema";
 import type { AppEnv } from "../http/app-env";
 import { AppError, badRequest } from "../http/errors";
+import { adminErrors as errors, adminRouter, adminSecurity as security, errorSchema, json } from "./openapi";
 import { processEvents } from "../intake/process-events";
 import { decodeCursor, encodeCursor } from "./event-cursor";
 import {
-  errorSchema,
   eventDetailSchema,
   eventIdParamsSchema,
   eventListQuerySchema,
@@ -18,22 +18,7 @@ import {
 } from "./event-schemas";
 
 const iso = (ms: number) => new Date(ms).toISOString();
-const json = <T>(schema: T, description: string) => ({ content: { "application/json": { schema } }, description });
-const errors = {
-  400: json(errorSchema, "Invalid request"),
-  401: json(errorSchema, "Missing or wrong bearer token"),
-  503: json(errorSchema, "Storage unavailable"),
-};
-const security = [{ adminBearer: [] }];
-
-export const eventsRoutes = new OpenAPIHono<AppEnv>({
-  defaultHook: (result) => {
-    if (!result.success) {
-      const issue = result.error.issues[0];
-      throw badRequest(`${issue?.path.join(".") || "request"}: ${issue?.message ?? "invalid"}`);
-    }
-  },
-});
+export const eventsRoutes = adminRouter();
 
 const listRoute = createRoute({
   method: "get",

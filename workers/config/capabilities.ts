@@ -3,10 +3,12 @@
 import { adminApiConfig } from "../admin/config";
 import { aircallIntakeConfig } from "../intake/aircall/config";
 import { guestyIntakeConfig } from "../intake/guesty/config";
+import { rocketChatIngestConfig } from "../intake/rocketchat/config";
 import type { Capability } from "./capability";
 
 export const capabilities: Record<string, Capability<unknown>> = {
   aircallIntake: aircallIntakeConfig,
   guestyIntake: guestyIntakeConfig,
+  rocketChatIngest: rocketChatIngestConfig,
   adminApi: adminApiConfig,
 };

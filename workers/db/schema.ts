@@ -20,7 +20,7 @@ const bookkeeping = {
   updatedAt: integer("updated_at").notNull(),
 };
 
-export const EVENT_SOURCES = ["aircall", "guesty"] as const;
+export const EVENT_SOURCES = ["aircall", "guesty", "rocketchat"] as const;
 export type EventSource = (typeof EVENT_SOURCES)[number];
 
 /** received: stored, not yet fully processed (a retry or replay finishes it).
@@ -202,6 +202,44 @@ export const guestyTasks = sqliteTable("guesty_tasks", {
   ...bookkeeping,
 });
 
+// ---- Rocket.Chat ----
+
+export const rocketchatMessages = sqliteTable(
+  "rocketchat_messages",
+  {
+    id: text("id").primaryKey(),
+    roomId: text("room_id"),
+    roomName: text("room_name"),
+    /** The thread's root message id, for a reply in a thread. */
+    threadId: text("thread_id"),
+    userId: text("user_id"),
+    userName: text("user_name"),
+    text: text("text"),
+    /** When it was posted (ms). */
+    sentAt: integer("sent_at"),
+    edited: integer("edited", { mode: "boolean" }).notNull().default(false),
+    /** The server's public URL as the sender reported it, for permalinks. */
+    siteUrl: text("site_url"),
+    deleted: integer("deleted", { mode: "boolean" }).notNull().default(false),
+    ...bookkeeping,
+  },
+  (t) => [index("rocketchat_messages_room_idx").on(t.roomId, t.sentAt), index("rocketchat_messages_thread_idx").on(t.threadId)],
+);
+
+export const ROOM_VISIBILITIES = ["public", "private"] as const;
+export type RoomVisibility = (typeof ROOM_VISIBILITIES)[number];
+
+/** Who may see a Rocket.Chat room's messages, as its REST API last said (cached). */
+export const chatRooms = sqliteTable("chat_rooms", {
+  id: text("id").primaryKey(),
+  name: text("name"),
+  /** public: a channel; private: a private group or DM, or not known (the safe default). */
+  visibility: text("visibility", { enum: ROOM_VISIBILITIES }).notNull(),
+  /** Rocket.Chat's room type (c, p, d, l), or null when it could not be asked. */
+  roomType: text("room_type"),
+  checkedAt: integer("checked_at").notNull(),
+});
+
 // ---- Searchable documents ----
 
 export const documents = sqliteTable(
@@ -216,10 +254,57 @@ export const documents = sqliteTable(
     contentHash: text("content_hash").notNull(),
     /** content_hash at the last successful send to the vectorize queue. */
     enqueuedHash: text("enqueued_hash"),
+    /** When the document was last handed to the vectorize queue (ms). */
+    enqueuedAt: integer("enqueued_at"),
     entityVersion: integer("entity_version").notNull(),
     updatedAt: integer("updated_at").notNull(),
+    // What search shows and filters on. content_hash covers these as well as text.
+    source: text("source").notNull().default(""),
+    title: text("title").notNull().default(""),
+    /** Who, where and when, in one line: the first line of every chunk. */
+    header: text("header").notNull().default(""),
+    /** Chat room; null for business records. */
+    room: text("room"),
+    url: text("url"),
+    /** When what the document tells happened (ms). */
+    occurredAt: integer("occurred_at"),
+    /**
+     * A chat thread or conversation window this document is one message of. Grouped documents
+     * are indexed together, as one unit named by the group id.
+     */
+    groupId: text("group_id"),
+    /** content_hash, embedder model and time of what the index holds for this document. */
+    indexedHash: text("indexed_hash"),
+    indexedModel: text("indexed_model"),
+    indexedAt: integer("indexed_at"),
   },
-  (t) => [index("documents_pending_idx").on(t.enqueuedHash, t.contentHash)],
+  (t) => [
+    index("documents_pending_idx").on(t.enqueuedHash, t.contentHash),
+    index("documents_group_idx").on(t.groupId),
+    index("documents_indexed_model_idx").on(t.indexedModel),
+    // The catch-up sweep's work list: documents whose indexed text is not their current text.
+    index("documents_stale_idx")
+      .on(t.updatedAt)
+      .where(sql`"indexed_hash" IS NULL OR "indexed_hash" <> "content_hash"`),
+  ],
+);
+
+/** Messages a queue gave up on after its last retry, recorded by the dead-letter consumer. */
+export const deadLetters = sqliteTable(
+  "dead_letters",
+  {
+    /** The queue's message id. */
+    id: text("id").primaryKey(),
+    /** The queue the message was meant for (role, without environment suffix). */
+    queue: text("queue").notNull(),
+    body: text("body").notNull(),
+    /** The document it names, for vectorize messages. */
+    documentId: text("document_id"),
+    attempts: integer("attempts").notNull(),
+    deadAt: integer("dead_at").notNull(),
+    replayedAt: integer("replayed_at"),
+  },
+  (t) => [index("dead_letters_open_idx").on(t.replayedAt, t.deadAt), index("dead_letters_document_idx").on(t.documentId)],
 );
 
 // ---- Search index (the embedded vector store) ----

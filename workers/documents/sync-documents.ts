@@ -8,7 +8,7 @@ import type { Database } from "../db/client";
 import { inIdList } from "../db/id-list";
 import { documents } from "../db/schema";
 import type { EntityChange, StoredEntity } from "../entities/registry";
-import { documentFor, documentId, type DocumentDraft } from "./build-text";
+import { documentFor, documentId, hashedContent, type DocumentDraft } from "./build-text";
 
 export type DocumentToEnqueue = { id: string; contentHash: string };
 
@@ -17,7 +17,7 @@ type HashedDraft = DocumentDraft & { contentHash: string };
 /** The documents of `entities` with their content hashes (kinds without documents drop out). */
 export async function draftDocuments(entities: readonly StoredEntity[]): Promise<HashedDraft[]> {
   const drafts = entities.map(documentFor).filter((draft) => draft !== null);
-  return Promise.all(drafts.map(async (draft) => ({ ...draft, contentHash: await sha256Hex(draft.text) })));
+  return Promise.all(drafts.map(async (draft) => ({ ...draft, contentHash: await sha256Hex(hashedContent(draft)) })));
 }
 
 /** Rows of one document upsert statement stay under this size (D1 caps a value at 2 MB). */
@@ -31,7 +31,7 @@ export function upsertDocumentsStatements(drafts: readonly HashedDraft[], now: n
   const chunks: HashedDraft[][] = [];
   let size = 0;
   for (const draft of drafts) {
-    const draftSize = draft.text.length * 3 + 200;
+    const draftSize = (draft.text.length + draft.header.length + draft.title.length + (draft.url?.length ?? 0)) * 3 + 300;
     if (chunks.length === 0 || size + draftSize > UPSERT_JSON_BYTES) {
       chunks.push([]);
       size = 0;
@@ -40,13 +40,22 @@ export function upsertDocumentsStatements(drafts: readonly HashedDraft[], now: n
     size += draftSize;
   }
   return chunks.map((chunk) => {
-    const rows = JSON.stringify(chunk.map(({ id, kind, entityId, text, contentHash, entityVersion }) => ({ id, kind, entityId, text, contentHash, entityVersion })));
-    return sql`INSERT INTO "documents" ("id", "kind", "entity_id", "text", "content_hash", "entity_version", "updated_at")
+    const rows = JSON.stringify(
+      chunk.map(({ id, kind, entityId, text, contentHash, entityVersion, source, title, header, room, url, occurredAt, groupId }) => ({
+        id, kind, entityId, text, contentHash, entityVersion, source, title, header, room, url, occurredAt, groupId,
+      })),
+    );
+    return sql`INSERT INTO "documents" ("id", "kind", "entity_id", "text", "content_hash", "entity_version", "updated_at",
+        "source", "title", "header", "room", "url", "occurred_at", "group_id")
       SELECT json_extract(value, '$.id'), json_extract(value, '$.kind'), json_extract(value, '$.entityId'), json_extract(value, '$.text'),
-        json_extract(value, '$.contentHash'), json_extract(value, '$.entityVersion'), ${now}
+        json_extract(value, '$.contentHash'), json_extract(value, '$.entityVersion'), ${now},
+        json_extract(value, '$.source'), json_extract(value, '$.title'), json_extract(value, '$.header'), json_extract(value, '$.room'),
+        json_extract(value, '$.url'), json_extract(value, '$.occurredAt'), json_extract(value, '$.groupId')
       FROM json_each(${rows}) WHERE true
       ON CONFLICT ("id") DO UPDATE SET "text" = excluded."text", "content_hash" = excluded."content_hash",
-        "entity_version" = excluded."entity_version", "updated_at" = excluded."updated_at"
+        "entity_version" = excluded."entity_version", "updated_at" = excluded."updated_at",
+        "source" = excluded."source", "title" = excluded."title", "header" = excluded."header", "room" = excluded."room",
+        "url" = excluded."url", "occurred_at" = excluded."occurred_at", "group_id" = excluded."group_id"
       -- A slower writer holding an older entity version must not replace newer text.
       WHERE excluded."entity_version" >= "documents"."entity_version"
       RETURNING "id", "content_hash", "enqueued_hash"`;
@@ -97,9 +106,9 @@ export async function enqueueDocuments(queue: Queue, pending: readonly DocumentT
 }
 
 /** Records what the queue accepted: each document's hash, unless its text changed meanwhile. */
-export function markEnqueuedStatement(sent: readonly DocumentToEnqueue[]): SQL | null {
+export function markEnqueuedStatement(sent: readonly DocumentToEnqueue[], now: number): SQL | null {
   if (sent.length === 0) return null;
   const rows = JSON.stringify(sent.map(({ id, contentHash }) => [id, contentHash]));
-  return sql`UPDATE "documents" SET "enqueued_hash" = "content_hash"
+  return sql`UPDATE "documents" SET "enqueued_hash" = "content_hash", "enqueued_at" = ${now}
     WHERE ("id", "content_hash") IN (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(${rows}))`;
 }

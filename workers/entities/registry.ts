@@ -9,6 +9,7 @@ import {
   guestyMessages,
   guestyReservations,
   guestyTasks,
+  rocketchatMessages,
 } from "../db/schema";
 
 export const entityTables = {
@@ -21,6 +22,7 @@ export const entityTables = {
   guest: guestyGuests,
   message: guestyMessages,
   task: guestyTasks,
+  chat_message: rocketchatMessages,
 } as const;
 
 export type EntityKind = keyof typeof entityTables;

@@ -44,7 +44,7 @@ type Loaded = { id: string; normalization: Normalization };
 async function loadEvents(deps: ProcessDeps, ids: readonly string[], replay: boolean): Promise<Loaded[]> {
   const rows = await withStorage("loading events", () =>
     deps.db
-      .select({ id: webhookEvents.id, source: webhookEvents.source, type: webhookEvents.type, payload: webhookEvents.payload })
+      .select({ id: webhookEvents.id, source: webhookEvents.source, type: webhookEvents.type, payload: webhookEvents.payload, receivedAt: webhookEvents.receivedAt })
       .from(webhookEvents)
       // Outside a replay only unfinished events are processed: a late queue message for an
       // event the sweep already finished changes nothing.
@@ -53,7 +53,7 @@ async function loadEvents(deps: ProcessDeps, ids: readonly string[], replay: boo
   return rows.map((row) => {
     // Intake stored only bodies that parsed as JSON objects; a row edited since is kept, as failed.
     try {
-      return { id: row.id, normalization: normalizeEvent(row.source, row.type, parseJsonObject(row.payload)) };
+      return { id: row.id, normalization: normalizeEvent(row.source, row.type, parseJsonObject(row.payload), row.receivedAt) };
     } catch {
       return { id: row.id, normalization: { status: "failed", error: "stored payload is not a JSON object" } };
     }
@@ -114,7 +114,7 @@ export async function processEvents(
   if (toProcess.length > 0) {
     marks.push(deps.db.update(webhookEvents).set({ status: "processed", error: null, processedAt: now }).where(inIdList(webhookEvents.id, toProcess)).getSQL());
   }
-  const enqueuedMark = markEnqueuedStatement(pending);
+  const enqueuedMark = markEnqueuedStatement(pending, now);
   if (enqueuedMark) marks.push(enqueuedMark);
   if (marks.length > 0) await withStorage("marking events processed", () => deps.db.$client.batch(marks.map((mark) => prepare(deps.db, mark))));
 

@@ -1,18 +1,23 @@
-// POST /webhooks/aircall and /webhooks/guesty: authenticate, store once, answer. Processing
+// POST /webhooks/aircall, /webhooks/guesty and /webhooks/rocketchat: authenticate, store once, answer. Processing
 // (entities, documents, vectorize queue) happens off the response path, in the intake queue's
 // consumer. Other methods on these paths answer 405. Each route loads only its own
 // configuration, so a Guesty-only installation needs no Aircall token (and the reverse).
 import { Hono, type Context } from "hono";
+import type { z } from "zod";
+import { refreshRoomVisibility } from "../chat/room-visibility";
 import { matchesAny, sha256Hex } from "../auth/constant-time";
 import { verifyStandardWebhook } from "../auth/standard-webhooks";
 import { openDatabase } from "../db/client";
 import type { EventSource } from "../db/schema";
 import type { AppEnv } from "../http/app-env";
-import { unauthorized } from "../http/errors";
+import { badRequest, unauthorized } from "../http/errors";
+import { issueReason } from "../http/validation";
 import { assertJsonContentType, parseJsonObject, readRawBody, type JsonObject } from "../http/read-json-body";
 import { aircallIntakeConfig } from "./aircall/config";
 import { guestyIntakeConfig } from "./guesty/config";
 import { normalizeEvent } from "./normalize-event";
+import { rocketChatIngestConfig } from "./rocketchat/config";
+import { chatDeletionPayloadSchema, chatMessagePayloadSchema, looksEncrypted, ROCKETCHAT_EVENT_TYPES, type ChatMessagePayload } from "./rocketchat/payloads";
 import { requestProcessing } from "./request-processing";
 import { storeEvent } from "./store-event";
 
@@ -21,16 +26,12 @@ export const UNKNOWN_EVENT_TYPE = "unknown";
 const eventTypeOf = (body: JsonObject) =>
   typeof body.event === "string" && body.event.length > 0 ? body.event.slice(0, 200) : UNKNOWN_EVENT_TYPE;
 
-async function acceptEvent(c: Context<AppEnv>, source: EventSource, id: string, payload: string, body: JsonObject) {
-  const type = eventTypeOf(body);
+async function acceptEvent(c: Context<AppEnv>, source: EventSource, type: string, id: string, payload: string, body: JsonObject) {
   c.set("eventType", type);
   c.set("eventId", id);
   // Normalizing is pure and cheap: it tells whether there is anything left to process.
-  const stored = await storeEvent(
-    openDatabase(c.env.DB),
-    { id, source, type, payload, receivedAt: Date.now() },
-    normalizeEvent(source, type, body),
-  );
+  const receivedAt = Date.now();
+  const stored = await storeEvent(openDatabase(c.env.DB), { id, source, type, payload, receivedAt }, normalizeEvent(source, type, body, receivedAt));
   c.set("outcome", stored.duplicate ? "duplicate" : stored.status);
   c.set("accessLog", false);
   if (!stored.duplicate && stored.status === "received") requestProcessing(c.executionCtx, c.env.INTAKE_QUEUE, id);
@@ -38,11 +39,12 @@ async function acceptEvent(c: Context<AppEnv>, source: EventSource, id: string, 
 }
 
 /**
- * The Aircall body as stored: everything but `token`. The token is Aircall's only proof of
- * origin, so whoever reads it (a D1 export, the admin API) could forge webhooks; and keying on
- * the body without it keeps a redelivery under a rotated token a duplicate.
+ * The body as stored when the sender authenticates with a `token` field in it (Aircall,
+ * Rocket.Chat): everything but the token. The token is the sender's only proof of origin, so
+ * whoever reads it (a D1 export, the admin API) could forge webhooks; and keying on the body
+ * without it keeps a redelivery under a rotated token a duplicate.
  */
-export function aircallStoredPayload(body: JsonObject): { payload: string; withoutToken: JsonObject } {
+export function payloadWithoutToken(body: JsonObject): { payload: string; withoutToken: JsonObject } {
   const { token: _token, ...withoutToken } = body;
   return { payload: JSON.stringify(withoutToken), withoutToken };
 }
@@ -57,8 +59,8 @@ webhookRoutes.post("/aircall", async (c) => {
   const token = typeof body.token === "string" ? body.token : "";
   if (!token || !(await matchesAny(token, config.tokens))) throw unauthorized("aircall token mismatch");
   // Aircall events carry no id and a redelivery repeats the body: the body is the key.
-  const { payload, withoutToken } = aircallStoredPayload(body);
-  return acceptEvent(c, "aircall", `aircall_${await sha256Hex(payload)}`, payload, withoutToken);
+  const { payload, withoutToken } = payloadWithoutToken(body);
+  return acceptEvent(c, "aircall", eventTypeOf(body), `aircall_${await sha256Hex(payload)}`, payload, withoutToken);
 });
 
 webhookRoutes.post("/guesty", async (c) => {
@@ -69,10 +71,54 @@ webhookRoutes.post("/guesty", async (c) => {
   const verified = await verifyStandardWebhook(c.req.raw.headers, raw.bytes, config.keys);
   if (!verified.ok) throw unauthorized(`guesty signature: ${verified.reason}`);
   // The message id is the same on every retry of one delivery.
-  return acceptEvent(c, "guesty", `guesty_${verified.messageId}`, raw.text, parseJsonObject(raw.text));
+  const body = parseJsonObject(raw.text);
+  return acceptEvent(c, "guesty", eventTypeOf(body), `guesty_${verified.messageId}`, raw.text, body);
 });
 
-webhookRoutes.all("/:source{aircall|guesty}", (c) => {
+webhookRoutes.post("/rocketchat", async (c) => {
+  c.set("source", "rocketchat");
+  const config = await rocketChatIngestConfig.load(c.env);
+  assertJsonContentType(c.req.raw);
+  const body = parseJsonObject((await readRawBody(c.req.raw)).text);
+  const token = typeof body.token === "string" ? body.token : "";
+  if (!token || !(await matchesAny(token, config.tokens))) throw unauthorized("rocket.chat token mismatch");
+
+  const { payload, withoutToken } = payloadWithoutToken(body);
+  if (body.deleted === true) {
+    const deletion = parseOrReject(chatDeletionPayloadSchema, body);
+    // One deletion per message: a repeat is a duplicate whatever else it carries.
+    return acceptEvent(c, "rocketchat", ROCKETCHAT_EVENT_TYPES.deleted, `rocketchat_deleted_${await sha256Hex(deletion.message_id)}`, payload, withoutToken);
+  }
+  const message = parseOrReject(chatMessagePayloadSchema, body);
+  const skipped = skipReason(message, config.botUserId);
+  if (skipped) {
+    c.set("outcome", `skipped: ${skipped}`);
+    // 200 with a body that has no `text`: Rocket.Chat would post a `text` into the channel.
+    return c.json({ skipped }, 200);
+  }
+  c.executionCtx.waitUntil(refreshRoomVisibility(openDatabase(c.env.DB), config.api, message.channel_id));
+  const type = message.isEdited || message.editedAt ? ROCKETCHAT_EVENT_TYPES.edited : ROCKETCHAT_EVENT_TYPES.message;
+  // No delivery id: a retry repeats the body, so the body is the key (as for Aircall).
+  return acceptEvent(c, "rocketchat", type, `rocketchat_${await sha256Hex(payload)}`, payload, withoutToken);
+});
+
+/** Why a Rocket.Chat message is not ingested, or null when it is. */
+function skipReason(message: ChatMessagePayload, botUserId: string | null): string | null {
+  if (message.bot === true) return "bot message";
+  // The bot's REST posts come back with bot: false.
+  if (botUserId !== null && message.user_id === botUserId) return "own message";
+  if (message.t) return "system message";
+  if (looksEncrypted(message.text)) return "end-to-end encrypted";
+  return null;
+}
+
+function parseOrReject<S extends z.ZodType>(schema: S, body: JsonObject): z.infer<S> {
+  const parsed = schema.safeParse(body);
+  if (parsed.success) return parsed.data;
+  throw badRequest(issueReason(parsed.error, "body"));
+}
+
+webhookRoutes.all("/:source{aircall|guesty|rocketchat}", (c) => {
   c.header("Allow", "POST");
   return c.json({ error: "method not allowed" }, 405);
 });

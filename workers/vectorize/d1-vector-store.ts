@@ -8,7 +8,7 @@ import { inIdList } from "../db/id-list";
 import { prepare } from "../db/prepare";
 import { searchChunks } from "../db/schema";
 import { cosine } from "./embedder";
-import { fuseByReciprocalRank, type DocumentChunks, type SearchFilter, type SearchHit, type SearchQuery, type VectorStore } from "./vector-store";
+import { fuseByReciprocalRank, type DocumentChunks, type IndexedChunk, type SearchFilter, type SearchHit, type SearchQuery, type VectorStore } from "./vector-store";
 import { words } from "./words";
 
 /** How many candidates each half contributes to the fusion, per result asked for. */
@@ -36,6 +36,39 @@ function filterConditions(model: string, filter: SearchFilter = {}): SQL {
   return and(...conditions)!;
 }
 
+type ChunkRow = Omit<IndexedChunk, "vector"> & { documentId: string; vector: string; size: number };
+
+function hexOf(vector: Float32Array): string {
+  const bytes = new Uint8Array(vector.buffer, vector.byteOffset, vector.byteLength);
+  let hex = "";
+  for (const byte of bytes) hex += HEX_BYTES[byte];
+  return hex;
+}
+const HEX_BYTES = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, "0"));
+
+function chunkRow(documentId: string, chunk: IndexedChunk): ChunkRow {
+  const { vector, ...payload } = chunk;
+  const hex = hexOf(vector);
+  return { ...payload, documentId, vector: hex, size: hex.length + (chunk.text.length + chunk.title.length + (chunk.url?.length ?? 0)) * 3 + 200 };
+}
+
+/** One statement's rows stay under this size (D1 caps a bound value at 2 MB). */
+const ROWS_JSON_BYTES = 1024 * 1024;
+
+function rowGroups(rows: readonly ChunkRow[]): Omit<ChunkRow, "size">[][] {
+  const groups: Omit<ChunkRow, "size">[][] = [];
+  let size = 0;
+  for (const { size: rowSize, ...row } of rows) {
+    if (groups.length === 0 || size + rowSize > ROWS_JSON_BYTES) {
+      groups.push([]);
+      size = 0;
+    }
+    groups.at(-1)!.push(row);
+    size += rowSize;
+  }
+  return groups;
+}
+
 export class D1VectorStore implements VectorStore {
   constructor(private readonly db: Database) {}
 
@@ -44,42 +77,17 @@ export class D1VectorStore implements VectorStore {
     const keep = documents.flatMap((document) => document.chunks.map((chunk) => chunk.id));
     const removeStale = sql`DELETE FROM ${searchChunks} WHERE ${inIdList(searchChunks.documentId, documents.map((document) => document.documentId))}
       AND ${searchChunks.id} NOT IN (SELECT value FROM json_each(${JSON.stringify(keep)}))`;
-    // One statement per chunk: a vector is a BLOB parameter and cannot travel inside JSON.
-    const writes = documents.flatMap((document) =>
-      document.chunks.map((chunk) =>
-        this.db
-          .insert(searchChunks)
-          .values({
-            id: chunk.id,
-            documentId: document.documentId,
-            chunkIndex: chunk.chunkIndex,
-            model,
-            vector: chunk.vector.buffer.slice(chunk.vector.byteOffset, chunk.vector.byteOffset + chunk.vector.byteLength) as ArrayBuffer,
-            text: chunk.text,
-            source: chunk.source,
-            entityType: chunk.entityType,
-            room: chunk.room,
-            title: chunk.title,
-            url: chunk.url,
-            occurredAt: chunk.occurredAt,
-          })
-          .onConflictDoUpdate({
-            target: searchChunks.id,
-            set: {
-              chunkIndex: sql`excluded."chunk_index"`,
-              model: sql`excluded."model"`,
-              vector: sql`excluded."vector"`,
-              text: sql`excluded."text"`,
-              source: sql`excluded."source"`,
-              entityType: sql`excluded."entity_type"`,
-              room: sql`excluded."room"`,
-              title: sql`excluded."title"`,
-              url: sql`excluded."url"`,
-              occurredAt: sql`excluded."occurred_at"`,
-            },
-          })
-          .getSQL(),
-      ),
+    // The chunks travel as JSON (vectors as hex, turned back into BLOBs by unhex), a few
+    // statements per call however many chunks: D1 counts statements, not rows.
+    const writes = rowGroups(documents.flatMap((document) => document.chunks.map((chunk) => chunkRow(document.documentId, chunk)))).map(
+      (rows) => sql`INSERT INTO ${searchChunks} ("id", "document_id", "chunk_index", "model", "vector", "text", "source", "entity_type", "room", "title", "url", "occurred_at")
+        SELECT json_extract(value, '$.id'), json_extract(value, '$.documentId'), json_extract(value, '$.chunkIndex'), ${model},
+          unhex(json_extract(value, '$.vector')), json_extract(value, '$.text'), json_extract(value, '$.source'), json_extract(value, '$.entityType'),
+          json_extract(value, '$.room'), json_extract(value, '$.title'), json_extract(value, '$.url'), json_extract(value, '$.occurredAt')
+        FROM json_each(${JSON.stringify(rows)}) WHERE true
+        ON CONFLICT ("id") DO UPDATE SET "document_id" = excluded."document_id", "chunk_index" = excluded."chunk_index", "model" = excluded."model",
+          "vector" = excluded."vector", "text" = excluded."text", "source" = excluded."source", "entity_type" = excluded."entity_type",
+          "room" = excluded."room", "title" = excluded."title", "url" = excluded."url", "occurred_at" = excluded."occurred_at"`,
     );
     await this.db.$client.batch([removeStale, ...writes].map((statement) => prepare(this.db, statement)));
   }

@@ -1,0 +1,50 @@
+// Consumer of a dead-letter queue: records each message a queue gave up on in D1, where the
+// admin API lists and replays them, and raises an alert. A message is acknowledged once
+// recorded; a D1 failure retries it.
+import { sql } from "drizzle-orm";
+import { openDatabase } from "../workers/db/client";
+import { prepare } from "../workers/db/prepare";
+import { withStorage } from "../workers/db/with-storage";
+import { logError } from "../workers/log";
+
+/** The queue a dead-letter queue serves: "edge-ops-vectorize-dlq-dev" -> "edge-ops-vectorize". */
+export const deadLetterSourceQueue = (queue: string) => queue.replace(/-dlq(-(dev|staging|production))?$/, "");
+
+const documentIdOf = (body: unknown) =>
+  typeof body === "object" && body !== null && typeof (body as { documentId?: unknown }).documentId === "string"
+    ? (body as { documentId: string }).documentId
+    : null;
+
+export async function consumeDeadLetters(batch: MessageBatch<unknown>, env: Env): Promise<void> {
+  const db = openDatabase(env.DB);
+  const queue = deadLetterSourceQueue(batch.queue);
+  const now = Date.now();
+  const rows = batch.messages.map((message) => ({
+    id: message.id,
+    queue,
+    body: JSON.stringify(message.body ?? null),
+    documentId: documentIdOf(message.body),
+    attempts: message.attempts,
+    deadAt: now,
+  }));
+  try {
+    await withStorage("recording dead letters", () =>
+      db.$client.batch([
+        prepare(
+          db,
+          sql`INSERT INTO "dead_letters" ("id", "queue", "body", "document_id", "attempts", "dead_at", "replayed_at")
+            SELECT json_extract(value, '$.id'), json_extract(value, '$.queue'), json_extract(value, '$.body'), json_extract(value, '$.documentId'),
+              json_extract(value, '$.attempts'), json_extract(value, '$.deadAt'), NULL
+            FROM json_each(${JSON.stringify(rows)}) WHERE true
+            ON CONFLICT ("id") DO NOTHING`,
+        ),
+      ]),
+    );
+  } catch (error) {
+    logError("recording dead letters failed", { queue, messages: rows.length, reason: error instanceof Error ? error.message : "unknown", alert: true });
+    batch.retryAll();
+    return;
+  }
+  for (const row of rows) logError("message dead-lettered", { queue, messageId: row.id, documentId: row.documentId, alert: true });
+  batch.ackAll();
+}

@@ -1,0 +1,72 @@
+// Rocket.Chat's REST API, as far as we use it. Requests carry the bot's personal access token
+// (X-User-Id, X-Auth-Token); responses are checked with zod, and failures become
+// RocketChatApiError with the status and Rocket.Chat's error code, never the token.
+import { z } from "zod";
+
+export type RocketChatApiSettings = { url: string; userId: string; authToken: string };
+
+/** The API when all three variables are set; null otherwise (callers then assume the safe default). */
+export function rocketChatApiFrom(values: {
+  ROCKETCHAT_URL?: string | undefined;
+  ROCKETCHAT_USER_ID?: string | undefined;
+  ROCKETCHAT_AUTH_TOKEN?: string | undefined;
+}): RocketChatApi | null {
+  const { ROCKETCHAT_URL: url, ROCKETCHAT_USER_ID: userId, ROCKETCHAT_AUTH_TOKEN: authToken } = values;
+  return url && userId && authToken ? new RocketChatApi({ url, userId, authToken }) : null;
+}
+
+export class RocketChatApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    /** Seconds Rocket.Chat asked us to wait (429), when it said. */
+    readonly retryAfterSeconds: number | null = null,
+  ) {
+    super(`rocket.chat answered ${status} ${code}`);
+    this.name = "RocketChatApiError";
+  }
+}
+
+const errorBodySchema = z.object({ error: z.string().optional(), errorType: z.string().optional(), message: z.string().optional() }).loose();
+
+const roomInfoSchema = z.object({
+  success: z.literal(true),
+  room: z.object({ _id: z.string(), t: z.string(), name: z.string().optional(), fname: z.string().optional() }).loose(),
+});
+
+export type RoomInfo = { id: string; name: string | null; type: string };
+
+/** Rocket.Chat's rate limiter says how long to wait in the error text or the reset header. */
+function retryAfterOf(response: Response): number | null {
+  const header = response.headers.get("retry-after");
+  if (header && /^\d+$/.test(header)) return Number(header);
+  const reset = Number(response.headers.get("x-ratelimit-reset"));
+  return Number.isFinite(reset) && reset > 0 ? Math.max(1, Math.ceil((reset - Date.now()) / 1000)) : null;
+}
+
+export class RocketChatApi {
+  constructor(private readonly settings: RocketChatApiSettings) {}
+
+  private async request<S extends z.ZodType>(path: string, schema: S, init: RequestInit = {}): Promise<z.infer<S>> {
+    const url = `${this.settings.url.replace(/\/+$/, "")}/api/v1/${path}`;
+    const response = await fetch(url, {
+      ...init,
+      headers: { "X-User-Id": this.settings.userId, "X-Auth-Token": this.settings.authToken, "Content-Type": "application/json", ...init.headers },
+      signal: init.signal ?? AbortSignal.timeout(5000),
+    });
+    const body: unknown = await response.json().catch(() => null);
+    if (!response.ok) {
+      const error = errorBodySchema.safeParse(body);
+      const code = error.success ? error.data.errorType ?? error.data.error?.match(/\[([\w-]+)\]$/)?.[1] ?? "error" : "error";
+      throw new RocketChatApiError(response.status, code, response.status === 429 ? retryAfterOf(response) : null);
+    }
+    const parsed = schema.safeParse(body);
+    if (!parsed.success) throw new RocketChatApiError(response.status, "unexpected-response");
+    return parsed.data;
+  }
+
+  async roomInfo(roomId: string): Promise<RoomInfo> {
+    const { room } = await this.request(`rooms.info?roomId=${encodeURIComponent(roomId)}`, roomInfoSchema);
+    return { id: room._id, name: room.name ?? room.fname ?? null, type: room.t };
+  }
+}

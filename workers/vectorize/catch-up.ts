@@ -1,0 +1,97 @@
+// Keeps the index from staying stale: every few minutes, documents whose indexed hash or model
+// is not their current one (a lost queue message, a queue that ran without a consumer, a new
+// embedder model) are sent to the vectorize queue again. The queue path alone makes a new
+// document searchable; this only finishes what it did not. The admin API's revectorize uses
+// the same selection on demand.
+import { sql, type SQL } from "drizzle-orm";
+import type { VectorizeMessage } from "../../queues/vectorize-message";
+import { CRONS } from "../crons";
+import { openDatabase, type Database } from "../db/client";
+import { inIdList } from "../db/id-list";
+import { prepare } from "../db/prepare";
+import { withStorage } from "../db/with-storage";
+import { documents } from "../db/schema";
+import { logInfo } from "../log";
+import { vectorizeProviders } from "./providers";
+
+export const CATCH_UP_CRON = CRONS.vectorizeCatchUp;
+/** Younger documents are still in the queue's hands. */
+export const CATCH_UP_MIN_AGE_MS = 2 * 60_000;
+/** A document sent this recently is still being retried by the queue (its retries span about 10 minutes). */
+export const RESEND_AFTER_MS = 15 * 60_000;
+export const CATCH_UP_BATCH = 500;
+
+/** A document whose index is not its current text in `model`'s space. */
+const staleIn = (model: string) =>
+  sql`(${documents.indexedHash} IS NULL OR ${documents.indexedHash} <> ${documents.contentHash} OR ${documents.indexedModel} IS NOT ${model})`;
+
+/** Documents a dead-letter record holds: an operator replays those, the sweep does not loop on them. */
+const notDeadLettered = sql`${documents.id} NOT IN (SELECT "document_id" FROM "dead_letters" WHERE "replayed_at" IS NULL AND "document_id" IS NOT NULL)`;
+
+const QUEUE_BATCH_LIMIT = 100;
+
+/** Sends `ids` to the vectorize queue and records when. */
+export async function sendForVectorizing(db: Database, queue: Queue, ids: readonly string[], options: { force?: boolean; now: number }): Promise<void> {
+  for (let start = 0; start < ids.length; start += QUEUE_BATCH_LIMIT) {
+    const slice = ids.slice(start, start + QUEUE_BATCH_LIMIT);
+    await withStorage("sending to the vectorize queue", () =>
+      queue.sendBatch(
+        slice.map((documentId): MessageSendRequest<VectorizeMessage> => ({
+          body: options.force ? { documentId, force: true } : { documentId },
+          contentType: "json",
+        })),
+      ),
+    );
+    await withStorage("recording the send", () =>
+      db.$client.batch([prepare(db, sql`UPDATE ${documents} SET "enqueued_at" = ${options.now} WHERE ${inIdList(documents.id, slice)}`)]),
+    );
+  }
+}
+
+export async function catchUpStaleDocuments(env: Env, now = Date.now()): Promise<{ enqueued: number }> {
+  const db = openDatabase(env.DB);
+  const { embedder } = vectorizeProviders(db);
+  const rows = await withStorage("picking stale documents", () =>
+    db
+      .select({ id: documents.id })
+      .from(documents)
+      .where(
+        sql`${staleIn(embedder.model)} AND ${documents.updatedAt} < ${now - CATCH_UP_MIN_AGE_MS}
+          AND (${documents.enqueuedAt} IS NULL OR ${documents.enqueuedAt} < ${now - RESEND_AFTER_MS}) AND ${notDeadLettered}`,
+      )
+      .orderBy(documents.updatedAt)
+      .limit(CATCH_UP_BATCH),
+  );
+  if (rows.length === 0) return { enqueued: 0 };
+  await sendForVectorizing(db, env.VECTORIZE_QUEUE, rows.map((row) => row.id), { now });
+  logInfo("vectorize catch-up", { enqueued: rows.length, model: embedder.model });
+  return { enqueued: rows.length };
+}
+
+export type RevectorizeRequest = {
+  /** Also documents that look indexed as they are. */
+  force: boolean;
+  filter: { source?: string | undefined; kind?: string | undefined; ids?: readonly string[] | undefined };
+  limit: number;
+  /** Continue after this document id (the previous answer's `next`). */
+  after?: string | undefined;
+};
+
+/** Sends the documents the request selects, in id order, at most `limit` of them. */
+export async function revectorize(env: Env, request: RevectorizeRequest, now = Date.now()): Promise<{ enqueued: number; next: string | null }> {
+  const db = openDatabase(env.DB);
+  const { embedder } = vectorizeProviders(db);
+  const conditions: SQL[] = [];
+  if (!request.force) conditions.push(staleIn(embedder.model));
+  if (request.filter.source) conditions.push(sql`${documents.source} = ${request.filter.source}`);
+  if (request.filter.kind) conditions.push(sql`${documents.kind} = ${request.filter.kind}`);
+  if (request.filter.ids) conditions.push(inIdList(documents.id, request.filter.ids));
+  if (request.after) conditions.push(sql`${documents.id} > ${request.after}`);
+  const where = conditions.length > 0 ? sql.join(conditions, sql` AND `) : sql`true`;
+  const rows = await withStorage("selecting documents", () =>
+    db.select({ id: documents.id }).from(documents).where(where).orderBy(documents.id).limit(request.limit + 1),
+  );
+  const page = rows.slice(0, request.limit).map((row) => row.id);
+  await sendForVectorizing(db, env.VECTORIZE_QUEUE, page, { force: request.force, now });
+  return { enqueued: page.length, next: rows.length > request.limit ? page.at(-1) ?? null : null };
+}
