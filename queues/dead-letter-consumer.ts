@@ -42,9 +42,9 @@ export async function consumeDeadLetters(batch: MessageBatch<unknown>, env: Env)
     );
   } catch (error) {
     logError("recording dead letters failed", { queue, messages: rows.length, reason: error instanceof Error ? error.message : "unknown", alert: true });
-    batch.retryAll();
+    for (const message of batch.messages) message.retry();
     return;
   }
   for (const row of rows) logError("message dead-lettered", { queue, messageId: row.id, documentId: row.documentId, alert: true });
-  batch.ackAll();
+  for (const message of batch.messages) message.ack();
 }

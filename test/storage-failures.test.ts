@@ -1,10 +1,10 @@
 // Failures on both sides of the answer. Before it (the one D1 write): 503, nothing stored,
 // the sender's retry stores the event once. After it (the intake queue's consumer, the sweep):
 // the event is already durable, so a failure is retried there and nothing is lost.
-import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { retryDelaySeconds } from "../queues/retry-delay";
+import { runBatch } from "./support/queue";
 import worker from "../workers/index";
 import { SWEEP_ALERT_ATTEMPTS, SWEEP_MIN_AGE_MS } from "../workers/intake/sweep";
 import { aircallEvent, aircallRequestInit, aircallTokens, ended } from "./support/aircall";
@@ -28,22 +28,12 @@ async function storeOnly(body: unknown): Promise<string> {
   return String(answer.body.id);
 }
 
-let messageSeq = 0;
 /** Runs the intake consumer on messages naming `eventIds`, with some bindings replaced. */
 async function consume(eventIds: string[], overrides: Partial<Env> = {}, attempts = 1) {
-  const messages = eventIds.map((eventId) => ({ id: `msg-${++messageSeq}`, timestamp: Date.now(), attempts, body: { eventId } }));
-  const batch = createMessageBatch("edge-ops-intake-dev", messages);
-  // The pool's QueueResult drops retry options; the spies keep the delay each retry asked for.
-  const retries = batch.messages.map((message) => ({ message, spy: vi.spyOn(message, "retry") }));
-  const ctx = createExecutionContext();
-  await worker.queue(batch, { ...env, ...overrides }, ctx);
-  const result = await getQueueResult(batch, ctx);
-  const idOf = (msgId: string) => messages.find((message) => message.id === msgId)?.body.eventId;
+  const outcome = await runBatch("edge-ops-intake-dev", eventIds.map((eventId) => ({ eventId })), (batch, ctx) => worker.queue(batch, { ...env, ...overrides }, ctx), attempts);
   return {
-    acked: result.explicitAcks.map(idOf),
-    retried: retries.flatMap(({ message, spy }) =>
-      spy.mock.calls.map(([options]) => ({ eventId: idOf(message.id), delaySeconds: options?.delaySeconds })),
-    ),
+    acked: outcome.acked.map((body) => body.eventId),
+    retried: outcome.retried.map(({ body, delaySeconds }) => ({ eventId: body.eventId, delaySeconds })),
   };
 }
 
@@ -209,10 +199,8 @@ describe("after the answer: the intake consumer", () => {
   it("acknowledges a malformed message with an alert instead of retrying it forever", async () => {
     const errors: string[] = [];
     vi.spyOn(console, "error").mockImplementation((line: string) => void errors.push(line));
-    const batch = createMessageBatch("edge-ops-intake-dev", [{ id: "bad-1", timestamp: Date.now(), attempts: 1, body: { nope: true } }]);
-    const ctx = createExecutionContext();
-    await worker.queue(batch, env, ctx);
-    expect((await getQueueResult(batch, ctx)).explicitAcks).toEqual(["bad-1"]);
+    const outcome = await runBatch("edge-ops-intake-dev", [{ nope: true }], (batch, ctx) => worker.queue(batch, env, ctx));
+    expect(outcome).toEqual({ acked: [{ nope: true }], retried: [] });
     expect(errors.map((line) => JSON.parse(line))).toContainEqual(expect.objectContaining({ message: "malformed intake message", alert: true }));
   });
 

@@ -100,10 +100,15 @@ export async function fetchWith(overrides: Partial<Env>, url: string, init?: Req
   return response;
 }
 
-/** Runs the intake sweep as its cron trigger would at `scheduledTime`, with some bindings replaced. */
-export async function sweepWith(overrides: Partial<Env>, scheduledTime = Date.now()): Promise<void> {
-  await worker.scheduled(createScheduledController({ cron: SWEEP_CRON, scheduledTime }), { ...env, ...overrides }, createExecutionContext());
+/** Runs the jobs of `cron` as its trigger would at `scheduledTime`, with some bindings replaced. */
+export async function cronWith(cron: string, overrides: Partial<Env> = {}, scheduledTime = Date.now()): Promise<void> {
+  const ctx = createExecutionContext();
+  await worker.scheduled(createScheduledController({ cron, scheduledTime }), { ...env, ...overrides }, ctx);
+  await waitOnExecutionContext(ctx);
 }
+
+/** Runs the intake sweep as its cron trigger would at `scheduledTime`, with some bindings replaced. */
+export const sweepWith = (overrides: Partial<Env>, scheduledTime = Date.now()) => cronWith(SWEEP_CRON, overrides, scheduledTime);
 
 export const touches = (table: string, verb: "insert into" | "update") => (sql: string) =>
   sql.toLowerCase().startsWith(`${verb} "${table}"`);
