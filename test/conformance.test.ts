@@ -5,12 +5,14 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import worker from "../workers/index";
 import { firstGuestySecret, signStandardWebhook } from "./support/sign-guesty";
-import { settled } from "./support/settle";
+import { settled, waitIndexed } from "./support/settle";
 import type { SharedFixture } from "./support/shared-fixture";
 
 const fixtures = env.SHARED_FIXTURES;
 const aircall = fixtures.filter((fixture) => fixture.source === "aircall");
 const guesty = fixtures.filter((fixture) => fixture.source === "guesty");
+// The outgoing integration's body; the other Rocket.Chat files are API shapes, not deliveries.
+const rocketChatOutgoing = fixtures.filter((fixture) => fixture.source === "rocketchat" && fixture.name === "outgoing-webhook");
 
 type Answer = { status: number; body: { id?: string; duplicate?: boolean } };
 
@@ -137,5 +139,27 @@ describe.skipIf(guesty.length === 0)(`Guesty documented examples from ${env.SHAR
       expect(answer.status, fixture.file).toBe(200);
       expect(await eventStatus(answer.body.id!), fixture.file).toBe("processed");
     }
+  });
+});
+
+describe.skipIf(rocketChatOutgoing.length === 0)(`Rocket.Chat outgoing integration body from ${env.SHARED_FIXTURES_DIR}`, () => {
+  it("ingests it as a chat message and makes it searchable", async () => {
+    const body = rocketChatOutgoing[0]!.body as { token: string; message_id: string; channel_id: string; text: string; user_name: string };
+    const ctx = createExecutionContext();
+    const response = await worker.fetch(
+      new Request("http://intake/webhooks/rocketchat", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) }),
+      // The example carries a placeholder token; accept it for this delivery only.
+      { ...env, ROCKETCHAT_INGEST_TOKEN: body.token },
+      ctx,
+    );
+    await waitOnExecutionContext(ctx);
+    expect(response.status).toBe(200);
+    await settled(response);
+    expect(await env.DB.prepare("SELECT room_id, user_name, text FROM rocketchat_messages WHERE id = ?").bind(body.message_id).first()).toEqual({
+      room_id: body.channel_id,
+      user_name: body.user_name,
+      text: body.text,
+    });
+    await waitIndexed([`chat_message:${body.message_id}`]);
   });
 });

@@ -13,7 +13,7 @@ export function sharedFixturesDir(): string {
 export function loadSharedFixtures(dir = sharedFixturesDir()): SharedFixture[] {
   if (!existsSync(dir)) return [];
   const fixtures: SharedFixture[] = [];
-  for (const source of ["aircall", "guesty"] as const) {
+  for (const source of ["aircall", "guesty", "rocketchat"] as const) {
     const folder = join(dir, source);
     if (!existsSync(folder)) continue;
     for (const file of readdirSync(folder).filter((name) => name.endsWith(".json")).sort()) {

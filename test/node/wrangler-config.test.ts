@@ -21,3 +21,13 @@ it("binds the intake queue as producer and consumer in every environment", () =>
     expect(toml).toMatch(new RegExp(`binding = "INTAKE_QUEUE"\\nqueue = "edge-ops-intake-${env}"`));
   }
 });
+
+it("consumes the vectorize queue one batch at a time, with a dead-letter queue and its consumer, in every environment", () => {
+  for (const env of ["dev", "staging", "production"]) {
+    expect(toml).toMatch(
+      new RegExp(`queue = "edge-ops-vectorize-${env}"\\nmax_batch_size = 100\\nmax_batch_timeout = \\d+\\nmax_retries = 5\\ndead_letter_queue = "edge-ops-vectorize-dlq-${env}"\\n(#.*\\n)*max_concurrency = 1`),
+    );
+    expect(toml).toContain(`queue = "edge-ops-vectorize-dlq-${env}"\nmax_batch_size = 100`);
+    expect(toml).toMatch(new RegExp(`binding = "VECTORIZE_QUEUE"\\nqueue = "edge-ops-vectorize-${env}"`));
+  }
+});
