@@ -151,6 +151,7 @@ describe("OpenAPI and health", () => {
     expect(Object.keys(document.paths).sort()).toEqual([
       "/api/dlq",
       "/api/dlq/replay",
+      "/api/documents/index-status",
       "/api/documents/revectorize",
       "/api/events",
       "/api/events/{id}",

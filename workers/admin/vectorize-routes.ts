@@ -1,13 +1,14 @@
 // Admin API over the vectorize pipeline: re-vectorize documents on demand, list the messages
 // the queue gave up on, and replay them.
 import { createRoute, z } from "@hono/zod-openapi";
-import { and, asc, isNull } from "drizzle-orm";
+import { and, asc, isNull, sql } from "drizzle-orm";
 import { openDatabase } from "../db/client";
 import { inIdList } from "../db/id-list";
-import { deadLetters, EVENT_SOURCES } from "../db/schema";
+import { deadLetters, documents, EVENT_SOURCES } from "../db/schema";
 import { withStorage } from "../db/with-storage";
 import { queueRole } from "../queue-consumers";
 import { revectorize, sendForVectorizing } from "../vectorize/catch-up";
+import { vectorizeProviders } from "../vectorize/providers";
 import { adminErrors, adminRouter, adminSecurity, json } from "./openapi";
 
 export const vectorizeRoutes = adminRouter();
@@ -42,6 +43,46 @@ vectorizeRoutes.openapi(
     },
   }),
   async (c) => c.json(await revectorize(c.env, c.req.valid("json")), 202),
+);
+
+vectorizeRoutes.openapi(
+  createRoute({
+    method: "get",
+    path: "/documents/index-status",
+    summary: "How much of the documents the index holds as they are now, in the current embedder's model",
+    security: adminSecurity,
+    responses: {
+      200: json(
+        z
+          .object({
+            model: z.string(),
+            documents: z.number().int(),
+            indexed: z.number().int().openapi({ description: "Indexed with their current text, in `model`." }),
+            stale: z.number().int().openapi({ description: "Waiting for the vectorize queue or the catch-up sweep." }),
+            deadLetters: z.number().int().openapi({ description: "Open dead letters, waiting for an operator's replay." }),
+          })
+          .openapi("IndexStatus"),
+        "Counts",
+      ),
+      ...adminErrors,
+    },
+  }),
+  async (c) => {
+    const db = openDatabase(c.env.DB);
+    const { model } = vectorizeProviders(db).embedder;
+    const [counts] = await withStorage("counting documents", () =>
+      db
+        .select({
+          documents: sql<number>`count(*)`,
+          indexed: sql<number>`coalesce(sum(${documents.indexedHash} = ${documents.contentHash} AND ${documents.indexedModel} = ${model}), 0)`,
+          deadLetters: sql<number>`(SELECT count(*) FROM ${deadLetters} WHERE ${deadLetters.replayedAt} IS NULL)`,
+        })
+        .from(documents),
+    );
+    const documentCount = counts?.documents ?? 0;
+    const indexed = counts?.indexed ?? 0;
+    return c.json({ model, documents: documentCount, indexed, stale: documentCount - indexed, deadLetters: counts?.deadLetters ?? 0 }, 200);
+  },
 );
 
 const deadLetterSchema = z

@@ -46,11 +46,11 @@ export type DocumentContent = {
 type Built = Omit<DocumentContent, "room" | "url" | "occurredAt" | "groupId"> & Partial<DocumentContent>;
 
 /** Guest conversations are indexed in windows of a week, chat outside threads in six hours. */
-const GUEST_CONVERSATION_WINDOW_MS = 7 * 24 * 3600 * 1000;
-const CHAT_WINDOW_MS = 6 * 3600 * 1000;
+export const GUEST_CONVERSATION_WINDOW_MS = 7 * 24 * 3600 * 1000;
+export const CHAT_WINDOW_MS = 6 * 3600 * 1000;
 
 /** "<prefix>:<key>:<window start>": a group of messages close in time. */
-function windowGroupId(prefix: string, key: string, occurredAt: number | null, windowMs: number): string {
+export function windowGroupId(prefix: string, key: string, occurredAt: number | null, windowMs: number): string {
   const start = occurredAt === null ? "undated" : new Date(Math.floor(occurredAt / windowMs) * windowMs).toISOString();
   return `${prefix}:${key}:${start}`;
 }

@@ -1,0 +1,381 @@
+// `npm run bench:vectorize`: the vectorize pipeline on the embedded defaults (offline embedder,
+// D1 store), under `wrangler dev` on a fresh temporary local D1, through the real queues.
+//
+//  1. Latency: SAMPLE records of the labelled corpus (scripts/bench/search-questions.ts) are
+//     sent one at a time as webhooks (Aircall, signed Guesty, Rocket.Chat); each is timed from
+//     the webhook's 200 to the first /api/search answer that returns its document.
+//  2. Recall: the rest of the corpus is sent, and each labelled question is searched (k=5);
+//     recall@5 is the share whose answering document is among the five (target >= 0.9).
+//  3. Throughput: N Guesty reservations are sent and indexed, then all documents are
+//     re-vectorized at once (POST /api/documents/revectorize with force) and timed until
+//     indexed again; the consumer's "vectorize batch" log lines give the documents per batch
+//     and the embedder and store calls per 100 documents (target at most 2 of each).
+//
+//   npm run bench:vectorize                      N=1000 SAMPLE=10
+//   npm run bench:vectorize -- --n 2000 --sample 20 --timeout 600
+//
+// Exit status: 0 PASS, 1 FAIL or error, 124 timeout.
+import { createHmac, randomBytes } from "node:crypto";
+import { cpus, platform, release } from "node:os";
+import { CHAT_WINDOW_MS, GUEST_CONVERSATION_WINDOW_MS, windowGroupId } from "../workers/documents/build-text.ts";
+import { createWranglerRun, freePort, sleep } from "./bench/wrangler-run.ts";
+import { corpus, questions, type CorpusRecord } from "./bench/search-questions.ts";
+
+const USAGE = `usage: npm run bench:vectorize [-- --n N --sample SAMPLE --timeout SECONDS --port PORT]
+  N        reservations for the throughput phase (default 1000)
+  SAMPLE   corpus records whose webhook-to-searchable latency is timed one by one (default 10)
+  TIMEOUT  total time limit in seconds (default 600)
+  PORT     port for wrangler dev (default: a free port)`;
+
+function readOptions(argv: readonly string[]) {
+  const flags: Record<string, string> = {};
+  for (let i = 0; i < argv.length; i += 1) {
+    const match = /^--?([a-zA-Z]+)(?:=(.*))?$/.exec(argv[i]!);
+    const name = match?.[1]?.toUpperCase();
+    if (!match || !name || !["N", "SAMPLE", "TIMEOUT", "PORT", "H", "HELP"].includes(name)) {
+      console.error(`bench: unexpected argument ${argv[i]}\n${USAGE}`);
+      process.exit(1);
+    }
+    if (name === "H" || name === "HELP") {
+      console.log(USAGE);
+      process.exit(0);
+    }
+    flags[name] = match[2] ?? argv[++i] ?? "";
+  }
+  const number = (name: string, fallback: number) => {
+    const raw = flags[name] ?? process.env[name];
+    const value = raw === undefined || raw === "" ? fallback : Number(raw);
+    if (!Number.isInteger(value) || value < 0) {
+      console.error(`bench: ${name} must be a non-negative integer, got "${raw}"`);
+      process.exit(1);
+    }
+    return value;
+  };
+  return { n: number("N", 1000), sample: Math.min(number("SAMPLE", 10), corpus.length), timeoutMs: number("TIMEOUT", 600) * 1000, port: number("PORT", 0) };
+}
+
+const options = readOptions(process.argv.slice(2));
+const run = createWranglerRun({ name: "bench-vectorize", timeoutMs: options.timeoutMs });
+
+const aircallToken = `bench-${randomBytes(12).toString("hex")}`;
+const guestySecret = `whsec_${randomBytes(32).toString("base64")}`;
+const guestyKey = Buffer.from(guestySecret.slice("whsec_".length), "base64");
+const rocketChatToken = `bench-${randomBytes(12).toString("hex")}`;
+const adminToken = randomBytes(24).toString("hex");
+
+// ---------------------------------------------------------------- webhooks for corpus records
+
+type Webhook = { path: string; headers: Record<string, string>; body: string };
+
+function guestyWebhook(body: unknown): Webhook {
+  const id = `msg_${randomBytes(12).toString("hex")}`;
+  const timestamp = String(Math.floor(Date.now() / 1000));
+  const raw = JSON.stringify(body);
+  const signature = createHmac("sha256", guestyKey).update(`${id}.${timestamp}.${raw}`).digest("base64");
+  return { path: "/webhooks/guesty", headers: { "svix-id": id, "svix-timestamp": timestamp, "svix-signature": `v1,${signature}` }, body: raw };
+}
+
+const seconds = (iso: string) => Math.floor(Date.parse(iso) / 1000);
+
+/** The webhooks that bring `record` in (a call needs its call and its transcript). */
+function webhooksOf(record: CorpusRecord): Webhook[] {
+  switch (record.kind) {
+    case "call": {
+      const [first, ...last] = record.contactName.split(" ");
+      const started = seconds(record.startedAt);
+      const agentFirstName = record.agentName.split(" ")[0];
+      const call = {
+        resource: "call",
+        event: "call.ended",
+        timestamp: started + record.durationSeconds + 5,
+        token: aircallToken,
+        data: {
+          id: record.callId,
+          direction: record.direction,
+          status: "done",
+          started_at: started,
+          answered_at: started + 4,
+          ended_at: started + record.durationSeconds,
+          duration: record.durationSeconds,
+          raw_digits: record.externalNumber,
+          user: { id: 900_001, name: record.agentName, email: "agent@example.com" },
+          number: { id: 800_001, name: "Front desk", digits: "+351 21 000 0000" },
+          contact: { id: record.callId + 1, first_name: first, last_name: last.join(" ") },
+          tags: [],
+          comments: [],
+        },
+      };
+      const transcript = {
+        resource: "transcription",
+        event: "transcription.created",
+        timestamp: started + record.durationSeconds + 60,
+        token: aircallToken,
+        data: {
+          call_id: record.callId,
+          content: {
+            language: "en-US",
+            utterances: record.transcript.map((turn, index) => {
+              const [speaker, ...words] = turn.split(": ");
+              return { start_time: index * 5, end_time: index * 5 + 4, text: words.join(": "), participant_type: speaker === agentFirstName ? "internal" : "external" };
+            }),
+          },
+        },
+      };
+      return [call, transcript].map((body) => ({ path: "/webhooks/aircall", headers: {}, body: JSON.stringify(body) }));
+    }
+    case "reservation":
+      return [
+        guestyWebhook({
+          event: "reservation.new",
+          reservation: {
+            _id: record.reservationId,
+            confirmationCode: record.confirmationCode,
+            status: record.status,
+            checkInDateLocalized: record.checkIn,
+            checkOutDateLocalized: record.checkOut,
+            guestsCount: record.guestsCount,
+            source: record.channel,
+            listing: { title: record.listingName },
+            guest: { fullName: record.guestName },
+            lastUpdatedAt: "2026-04-01T00:00:00.000Z",
+          },
+        }),
+      ];
+    case "guest-message":
+      return [
+        guestyWebhook({
+          event: record.direction === "received" ? "reservation.messageReceived" : "reservation.messageSent",
+          reservationId: record.reservationId,
+          conversation: { _id: record.conversationId, meta: { guestName: record.guestName } },
+          message: { _id: record.messageId, body: record.body, module: "airbnb2", createdAt: record.sentAt },
+        }),
+      ];
+    case "chat":
+      return [
+        {
+          path: "/webhooks/rocketchat",
+          headers: {},
+          body: JSON.stringify({
+            token: rocketChatToken,
+            bot: false,
+            channel_id: record.roomId,
+            channel_name: record.roomName,
+            message_id: record.messageId,
+            timestamp: record.sentAt,
+            user_id: `u${record.userName}`.slice(0, 17),
+            user_name: record.userName,
+            text: record.text,
+            siteUrl: "https://chat.example.com",
+            ...(record.threadId ? { tmid: record.threadId } : {}),
+          }),
+        },
+      ];
+  }
+}
+
+/** The document ids search may answer `record` with (a thread's root is also in its window). */
+function documentIdsOf(record: CorpusRecord): string[] {
+  switch (record.kind) {
+    case "call":
+      return [`call:${record.callId}`];
+    case "reservation":
+      return [`reservation:${record.reservationId}`];
+    case "guest-message":
+      return [windowGroupId("guest-conversation", record.conversationId, Date.parse(record.sentAt), GUEST_CONVERSATION_WINDOW_MS)];
+    case "chat":
+      return record.threadId
+        ? [`chat-thread:${record.threadId}`]
+        : [windowGroupId("chat-window", record.roomId, Date.parse(record.sentAt), CHAT_WINDOW_MS), `chat-thread:${record.messageId}`];
+  }
+}
+
+// ---------------------------------------------------------------- HTTP
+
+let base = "";
+
+async function post(webhook: Webhook): Promise<void> {
+  const response = await fetch(`${base}${webhook.path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...webhook.headers },
+    body: webhook.body,
+    signal: run.abort.signal,
+  });
+  if (response.status !== 200) throw new Error(`${webhook.path} answered ${response.status}: ${await response.text()}`);
+}
+
+async function admin<T>(path: string, body?: unknown): Promise<T> {
+  const response = await fetch(`${base}${path}`, {
+    method: body === undefined ? "GET" : "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${adminToken}` },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: run.abort.signal,
+  });
+  if (response.status >= 300) throw new Error(`${path} answered ${response.status}: ${await response.text()}`);
+  return (await response.json()) as T;
+}
+
+type Hit = { documentId: string };
+const searchIds = async (query: string, k: number) => (await admin<{ hits: Hit[] }>("/api/search", { query, k })).hits.map((hit) => hit.documentId);
+
+type IndexStatus = { documents: number; indexed: number; stale: number; model: string };
+
+async function waitAllIndexed(expectedDocuments: number, timeoutMs = options.timeoutMs): Promise<IndexStatus> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const status = await admin<IndexStatus>("/api/documents/index-status");
+    if (status.documents >= expectedDocuments && status.stale === 0) return status;
+    if (Date.now() > until) throw new Error(`index not caught up: ${JSON.stringify(status)}`);
+    await sleep(50);
+  }
+}
+
+// ---------------------------------------------------------------- consumer log lines
+
+type BatchLine = { documents: number; units: number; chunks: number; embedCalls: number; storeCalls: number; durationMs: number; at: number };
+const batches: BatchLine[] = [];
+
+function onWorkerOutput(line: string) {
+  const start = line.indexOf('{"level":"info","message":"vectorize batch"');
+  if (start < 0) return;
+  try {
+    const parsed = JSON.parse(line.slice(start)) as Omit<BatchLine, "at">;
+    batches.push({ ...parsed, at: Date.now() });
+  } catch {
+    // a line cut by the pipe; the counts of other batches still stand
+  }
+}
+
+const percentile = (values: readonly number[], p: number) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
+};
+const ms = (value: number) => `${value.toFixed(0)} ms`;
+
+// ---------------------------------------------------------------- main
+
+async function main(): Promise<number> {
+  await run.applyMigrations();
+  const port = options.port || (await freePort());
+  base = `http://127.0.0.1:${port}`;
+  const vars = { AIRCALL_WEBHOOK_TOKENS: aircallToken, GUESTY_WEBHOOK_SECRETS: guestySecret, ROCKETCHAT_INGEST_TOKEN: rocketChatToken, ADMIN_TOKEN: adminToken };
+  // Log level "log": the consumer's "vectorize batch" lines carry the call counts.
+  process.env.BENCH_LOG_LEVEL = "log";
+  const { dev, exited } = await run.startWranglerDev(port, [
+    "--persist-to", run.persistDir,
+    ...Object.entries(vars).flatMap(([name, value]) => ["--var", `${name}:${value}`]),
+  ]);
+  for (const stream of [dev.stdout, dev.stderr]) stream.on("data", (chunk: Buffer) => chunk.toString().split("\n").forEach(onWorkerOutput));
+  await run.waitForHealth(base, "/healthz", dev, exited);
+  console.log(`bench: wrangler dev on ${base}; corpus ${corpus.length} records, ${questions.length} questions, N=${options.n}`);
+
+  // 1. Latency, one record at a time.
+  const latencies: number[] = [];
+  const sample = corpus.filter((record) => record.kind !== "chat" || !record.threadId).slice(0, options.sample);
+  for (const record of sample) {
+    const hooks = webhooksOf(record);
+    for (const hook of hooks) await post(hook);
+    const answered = Date.now();
+    const expected = documentIdsOf(record);
+    const query = record.kind === "call" ? record.transcript[0]! : record.kind === "reservation" ? `${record.guestName} ${record.listingName}` : record.kind === "chat" ? record.text : record.body;
+    for (;;) {
+      if ((await searchIds(query, 10)).some((id) => expected.includes(id))) break;
+      if (Date.now() - answered > 30_000) throw new Error(`${record.key} not searchable within 30 s`);
+      await sleep(10);
+    }
+    latencies.push(Date.now() - answered);
+  }
+
+  // 2. Recall@5 over the labelled questions.
+  const rest = corpus.filter((record) => !sample.includes(record));
+  await Promise.all(rest.map(async (record) => { for (const hook of webhooksOf(record)) await post(hook); }));
+  // One document per record (a call, a reservation, a message): wait until all exist and are indexed.
+  await waitAllIndexed(corpus.length);
+  const byKey = new Map(corpus.map((record) => [record.key, record]));
+  async function measureRecall() {
+    const misses: string[] = [];
+    const searchTimes: number[] = [];
+    for (const { question, answerKey } of questions) {
+      const started = performance.now();
+      const ids = await searchIds(question, 5);
+      searchTimes.push(performance.now() - started);
+      if (!ids.some((id) => documentIdsOf(byKey.get(answerKey)!).includes(id))) {
+        misses.push(`${answerKey}: ${question}${process.env.BENCH_DEBUG ? `\n    expected ${documentIdsOf(byKey.get(answerKey)!).join(" or ")}, got ${ids.join(", ")}` : ""}`);
+      }
+    }
+    return { recall: (questions.length - misses.length) / questions.length, misses, searchTimes };
+  }
+  const corpusOnly = await measureRecall();
+
+  // 3. Throughput through the consumer: N reservations, then everything re-vectorized at once.
+  const listings = ["Lisbon Alfama Loft", "Porto Riverside Flat", "Lisbon Baixa Studio", "Sintra Garden House", "Cascais Beach Apartment"];
+  const reservations = Array.from({ length: options.n }, (_, index) =>
+    guestyWebhook({
+      event: "reservation.new",
+      reservation: {
+        _id: randomBytes(12).toString("hex"),
+        confirmationCode: `BENCH${index}`,
+        status: "confirmed",
+        checkInDateLocalized: `2026-0${5 + (index % 4)}-${String(1 + (index % 28)).padStart(2, "0")}`,
+        checkOutDateLocalized: `2026-0${5 + (index % 4)}-${String(2 + (index % 27)).padStart(2, "0")}`,
+        guestsCount: 1 + (index % 5),
+        source: "airbnb2",
+        listing: { title: listings[index % listings.length] },
+        guest: { fullName: `Guest ${index}` },
+        lastUpdatedAt: "2026-04-01T00:00:00.000Z",
+      },
+    }),
+  );
+  let next = 0;
+  await Promise.all(Array.from({ length: 16 }, async () => { while (next < reservations.length) await post(reservations[next++]!); }));
+  const loaded = await waitAllIndexed(corpus.length + options.n);
+  // The same questions with N more reservations in the index, all about the same listings.
+  const crowded = await measureRecall();
+
+  batches.length = 0;
+  const revectorizeStarted = Date.now();
+  let after: string | null = null;
+  let enqueued = 0;
+  do {
+    const page: { enqueued: number; next: string | null } = await admin("/api/documents/revectorize", { force: true, limit: 5000, ...(after ? { after } : {}) });
+    enqueued += page.enqueued;
+    after = page.next;
+  } while (after);
+  // Every message consumed: the batches' documents add up to what was sent.
+  while (batches.reduce((sum, batch) => sum + batch.documents, 0) < enqueued) {
+    if (Date.now() - revectorizeStarted > options.timeoutMs) throw new Error("re-vectorize did not finish");
+    await sleep(20);
+  }
+  const elapsedS = (Math.max(...batches.map((batch) => batch.at)) - revectorizeStarted) / 1000;
+  const documents = batches.reduce((sum, batch) => sum + batch.documents, 0);
+  const full = batches.filter((batch) => batch.documents === 100);
+  const per100 = (key: "embedCalls" | "storeCalls", list: readonly BatchLine[]) =>
+    (100 * list.reduce((sum, batch) => sum + batch[key], 0)) / Math.max(1, list.reduce((sum, batch) => sum + batch.documents, 0));
+
+  const recallOk = corpusOnly.recall >= 0.9 && crowded.recall >= 0.9;
+  const consumerSeconds = batches.reduce((sum, batch) => sum + batch.durationMs, 0) / 1000;
+  const callsOk = full.length > 0 && full.every((batch) => batch.embedCalls <= 2 && batch.storeCalls <= 2);
+  console.log(`\`\`\`
+npm run bench:vectorize  (N=${options.n} SAMPLE=${options.sample})
+machine      ${cpus()[0]?.model.split(" ").slice(0, 2).join(" ")}, ${cpus().length} cores, ${platform()} ${release()}, node ${process.version}
+model        ${loaded.model} (offline embedder, D1 store)
+latency      webhook 200 -> searchable: p50 ${ms(percentile(latencies, 50))}  p90 ${ms(percentile(latencies, 90))}  max ${ms(Math.max(...latencies))} (${latencies.length} records, one at a time)
+recall@5     ${corpusOnly.recall.toFixed(3)} over the ${corpus.length}-record corpus, ${crowded.recall.toFixed(3)} with ${options.n} more reservations (${questions.length} labelled questions; target >= 0.9)
+search       p50 ${ms(percentile(crowded.searchTimes, 50))}  p90 ${ms(percentile(crowded.searchTimes, 90))} per /api/search over ${loaded.documents} documents
+throughput   ${(documents / elapsedS).toFixed(0)} documents/s end to end (${documents} re-vectorized in ${elapsedS.toFixed(2)} s, ${batches.length} batches; the last partial batch waits for the 1 s batch timeout)
+             ${(documents / consumerSeconds).toFixed(0)} documents/s of consumer time (${consumerSeconds.toFixed(2)} s in batches)
+calls        per 100 documents in full batches: embedder ${per100("embedCalls", full).toFixed(2)}, store ${per100("storeCalls", full).toFixed(2)} (${full.length} full batches; target <= 2 each)
+             over all batches: embedder ${per100("embedCalls", batches).toFixed(2)}, store ${per100("storeCalls", batches).toFixed(2)}
+batch time   p50 ${ms(percentile(batches.map((batch) => batch.durationMs), 50))}  max ${ms(Math.max(...batches.map((batch) => batch.durationMs)))} per batch
+result       ${recallOk && callsOk ? "PASS" : "FAIL"}
+\`\`\``);
+  const misses = [...new Set([...corpusOnly.misses, ...crowded.misses])];
+  if (misses.length > 0) console.log(`missed (answer not in the top 5):\n  ${misses.join("\n  ")}`);
+  return recallOk && callsOk ? 0 : 1;
+}
+
+main()
+  .then((code) => run.exitAfterCleanup(code))
+  .catch((error: unknown) => {
+    if (!run.abort.signal.aborted) console.error(`bench: ${error instanceof Error ? error.message : String(error)}`);
+    return run.exitAfterCleanup(1);
+  });
