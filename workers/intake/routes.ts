@@ -49,15 +49,24 @@ export function payloadWithoutToken(body: JsonObject): { payload: string; withou
   return { payload: JSON.stringify(withoutToken), withoutToken };
 }
 
+/**
+ * A JSON body whose `token` field is the sender's proof of origin (Aircall, Rocket.Chat):
+ * parsed, and refused with 401 unless the token matches one of `tokens` (constant time).
+ */
+async function bodyWithValidToken(c: Context<AppEnv>, tokens: readonly string[], sender: string): Promise<JsonObject> {
+  assertJsonContentType(c.req.raw);
+  const body = parseJsonObject((await readRawBody(c.req.raw)).text);
+  const token = typeof body.token === "string" ? body.token : "";
+  if (!token || !(await matchesAny(token, tokens))) throw unauthorized(`${sender} token mismatch`);
+  return body;
+}
+
 export const webhookRoutes = new Hono<AppEnv>();
 
 webhookRoutes.post("/aircall", async (c) => {
   c.set("source", "aircall");
   const config = await aircallIntakeConfig.load(c.env);
-  assertJsonContentType(c.req.raw);
-  const body = parseJsonObject((await readRawBody(c.req.raw)).text);
-  const token = typeof body.token === "string" ? body.token : "";
-  if (!token || !(await matchesAny(token, config.tokens))) throw unauthorized("aircall token mismatch");
+  const body = await bodyWithValidToken(c, config.tokens, "aircall");
   // Aircall events carry no id and a redelivery repeats the body: the body is the key.
   const { payload, withoutToken } = payloadWithoutToken(body);
   return acceptEvent(c, "aircall", eventTypeOf(body), `aircall_${await sha256Hex(payload)}`, payload, withoutToken);
@@ -78,11 +87,7 @@ webhookRoutes.post("/guesty", async (c) => {
 webhookRoutes.post("/rocketchat", async (c) => {
   c.set("source", "rocketchat");
   const config = await rocketChatIngestConfig.load(c.env);
-  assertJsonContentType(c.req.raw);
-  const body = parseJsonObject((await readRawBody(c.req.raw)).text);
-  const token = typeof body.token === "string" ? body.token : "";
-  if (!token || !(await matchesAny(token, config.tokens))) throw unauthorized("rocket.chat token mismatch");
-
+  const body = await bodyWithValidToken(c, config.tokens, "rocket.chat");
   const { payload, withoutToken } = payloadWithoutToken(body);
   if (body.deleted === true) {
     const deletion = parseOrReject(chatDeletionPayloadSchema, body);
