@@ -51,7 +51,7 @@ export default defineConfig(async () => {
           ],
           test: {
             name: "workerd",
-            setupFiles: ["./test/apply-migrations.ts"],
+            setupFiles: ["./test/apply-migrations.ts", "./test/settle-background-work.ts"],
             include: ["test/*.test.ts"],
           },
         },
