@@ -18,6 +18,7 @@ import { accepted, aircallEvent, ended } from "./support/aircall";
 import { row } from "./support/d1";
 import { cronWith } from "./support/faults";
 import { runBatch } from "./support/queue";
+import { postGuesty } from "./support/guesty";
 import { chatMessage, fakeRoom, postRocketChat, rocketChatId } from "./support/rocketchat";
 import { search, searchRequest } from "./support/search";
 import { waitIndexed } from "./support/settle";
@@ -139,6 +140,34 @@ describe("webhook to search, through the queues alone", () => {
     await postRocketChat({ token: env.ROCKETCHAT_INGEST_TOKEN, message_id: reply.message_id, deleted: true });
     await waitIndexed([ids[1]!]);
     expect((await chunkRows(`chat-thread:${root.message_id}`)).map((chunk) => chunk.text).join("\n")).not.toContain("Plumber");
+  });
+
+  it("indexes a guest conversation by week: host and guest lines in order, under the guest's header", async () => {
+    const conversation = { _id: "conv-vec-1", guestId: "guest-vec-1", meta: { guestName: "Maria Santos" } };
+    const message = (id: string, event: string, body: string, createdAt: string) => ({
+      event,
+      reservationId: "res-vec-1",
+      conversation,
+      message: { _id: id, body, module: { type: "airbnb2" }, createdAt },
+    });
+    await postGuesty({ id: "msg_vec_conv_1", body: message("post-vec-1", "reservation.messageReceived", "Can we park a car at Sintra Garden House?", "2026-06-03T09:00:00.000Z") });
+    await postGuesty({ id: "msg_vec_conv_2", body: message("post-vec-2", "reservation.messageSent", "Yes, two spaces behind the gate.", "2026-06-03T09:20:00.000Z") });
+    await postGuesty({ id: "msg_vec_conv_3", body: message("post-vec-3", "reservation.messageReceived", "We loved the stay, thank you!", "2026-06-12T18:00:00.000Z") });
+    await waitIndexed(["message:post-vec-1", "message:post-vec-2", "message:post-vec-3"]);
+
+    const firstWeek = await chunkRows("guest-conversation:conv-vec-1:2026-05-28T00:00:00.000Z");
+    expect(firstWeek.map((chunk) => chunk.text)).toEqual([
+      [
+        "Guesty conversation with Maria Santos · reservation res-vec-1 · via airbnb2 · 2026-06-03 09:00 UTC to 2026-06-03 09:20 UTC",
+        "[2026-06-03 09:00 UTC] Maria Santos: Can we park a car at Sintra Garden House?",
+        "[2026-06-03 09:20 UTC] Host: Yes, two spaces behind the gate.",
+      ].join("\n"),
+    ]);
+    expect((await chunkRows("guest-conversation:conv-vec-1:2026-06-11T00:00:00.000Z")).map((chunk) => chunk.text.split("\n")[1])).toEqual([
+      "[2026-06-12 18:00 UTC] Maria Santos: We loved the stay, thank you!",
+    ]);
+    const [hit] = await search({ query: "where to park at Sintra Garden House", k: 1, filter: { entityType: "guest_conversation" } });
+    expect(hit).toMatchObject({ documentId: "guest-conversation:conv-vec-1:2026-05-28T00:00:00.000Z", source: "guesty", title: "Conversation with Maria Santos · 2026-06-03" });
   });
 
   it("restricted to rooms, sees business records, public channels and the rooms listed, never another private room", async () => {
@@ -291,5 +320,19 @@ describe("dead letters, catch-up and revectorize", () => {
     await vi.waitFor(async () => expect(await indexedAt()).toBeGreaterThan(Number(before)), { timeout: 5000 });
 
     expect((await adminFetch("/api/documents/revectorize", { json: { limit: 0 } })).status).toBe(400);
+  });
+
+  it("reports the index status, counting a document the index does not hold as stale", async () => {
+    const status = async () => (await (await adminFetch("/api/documents/index-status")).json()) as { model: string; documents: number; indexed: number; stale: number };
+    const before = await status();
+    expect(before.model).toBe(offline.model);
+    await seedDocuments([{ id: "task:status-1", text: "Count me as stale", updatedAt: Date.now() }]);
+    const after = await status();
+    expect(after.documents - before.documents).toBe(1);
+    // Other tests' queue work may finish meanwhile: only this document's effect is certain.
+    expect(after.stale).toBeGreaterThanOrEqual(1);
+    expect(after.indexed + after.stale).toBe(after.documents);
+    await consume(["task:status-1"], countingProviders().providers);
+    expect((await status()).indexed).toBeGreaterThanOrEqual(after.indexed + 1);
   });
 });
