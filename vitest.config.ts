@@ -4,6 +4,9 @@
 // (scripts and CLIs, through tsx).
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { FAKE_EMBEDDINGS_API_KEY, startFakeEmbeddings } from "./test/node/fakes/openai-embeddings.ts";
+import { FAKE_GROQ_API_KEY, startFakeGroq } from "./test/node/fakes/groq.ts";
+import { startFakeQdrant } from "./test/node/fakes/qdrant.ts";
 import { FAKE_ROCKETCHAT_AUTH_TOKEN, FAKE_ROCKETCHAT_USER_ID, startFakeRocketChat } from "./test/node/fakes/rocketchat.ts";
 import { loadSharedFixtures, sharedFixturesDir } from "./test/node/shared-fixtures.ts";
 
@@ -12,6 +15,12 @@ export default defineConfig(async () => {
   const sharedFixtures = loadSharedFixtures();
   // Vendor fakes on 127.0.0.1, for the whole run; the suites reach them through the bindings below.
   const rocketChat = await startFakeRocketChat();
+  const embeddings = await startFakeEmbeddings();
+  const groq = await startFakeGroq();
+  const qdrantApiKey = "fake-qdrant-api-key";
+  const qdrant = await startFakeQdrant({ apiKey: qdrantApiKey });
+  // A server from before server-side BM25: the store must fall back to dense-only search.
+  const oldQdrant = await startFakeQdrant({ apiKey: qdrantApiKey, version: "1.14.1", serverBm25: false });
   if (sharedFixtures.length === 0) {
     console.warn(`conformance suite skipped: no vendor fixtures in ${sharedFixturesDir()} (set SHARED_FIXTURES_DIR)`);
   }
@@ -39,6 +48,15 @@ export default defineConfig(async () => {
                   ROCKETCHAT_URL: rocketChat.url,
                   ROCKETCHAT_USER_ID: FAKE_ROCKETCHAT_USER_ID,
                   ROCKETCHAT_AUTH_TOKEN: FAKE_ROCKETCHAT_AUTH_TOKEN,
+                  // Production providers' fakes. Not set as QDRANT_URL etc.: the suites run on the
+                  // embedded defaults and switch a provider on per test.
+                  FAKE_EMBEDDINGS_URL: `${embeddings.url}/v1`,
+                  FAKE_EMBEDDINGS_API_KEY,
+                  FAKE_GROQ_URL: groq.url,
+                  FAKE_GROQ_API_KEY,
+                  FAKE_QDRANT_URL: qdrant.url,
+                  FAKE_QDRANT_OLD_URL: oldQdrant.url,
+                  FAKE_QDRANT_API_KEY: qdrantApiKey,
                 },
                 // Deliver messages at once: a test waits for each event it sends.
                 queueConsumers: {

@@ -5,6 +5,7 @@
 // queue's last retry the message goes to the dead-letter queue, whose consumer records it.
 import { openDatabase, type Database } from "../workers/db/client";
 import { logError, logInfo } from "../workers/log";
+import { CapabilityNotConfigured } from "../workers/config/capability";
 import { AppError } from "../workers/http/errors";
 import { requestedRetryDelay } from "../workers/vectorize/provider-errors";
 import { vectorizeProviders, type VectorizeProviders } from "../workers/vectorize/providers";
@@ -12,12 +13,25 @@ import { vectorizeDocuments, type VectorizeStats } from "../workers/vectorize/ve
 import { retryDelaySeconds } from "./retry-delay";
 import { vectorizeMessageSchema } from "./vectorize-message";
 
-/** Why a batch failed, safe to log: AppErrors carry a code-only reason; other errors are named. */
-const reasonOf = (error: unknown) => (error instanceof AppError ? error.internalReason : error instanceof Error ? `${error.name}: ${error.message}` : "unknown");
+/**
+ * Why a batch failed, safe to log: AppErrors carry a code-only reason; our provider errors say
+ * status and code; of anything else the name and the first line, cut short.
+ */
+const reasonOf = (error: unknown) =>
+  error instanceof CapabilityNotConfigured ? error.publicMessage : error instanceof AppError ? error.internalReason : error instanceof Error ? `${error.name}: ${error.message.split("\n")[0]!.slice(0, 160)}` : "unknown";
 
 export async function consumeVectorizeBatch(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const db = openDatabase(env.DB);
-  await vectorizeBatch(batch, db, vectorizeProviders(db));
+  let providers: VectorizeProviders;
+  try {
+    providers = await vectorizeProviders(env, db);
+  } catch (error) {
+    // A half-configured provider: retrying after the fix indexes everything; nothing is lost.
+    logError("vectorizing failed", { reason: reasonOf(error), messages: batch.messages.length, alert: true });
+    for (const message of batch.messages) message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
+    return;
+  }
+  await vectorizeBatch(batch, db, providers);
 }
 
 /** The batch with the given providers (tests count their calls or make them fail). */
@@ -54,6 +68,8 @@ export async function vectorizeBatch(batch: MessageBatch<unknown>, db: Database,
       chunks: sum("chunks"),
       embedCalls: sum("embedCalls"),
       storeCalls: sum("storeCalls"),
+      summarized: sum("summarized"),
+      summaryCacheHits: sum("summaryCacheHits"),
       model: providers.embedder.model,
       durationMs: Date.now() - started,
     });

@@ -170,7 +170,7 @@ describe("OpenAPI and health", () => {
     expect(JSON.parse(text)).toEqual({
       status: "ok",
       checks: { db: { ok: true, detail: expect.stringMatching(/^\d+ ms$/) }, intakeQueue: { ok: true }, vectorizeQueue: { ok: true } },
-      capabilities: { aircallIntake: { configured: true }, guestyIntake: { configured: true }, rocketChatIngest: { configured: true }, adminApi: { configured: true } },
+      capabilities: { aircallIntake: { configured: true }, guestyIntake: { configured: true }, rocketChatIngest: { configured: true }, adminApi: { configured: true }, vectorization: { configured: true } },
     });
     for (const secret of [
       env.ADMIN_TOKEN,

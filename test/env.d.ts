@@ -4,5 +4,12 @@ declare namespace Cloudflare {
     TEST_MIGRATIONS: import("cloudflare:test").D1Migration[];
     SHARED_FIXTURES: import("./support/shared-fixture").SharedFixture[];
     SHARED_FIXTURES_DIR: string;
+    FAKE_EMBEDDINGS_URL: string;
+    FAKE_EMBEDDINGS_API_KEY: string;
+    FAKE_GROQ_URL: string;
+    FAKE_GROQ_API_KEY: string;
+    FAKE_QDRANT_URL: string;
+    FAKE_QDRANT_OLD_URL: string;
+    FAKE_QDRANT_API_KEY: string;
   }
 }

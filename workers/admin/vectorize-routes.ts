@@ -8,7 +8,7 @@ import { deadLetters, documents, EVENT_SOURCES } from "../db/schema";
 import { withStorage } from "../db/with-storage";
 import { queueRole } from "../queue-consumers";
 import { revectorize, sendForVectorizing } from "../vectorize/catch-up";
-import { vectorizeProviders } from "../vectorize/providers";
+import { describeProviders, vectorizeProviders } from "../vectorize/providers";
 import { adminErrors, adminRouter, adminSecurity, json } from "./openapi";
 
 export const vectorizeRoutes = adminRouter();
@@ -56,6 +56,7 @@ vectorizeRoutes.openapi(
         z
           .object({
             model: z.string(),
+            providers: z.object({ embedder: z.string(), store: z.enum(["d1", "qdrant"]), summarizer: z.string().nullable() }),
             documents: z.number().int(),
             indexed: z.number().int().openapi({ description: "Indexed with their current text, in `model`." }),
             stale: z.number().int().openapi({ description: "Waiting for the vectorize queue or the catch-up sweep." }),
@@ -69,7 +70,8 @@ vectorizeRoutes.openapi(
   }),
   async (c) => {
     const db = openDatabase(c.env.DB);
-    const { model } = vectorizeProviders(db).embedder;
+    const providers = await vectorizeProviders(c.env, db);
+    const { model } = providers.embedder;
     const [counts] = await withStorage("counting documents", () =>
       db
         .select({
@@ -81,7 +83,7 @@ vectorizeRoutes.openapi(
     );
     const documentCount = counts?.documents ?? 0;
     const indexed = counts?.indexed ?? 0;
-    return c.json({ model, documents: documentCount, indexed, stale: documentCount - indexed, deadLetters: counts?.deadLetters ?? 0 }, 200);
+    return c.json({ model, providers: describeProviders(providers), documents: documentCount, indexed, stale: documentCount - indexed, deadLetters: counts?.deadLetters ?? 0 }, 200);
   },
 );
 

@@ -4,6 +4,7 @@ import { adminApiConfig } from "../admin/config";
 import { aircallIntakeConfig } from "../intake/aircall/config";
 import { guestyIntakeConfig } from "../intake/guesty/config";
 import { rocketChatIngestConfig } from "../intake/rocketchat/config";
+import { vectorizeConfig } from "../vectorize/config";
 import type { Capability } from "./capability";
 
 export const capabilities: Record<string, Capability<unknown>> = {
@@ -11,4 +12,5 @@ export const capabilities: Record<string, Capability<unknown>> = {
   guestyIntake: guestyIntakeConfig,
   rocketChatIngest: rocketChatIngestConfig,
   adminApi: adminApiConfig,
+  vectorization: vectorizeConfig,
 };

@@ -337,3 +337,15 @@ export const searchChunks = sqliteTable(
   },
   (t) => [index("search_chunks_document_idx").on(t.documentId), index("search_chunks_model_idx").on(t.model, t.source, t.entityType)],
 );
+
+/**
+ * Summaries of long indexed units (Groq), by a hash of the unit's text and the summarizer's
+ * model: an unchanged document is never summarized twice, even when it is re-vectorized.
+ */
+export const documentSummaries = sqliteTable("document_summaries", {
+  /** SHA-256 (hex) of the summarizer model and the unit's header and text. */
+  key: text("key").primaryKey(),
+  model: text("model").notNull(),
+  summary: text("summary").notNull(),
+  createdAt: integer("created_at").notNull(),
+});

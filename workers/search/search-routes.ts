@@ -59,8 +59,9 @@ searchRoutes.openapi(searchRoute, async (c) => {
   const request = c.req.valid("json");
   const db = openDatabase(c.env.DB);
   const { since, until, ...filter } = request.filter ?? {};
+  const providers = await vectorizeProviders(c.env, db);
   const hits = await withStorage("searching", () =>
-    searchIndex(db, vectorizeProviders(db), {
+    searchIndex(db, providers, {
       query: request.query,
       k: request.k,
       filter: {

@@ -50,7 +50,7 @@ export async function sendForVectorizing(db: Database, queue: Queue, ids: readon
 
 export async function catchUpStaleDocuments(env: Env, now = Date.now()): Promise<{ enqueued: number }> {
   const db = openDatabase(env.DB);
-  const { embedder } = vectorizeProviders(db);
+  const { embedder } = await vectorizeProviders(env, db);
   const rows = await withStorage("picking stale documents", () =>
     db
       .select({ id: documents.id })
@@ -80,7 +80,7 @@ export type RevectorizeRequest = {
 /** Sends the documents the request selects, in id order, at most `limit` of them. */
 export async function revectorize(env: Env, request: RevectorizeRequest, now = Date.now()): Promise<{ enqueued: number; next: string | null }> {
   const db = openDatabase(env.DB);
-  const { embedder } = vectorizeProviders(db);
+  const { embedder } = await vectorizeProviders(env, db);
   const conditions: SQL[] = [];
   if (!request.force) conditions.push(staleIn(embedder.model));
   if (request.filter.source) conditions.push(sql`${documents.source} = ${request.filter.source}`);

@@ -5,10 +5,11 @@
 export interface Embedder {
   /** Names the vector space: provider, model and anything that changes the vectors. */
   readonly model: string;
-  readonly dimensions: number;
+  /** Known up front (offline, configured) or null: as the model returns them. */
+  readonly dimensions: number | null;
   /** The most texts one `embed` call takes; callers split larger batches. */
   readonly maxBatch: number;
-  /** One vector per text, in order, each of `dimensions` numbers. */
+  /** One vector per text, in order, all of one length. */
   embed(texts: readonly string[]): Promise<Float32Array[]>;
 }
 

@@ -2,8 +2,9 @@
 // pairs and character trigrams into a fixed number of dimensions. Deterministic, instant, and
 // useful for lexical and near-lexical similarity (shared words, inflections and misspellings
 // share trigrams); it knows no synonyms, which is what a model-based embedder adds.
-import type { Embedder } from "./embedder";
-import { words } from "./words";
+// Imports carry their extension: Node-side code (the embeddings fake) loads this module too.
+import type { Embedder } from "./embedder.ts";
+import { words } from "./words.ts";
 
 const DIMENSIONS = 512;
 // Part of the model name: changing the features or their weights changes the vector space.
@@ -19,7 +20,7 @@ const STOPWORDS = new Set(
 );
 
 /** FNV-1a, 32 bits: a fast, stable hash for feature hashing. */
-function fnv1a(text: string, seed = 0x811c9dc5): number {
+export function fnv1a(text: string, seed = 0x811c9dc5): number {
   let hash = seed;
   for (let i = 0; i < text.length; i += 1) {
     hash ^= text.charCodeAt(i);

@@ -10,6 +10,7 @@ import { chunkId } from "./chunk-id";
 import { chunkDocument } from "./chunker";
 import { indexUnits, isIndexed, loadDocumentsForIndexing, type IndexUnit } from "./index-units";
 import type { VectorizeProviders } from "./providers";
+import { summariesFor, type SummaryStats } from "./summaries";
 import type { DocumentChunks, IndexedChunk } from "./vector-store";
 
 export type VectorizeStats = {
@@ -23,7 +24,7 @@ export type VectorizeStats = {
   chunks: number;
   embedCalls: number;
   storeCalls: number;
-};
+} & SummaryStats;
 
 async function embedAll(providers: VectorizeProviders, texts: readonly string[]): Promise<{ vectors: Float32Array[]; calls: number }> {
   const vectors: Float32Array[] = [];
@@ -66,10 +67,20 @@ export async function vectorizeDocuments(
     chunks: 0,
     embedCalls: 0,
     storeCalls: 0,
+    summarized: 0,
+    summaryCacheHits: 0,
   };
   if (stale.length === 0) return stats;
 
-  const texts = stale.map((unit) => chunkDocument(unit.header, unit.body));
+  const now = options.now ?? Date.now();
+  const summaries = providers.summarizer ? await summariesFor(db, providers.summarizer, stale, now) : null;
+  if (summaries) Object.assign(stats, summaries.stats);
+  // A long unit's summary is its first chunk, header first like every other.
+  const texts = stale.map((unit) => {
+    const summary = summaries?.summaries.get(unit.id);
+    const chunks = chunkDocument(unit.header, unit.body);
+    return summary && chunks.length > 0 ? [`${unit.header}\nSummary: ${summary.replace(/\s+/g, " ")}`, ...chunks] : chunks;
+  });
   const { vectors, calls } = await embedAll(providers, texts.flat());
   stats.embedCalls = calls;
   stats.chunks = vectors.length;
@@ -100,6 +111,6 @@ export async function vectorizeDocuments(
   );
   await providers.store.replaceDocuments(model, replacements);
   stats.storeCalls = 1;
-  await withStorage("recording what is indexed", () => db.$client.batch([prepare(db, markIndexedStatement(stale, model, options.now ?? Date.now()))]));
+  await withStorage("recording what is indexed", () => db.$client.batch([prepare(db, markIndexedStatement(stale, model, now))]));
   return stats;
 }

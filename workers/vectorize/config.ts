@@ -1,0 +1,64 @@
+// Which embedder, vector store and enrichment this installation uses. Every variable is
+// optional: with none set the embedded defaults serve (the offline embedder, the D1 store, no
+// summaries). A provider that is half configured (a URL without its model) is an error naming
+// the missing variable, never a silent fallback that would mix vector spaces.
+import { z } from "zod";
+import { ConfigProblem, defineCapability } from "../config/capability";
+import { secretString } from "../config/variables";
+
+const httpUrl = z.url({ protocol: /^https?$/, error: "must be an http(s) URL" });
+const positiveInt = (max: number) => z.coerce.number().int().min(1).max(max);
+
+export const DEFAULT_WORKERS_AI_EMBEDDING_MODEL = "@cf/baai/bge-m3";
+export const DEFAULT_QDRANT_COLLECTION = "edge-ops";
+export const DEFAULT_GROQ_MODEL = "llama-3.1-8b-instant";
+export const DEFAULT_GROQ_BASE_URL = "https://api.groq.com";
+export const DEFAULT_SUMMARY_MIN_CHARS = 2500;
+
+export const vectorizeConfig = defineCapability({
+  name: "vectorization",
+  variables: {
+    EMBEDDINGS_URL: httpUrl.optional(),
+    EMBEDDINGS_API_KEY: secretString(8).optional(),
+    EMBEDDINGS_MODEL: z.string().min(1).max(200).optional(),
+    EMBEDDINGS_DIMENSIONS: positiveInt(8192).optional(),
+    EMBEDDINGS_MAX_BATCH: positiveInt(2048).optional(),
+    WORKERS_AI_EMBEDDING_MODEL: z.string().startsWith("@cf/").optional(),
+    QDRANT_URL: httpUrl.optional(),
+    QDRANT_API_KEY: secretString(8).optional(),
+    QDRANT_COLLECTION: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, { error: "letters, digits, - and _ only" }).optional(),
+    GROQ_API_KEY: secretString(8).optional(),
+    GROQ_MODEL: z.string().min(1).max(200).optional(),
+    GROQ_BASE_URL: httpUrl.optional(),
+    SUMMARY_MIN_CHARS: positiveInt(1_000_000).optional(),
+  },
+  build: (values) => {
+    if (values.EMBEDDINGS_URL && !values.EMBEDDINGS_MODEL) throw new ConfigProblem("EMBEDDINGS_MODEL is not set (EMBEDDINGS_URL is)");
+    if (!values.EMBEDDINGS_URL && values.EMBEDDINGS_MODEL) throw new ConfigProblem("EMBEDDINGS_URL is not set (EMBEDDINGS_MODEL is)");
+    return {
+      embeddings: values.EMBEDDINGS_URL
+        ? {
+            baseUrl: values.EMBEDDINGS_URL,
+            apiKey: values.EMBEDDINGS_API_KEY ?? null,
+            model: values.EMBEDDINGS_MODEL!,
+            dimensions: values.EMBEDDINGS_DIMENSIONS ?? null,
+            maxBatch: values.EMBEDDINGS_MAX_BATCH ?? 256,
+          }
+        : null,
+      workersAiModel: values.WORKERS_AI_EMBEDDING_MODEL ?? DEFAULT_WORKERS_AI_EMBEDDING_MODEL,
+      qdrant: values.QDRANT_URL
+        ? { url: values.QDRANT_URL, apiKey: values.QDRANT_API_KEY ?? null, collection: values.QDRANT_COLLECTION ?? DEFAULT_QDRANT_COLLECTION }
+        : null,
+      groq: values.GROQ_API_KEY
+        ? {
+            apiKey: values.GROQ_API_KEY,
+            model: values.GROQ_MODEL ?? DEFAULT_GROQ_MODEL,
+            baseUrl: values.GROQ_BASE_URL ?? DEFAULT_GROQ_BASE_URL,
+            minChars: values.SUMMARY_MIN_CHARS ?? DEFAULT_SUMMARY_MIN_CHARS,
+          }
+        : null,
+    };
+  },
+});
+
+export type VectorizeConfig = Awaited<ReturnType<typeof vectorizeConfig.load>>;

@@ -1,0 +1,208 @@
+// The production vector store: Qdrant. One collection per embedder model
+// (`<QDRANT_COLLECTION>__<model>`), so vectors of two models never share a space and a model
+// change fills a new collection through the catch-up path. A collection is created on first use
+// with a named dense vector (cosine), a sparse `bm25` vector that Qdrant fills from the text
+// itself (server-side BM25 inference, where the server has it) and payload indexes on what
+// searches filter by. A batch costs two calls (upsert, then delete what the documents no longer
+// have), both with `wait=true`, so an acknowledged batch is searchable.
+import { z } from "zod";
+import { fnv1a } from "./offline-embedder";
+import { QdrantApi, type QdrantCollection, type QdrantFilter } from "./qdrant-api";
+import type { DocumentChunks, SearchFilter, SearchHit, SearchQuery, VectorStore } from "./vector-store";
+
+const DENSE = "dense";
+const BM25 = "bm25";
+const BM25_MODEL = "qdrant/bm25";
+/** Server-side BM25 inference (`{"text","model":"qdrant/bm25"}` in place of a sparse vector). */
+export const SERVER_BM25_SINCE = [1, 15, 2] as const;
+/** How many candidates each half contributes to the fusion, per result asked for. */
+const CANDIDATES_PER_RESULT = 4;
+/** Points per upsert request: a queue batch of 100 documents fits in one. */
+const POINTS_PER_REQUEST = 1000;
+
+const PAYLOAD_INDEXES = [
+  ["document_id", "keyword"],
+  ["source", "keyword"],
+  ["entity_type", "keyword"],
+  ["room", "keyword"],
+  ["occurred_at", "integer"],
+] as const;
+
+export function supportsServerBm25(version: string | null): boolean {
+  const parts = (version ?? "").split(/[.-]/).map(Number);
+  for (let i = 0; i < SERVER_BM25_SINCE.length; i += 1) {
+    const part = parts[i] ?? 0;
+    if (Number.isNaN(part)) return false;
+    if (part !== SERVER_BM25_SINCE[i]) return part > SERVER_BM25_SINCE[i]!;
+  }
+  return true;
+}
+
+/** `<prefix>__<model>`, in the characters a collection name may use. */
+export function collectionName(prefix: string, model: string): string {
+  const slug = model.toLowerCase().replace(/[^a-z0-9_-]+/g, "-").replace(/^-+|-+$/g, "");
+  const name = `${prefix}__${slug}`;
+  return name.length <= 120 ? name : `${name.slice(0, 110)}-${fnv1a(model).toString(16)}`;
+}
+
+const payloadSchema = z.object({
+  document_id: z.string(),
+  chunk_index: z.number().int(),
+  text: z.string(),
+  source: z.string(),
+  entity_type: z.string(),
+  room: z.string().nullable(),
+  title: z.string(),
+  url: z.string().nullable(),
+  occurred_at: z.number().nullable(),
+});
+
+function qdrantFilter(filter: SearchFilter = {}): QdrantFilter | undefined {
+  const must: unknown[] = [];
+  if (filter.source) must.push({ key: "source", match: { value: filter.source } });
+  if (filter.entityType) must.push({ key: "entity_type", match: { value: filter.entityType } });
+  if (filter.rooms) {
+    // Business records (room null) and the rooms listed, never another room's chat.
+    const should: unknown[] = [{ is_null: { key: "room" } }];
+    if (filter.rooms.length > 0) should.push({ key: "room", match: { any: [...filter.rooms] } });
+    must.push({ should });
+  }
+  if (filter.since !== undefined || filter.until !== undefined) {
+    must.push({ key: "occurred_at", range: { ...(filter.since !== undefined ? { gte: filter.since } : {}), ...(filter.until !== undefined ? { lt: filter.until } : {}) } });
+  }
+  return must.length > 0 ? { must } : undefined;
+}
+
+/** What this isolate knows of each collection: created, and whether it has the BM25 vector. */
+const collections = new Map<string, Promise<{ hybrid: boolean } | null>>();
+
+export class QdrantVectorStore implements VectorStore {
+  private readonly api: QdrantApi;
+
+  constructor(
+    private readonly settings: { url: string; apiKey: string | null; collection: string },
+    api?: QdrantApi,
+  ) {
+    this.api = api ?? new QdrantApi(settings);
+  }
+
+  private key(name: string) {
+    return `${this.settings.url}#${name}`;
+  }
+
+  private static describe(info: QdrantCollection): { hybrid: boolean } {
+    return { hybrid: Object.hasOwn(info.config.params.sparse_vectors ?? {}, BM25) };
+  }
+
+  /** The collection as it is, or null when it does not exist (not cached: it may appear). */
+  private async existing(name: string): Promise<{ hybrid: boolean } | null> {
+    const cached = collections.get(this.key(name));
+    if (cached) {
+      const known = await cached.catch(() => null);
+      if (known) return known;
+    }
+    const info = await this.api.getCollection(name);
+    if (!info) return null;
+    const described = QdrantVectorStore.describe(info);
+    collections.set(this.key(name), Promise.resolve(described));
+    return described;
+  }
+
+  /** Creates the collection and its payload indexes unless it exists; once per isolate. */
+  private ensure(name: string, dimensions: number): Promise<{ hybrid: boolean }> {
+    const key = this.key(name);
+    const cached = collections.get(key);
+    if (cached) {
+      return cached.then((known) => known ?? this.create(name, dimensions));
+    }
+    const created = this.create(name, dimensions);
+    collections.set(key, created);
+    created.catch(() => collections.delete(key));
+    return created;
+  }
+
+  private async create(name: string, dimensions: number): Promise<{ hybrid: boolean }> {
+    const info = await this.api.getCollection(name);
+    if (info) return QdrantVectorStore.describe(info);
+    const hybrid = supportsServerBm25(await this.api.version());
+    await this.api.createCollection(name, {
+      vectors: { [DENSE]: { size: dimensions, distance: "Cosine" } },
+      ...(hybrid ? { sparse_vectors: { [BM25]: { modifier: "idf" } } } : {}),
+    });
+    for (const [field, schema] of PAYLOAD_INDEXES) await this.api.createPayloadIndex(name, field, schema);
+    // Another isolate may have created it first, with its own idea of BM25: read what is there.
+    const made = await this.api.getCollection(name);
+    return made ? QdrantVectorStore.describe(made) : { hybrid };
+  }
+
+  async replaceDocuments(model: string, documents: readonly DocumentChunks[]): Promise<void> {
+    if (documents.length === 0) return;
+    const name = collectionName(this.settings.collection, model);
+    const chunks = documents.flatMap((document) => document.chunks);
+    if (chunks.length > 0) {
+      const { hybrid } = await this.ensure(name, chunks[0]!.vector.length);
+      for (let start = 0; start < chunks.length; start += POINTS_PER_REQUEST) {
+        await this.api.upsert(
+          name,
+          chunks.slice(start, start + POINTS_PER_REQUEST).map((chunk) => ({
+            id: chunk.id,
+            vector: { [DENSE]: Array.from(chunk.vector), ...(hybrid ? { [BM25]: { text: chunk.text, model: BM25_MODEL } } : {}) },
+            payload: {
+              document_id: chunk.documentId,
+              chunk_index: chunk.chunkIndex,
+              text: chunk.text,
+              source: chunk.source,
+              entity_type: chunk.entityType,
+              room: chunk.room,
+              title: chunk.title,
+              url: chunk.url,
+              occurred_at: chunk.occurredAt,
+            },
+          })),
+        );
+      }
+    }
+    // What the documents no longer have: every other point of theirs (all of an emptied one's).
+    await this.api.deleteByFilter(name, {
+      must: [{ key: "document_id", match: { any: documents.map((document) => document.documentId) } }],
+      ...(chunks.length > 0 ? { must_not: [{ has_id: chunks.map((chunk) => chunk.id) }] } : {}),
+    });
+  }
+
+  async query(query: SearchQuery): Promise<SearchHit[]> {
+    const name = collectionName(this.settings.collection, query.model);
+    const collection = await this.existing(name);
+    if (!collection) return [];
+    const filter = qdrantFilter(query.filter);
+    const limit = Math.max(1, query.k);
+    const dense = { query: Array.from(query.vector), using: DENSE, limit: limit * CANDIDATES_PER_RESULT, ...(filter ? { filter } : {}) };
+    const points = collection.hybrid && query.text.trim().length > 0
+      ? await this.api.query(name, {
+          prefetch: [dense, { query: { text: query.text, model: BM25_MODEL }, using: BM25, limit: limit * CANDIDATES_PER_RESULT, ...(filter ? { filter } : {}) }],
+          query: { fusion: "rrf" },
+          limit,
+          with_payload: true,
+        })
+      : await this.api.query(name, { ...dense, limit, with_payload: true });
+    return points.flatMap((point) => {
+      const payload = payloadSchema.safeParse(point.payload);
+      if (!payload.success) return [];
+      const p = payload.data;
+      return [
+        {
+          chunkId: String(point.id),
+          score: point.score,
+          documentId: p.document_id,
+          chunkIndex: p.chunk_index,
+          text: p.text,
+          source: p.source,
+          entityType: p.entity_type,
+          room: p.room,
+          title: p.title,
+          url: p.url,
+          occurredAt: p.occurred_at,
+        },
+      ];
+    });
+  }
+}
