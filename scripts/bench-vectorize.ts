@@ -18,11 +18,16 @@
 import { createHmac, randomBytes } from "node:crypto";
 import { cpus, platform, release } from "node:os";
 import { CHAT_WINDOW_MS, GUEST_CONVERSATION_WINDOW_MS, windowGroupId } from "../workers/documents/build-text.ts";
+import { FAKE_EMBEDDINGS_API_KEY, startFakeEmbeddings } from "../test/node/fakes/openai-embeddings.ts";
+import { FAKE_GROQ_API_KEY, startFakeGroq } from "../test/node/fakes/groq.ts";
+import { startFakeQdrant } from "../test/node/fakes/qdrant.ts";
 import { createWranglerRun, freePort, sleep } from "./bench/wrangler-run.ts";
 import { corpus, questions, type CorpusRecord } from "./bench/search-questions.ts";
 
-const USAGE = `usage: npm run bench:vectorize [-- --n N --sample SAMPLE --timeout SECONDS --port PORT]
+const USAGE = `usage: npm run bench:vectorize [-- --n N --sample SAMPLE --providers embedded|fakes --timeout SECONDS --port PORT]
   N        reservations for the throughput phase (default 1000)
+  PROVIDERS  embedded (default: offline embedder, D1 store) or fakes (the contract fakes of an
+           OpenAI-compatible embeddings API, Qdrant and Groq, started on 127.0.0.1)
   SAMPLE   corpus records whose webhook-to-searchable latency is timed one by one (default 10)
   TIMEOUT  total time limit in seconds (default 600)
   PORT     port for wrangler dev (default: a free port)`;
@@ -32,7 +37,7 @@ function readOptions(argv: readonly string[]) {
   for (let i = 0; i < argv.length; i += 1) {
     const match = /^--?([a-zA-Z]+)(?:=(.*))?$/.exec(argv[i]!);
     const name = match?.[1]?.toUpperCase();
-    if (!match || !name || !["N", "SAMPLE", "TIMEOUT", "PORT", "H", "HELP"].includes(name)) {
+    if (!match || !name || !["N", "SAMPLE", "PROVIDERS", "TIMEOUT", "PORT", "H", "HELP"].includes(name)) {
       console.error(`bench: unexpected argument ${argv[i]}\n${USAGE}`);
       process.exit(1);
     }
@@ -51,7 +56,12 @@ function readOptions(argv: readonly string[]) {
     }
     return value;
   };
-  return { n: number("N", 1000), sample: Math.min(number("SAMPLE", 10), corpus.length), timeoutMs: number("TIMEOUT", 600) * 1000, port: number("PORT", 0) };
+  const providers = flags.PROVIDERS ?? process.env.PROVIDERS ?? "embedded";
+  if (providers !== "embedded" && providers !== "fakes") {
+    console.error(`bench: PROVIDERS must be embedded or fakes, got "${providers}"`);
+    process.exit(1);
+  }
+  return { providers, n: number("N", 1000), sample: Math.min(number("SAMPLE", 10), corpus.length), timeoutMs: number("TIMEOUT", 600) * 1000, port: number("PORT", 0) };
 }
 
 const options = readOptions(process.argv.slice(2));
@@ -251,13 +261,47 @@ const percentile = (values: readonly number[], p: number) => {
 };
 const ms = (value: number) => `${value.toFixed(0)} ms`;
 
+// ---------------------------------------------------------------- provider fakes
+
+/** The production providers' fakes on 127.0.0.1, and the variables that point the Worker at them. */
+async function startProviderFakes() {
+  const qdrantKey = randomBytes(12).toString("hex");
+  const [embeddings, qdrant, groq] = await Promise.all([startFakeEmbeddings(), startFakeQdrant({ apiKey: qdrantKey }), startFakeGroq()]);
+  const model = "bench-embedding-model";
+  const vars = {
+    EMBEDDINGS_URL: `${embeddings.url}/v1`,
+    EMBEDDINGS_API_KEY: FAKE_EMBEDDINGS_API_KEY,
+    EMBEDDINGS_MODEL: model,
+    QDRANT_URL: qdrant.url,
+    QDRANT_API_KEY: qdrantKey,
+    QDRANT_COLLECTION: "bench",
+    GROQ_API_KEY: FAKE_GROQ_API_KEY,
+    GROQ_BASE_URL: groq.url,
+    // The corpus's call transcripts are short: summarize from 600 characters so they get one.
+    SUMMARY_MIN_CHARS: "600",
+  };
+  const count = async (url: string, keep: (entry: { method?: string; path?: string }) => boolean) =>
+    ((await (await fetch(url)).json()) as { method?: string; path?: string }[]).filter(keep).length;
+  return {
+    vars,
+    /** HTTP requests the fakes received so far: embeddings, Qdrant point writes, Groq completions. */
+    requests: async () => ({
+      embeddings: await count(`${embeddings.url}/__fake/requests?model=${model}`, () => true),
+      qdrantWrites: await count(`${qdrant.url}/__fake/requests`, (entry) => entry.method !== "GET" && /\/points(\/delete)?$/.test(entry.path ?? "")),
+      groq: await count(`${groq.url}/__fake/requests`, () => true),
+    }),
+  };
+}
+
 // ---------------------------------------------------------------- main
 
 async function main(): Promise<number> {
   await run.applyMigrations();
   const port = options.port || (await freePort());
   base = `http://127.0.0.1:${port}`;
-  const vars = { AIRCALL_WEBHOOK_TOKENS: aircallToken, GUESTY_WEBHOOK_SECRETS: guestySecret, ROCKETCHAT_INGEST_TOKEN: rocketChatToken, ADMIN_TOKEN: adminToken };
+  const vars: Record<string, string> = { AIRCALL_WEBHOOK_TOKENS: aircallToken, GUESTY_WEBHOOK_SECRETS: guestySecret, ROCKETCHAT_INGEST_TOKEN: rocketChatToken, ADMIN_TOKEN: adminToken };
+  const fakes = options.providers === "fakes" ? await startProviderFakes() : null;
+  if (fakes) Object.assign(vars, fakes.vars);
   // Log level "log": the consumer's "vectorize batch" lines carry the call counts.
   process.env.BENCH_LOG_LEVEL = "log";
   const { dev, exited } = await run.startWranglerDev(port, [
@@ -332,6 +376,7 @@ async function main(): Promise<number> {
   const crowded = await measureRecall();
 
   batches.length = 0;
+  const requestsBefore = await fakes?.requests();
   const revectorizeStarted = Date.now();
   let after: string | null = null;
   let enqueued = 0;
@@ -346,6 +391,7 @@ async function main(): Promise<number> {
     await sleep(20);
   }
   const elapsedS = (Math.max(...batches.map((batch) => batch.at)) - revectorizeStarted) / 1000;
+  const requestsAfter = await fakes?.requests();
   const documents = batches.reduce((sum, batch) => sum + batch.documents, 0);
   const full = batches.filter((batch) => batch.documents === 100);
   const per100 = (key: "embedCalls" | "storeCalls", list: readonly BatchLine[]) =>
@@ -353,11 +399,22 @@ async function main(): Promise<number> {
 
   const recallOk = corpusOnly.recall >= 0.9 && crowded.recall >= 0.9;
   const consumerSeconds = batches.reduce((sum, batch) => sum + batch.durationMs, 0) / 1000;
-  const callsOk = full.length > 0 && full.every((batch) => batch.embedCalls <= 2 && batch.storeCalls <= 2);
+  const status = await admin<IndexStatus & { providers: { embedder: string; store: string; summarizer: string | null } }>("/api/documents/index-status");
+  const httpDelta = (key: "embeddings" | "qdrantWrites" | "groq") => (requestsBefore && requestsAfter ? requestsAfter[key] - requestsBefore[key] : 0);
+  const httpLine = requestsBefore
+    ? `http         counted by the fakes while re-vectorizing ${documents} documents in ${batches.length} batches (${full.length} of 100): ` +
+      `embeddings API ${httpDelta("embeddings")} (${(httpDelta("embeddings") / batches.length).toFixed(2)} per batch), ` +
+      `Qdrant point writes ${httpDelta("qdrantWrites")} (${(httpDelta("qdrantWrites") / batches.length).toFixed(2)} per batch: upsert + delete), ` +
+      `Groq ${httpDelta("groq")} (summaries cached by content hash)\n`
+    : "";
+  const callsOk =
+    full.length > 0 &&
+    full.every((batch) => batch.embedCalls <= 2 && batch.storeCalls <= 2) &&
+    (!requestsBefore || (httpDelta("embeddings") <= 2 * batches.length && httpDelta("qdrantWrites") <= 2 * batches.length));
   console.log(`\`\`\`
-npm run bench:vectorize  (N=${options.n} SAMPLE=${options.sample})
+npm run bench:vectorize  (N=${options.n} SAMPLE=${options.sample} PROVIDERS=${options.providers})
 machine      ${cpus()[0]?.model.split(" ").slice(0, 2).join(" ")}, ${cpus().length} cores, ${platform()} ${release()}, node ${process.version}
-model        ${loaded.model} (offline embedder, D1 store)
+providers    embedder ${status.providers.embedder}, store ${status.providers.store}, summaries ${status.providers.summarizer ?? "off"}
 latency      webhook 200 -> searchable: p50 ${ms(percentile(latencies, 50))}  p90 ${ms(percentile(latencies, 90))}  max ${ms(Math.max(...latencies))} (${latencies.length} records, one at a time)
 recall@5     ${corpusOnly.recall.toFixed(3)} over the ${corpus.length}-record corpus, ${crowded.recall.toFixed(3)} with ${options.n} more reservations (${questions.length} labelled questions; target >= 0.9)
 search       p50 ${ms(percentile(crowded.searchTimes, 50))}  p90 ${ms(percentile(crowded.searchTimes, 90))} per /api/search over ${loaded.documents} documents
@@ -365,7 +422,7 @@ throughput   ${(documents / elapsedS).toFixed(0)} documents/s end to end (${docu
              ${(documents / consumerSeconds).toFixed(0)} documents/s of consumer time (${consumerSeconds.toFixed(2)} s in batches)
 calls        per 100 documents in full batches: embedder ${per100("embedCalls", full).toFixed(2)}, store ${per100("storeCalls", full).toFixed(2)} (${full.length} full batches; target <= 2 each)
              over all batches: embedder ${per100("embedCalls", batches).toFixed(2)}, store ${per100("storeCalls", batches).toFixed(2)}
-batch time   p50 ${ms(percentile(batches.map((batch) => batch.durationMs), 50))}  max ${ms(Math.max(...batches.map((batch) => batch.durationMs)))} per batch
+${httpLine}batch time   p50 ${ms(percentile(batches.map((batch) => batch.durationMs), 50))}  max ${ms(Math.max(...batches.map((batch) => batch.durationMs)))} per batch
 result       ${recallOk && callsOk ? "PASS" : "FAIL"}
 \`\`\``);
   const misses = [...new Set([...corpusOnly.misses, ...crowded.misses])];
