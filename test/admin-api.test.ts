@@ -156,6 +156,7 @@ describe("OpenAPI and health", () => {
       "/api/events",
       "/api/events/{id}",
       "/api/events/{id}/replay",
+      "/api/queries",
       "/api/search",
     ]);
     expect(document.paths["/api/events"]?.get?.security).toEqual([{ adminBearer: [] }]);
@@ -170,13 +171,14 @@ describe("OpenAPI and health", () => {
     expect(JSON.parse(text)).toEqual({
       status: "ok",
       checks: { db: { ok: true, detail: expect.stringMatching(/^\d+ ms$/) }, intakeQueue: { ok: true }, vectorizeQueue: { ok: true } },
-      capabilities: { aircallIntake: { configured: true }, guestyIntake: { configured: true }, rocketChatIngest: { configured: true }, adminApi: { configured: true }, vectorization: { configured: true } },
+      capabilities: { aircallIntake: { configured: true }, guestyIntake: { configured: true }, rocketChatIngest: { configured: true }, rocketChatBot: { configured: true }, adminApi: { configured: true }, vectorization: { configured: true } },
     });
     for (const secret of [
       env.ADMIN_TOKEN,
       ...env.AIRCALL_WEBHOOK_TOKENS.split(","),
       ...env.GUESTY_WEBHOOK_SECRETS.split(","),
       env.ROCKETCHAT_INGEST_TOKEN,
+      env.ROCKETCHAT_BOT_TOKEN,
       env.ROCKETCHAT_AUTH_TOKEN,
     ]) {
       expect(text).not.toContain(secret);

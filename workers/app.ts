@@ -1,6 +1,8 @@
 // The Worker's HTTP surface. Each flow mounts its own routes here.
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { eventsRoutes } from "./admin/events-routes";
+import { queriesRoutes } from "./bot/queries-routes";
+import { botRoutes } from "./bot/routes";
 import { vectorizeRoutes } from "./admin/vectorize-routes";
 import { requireAdmin } from "./auth/admin-bearer";
 import type { AppEnv } from "./http/app-env";
@@ -17,6 +19,7 @@ export function createApp() {
 
   app.route("/", healthRoutes);
   app.route("/webhooks", webhookRoutes);
+  app.route("/rocketchat", botRoutes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "adminBearer", { type: "http", scheme: "bearer" });
   app.doc31("/api/openapi.json", {
@@ -27,5 +30,6 @@ export function createApp() {
   app.route("/api", eventsRoutes);
   app.route("/api", searchRoutes);
   app.route("/api", vectorizeRoutes);
+  app.route("/api", queriesRoutes);
   return app;
 }

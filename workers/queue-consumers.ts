@@ -1,5 +1,6 @@
 // Queue consumers by queue role (the queue name without its environment suffix). A capability
 // that consumes a queue registers its handler here and binds the queue in wrangler.toml.
+import { consumeBotBatch } from "../queues/bot-consumer";
 import { consumeDeadLetters } from "../queues/dead-letter-consumer";
 import { consumeIntakeBatch } from "../queues/intake-consumer";
 import { consumeVectorizeBatch } from "../queues/vectorize-consumer";
@@ -10,6 +11,7 @@ export const queueConsumers: Record<string, QueueConsumer> = {
   "edge-ops-intake": consumeIntakeBatch,
   "edge-ops-vectorize": consumeVectorizeBatch,
   "edge-ops-vectorize-dlq": consumeDeadLetters,
+  "edge-ops-bot": consumeBotBatch,
 };
 
 /** Queue names carry the environment as a suffix (edge-ops-vectorize-staging); the role is the stem. */

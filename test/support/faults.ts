@@ -76,12 +76,15 @@ export function countingD1(real: D1Database = env.DB) {
 
 export function recordingQueue(options: { fail?: boolean } = {}) {
   const sent: unknown[] = [];
+  /** The options of each `send`, in order (delaySeconds). */
+  const sendOptions: (QueueSendOptions | undefined)[] = [];
   const calls = { send: 0, sendBatch: 0 };
   const queue = {
-    send: async (body: unknown) => {
+    send: async (body: unknown, sendOptionsArgument?: QueueSendOptions) => {
       calls.send += 1;
       if (options.fail) throw new Error("Queue send failed: injected");
       sent.push(body);
+      sendOptions.push(sendOptionsArgument);
     },
     sendBatch: async (messages: Iterable<MessageSendRequest>) => {
       calls.sendBatch += 1;
@@ -89,7 +92,7 @@ export function recordingQueue(options: { fail?: boolean } = {}) {
       for (const message of messages) sent.push(message.body);
     },
   };
-  return { sent, calls, queue: queue as unknown as Queue };
+  return { sent, sendOptions, calls, queue: queue as unknown as Queue };
 }
 
 /** Calls the Worker's fetch handler with some bindings replaced (undefined unsets one). */

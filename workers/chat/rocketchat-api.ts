@@ -36,6 +36,12 @@ const roomInfoSchema = z.object({
 
 export type RoomInfo = { id: string; name: string | null; type: string };
 
+const sentMessageSchema = z.object({ success: z.literal(true), message: z.object({ _id: z.string() }).loose() });
+const getMessageSchema = z.object({ success: z.literal(true), message: z.object({ _id: z.string() }).loose().nullable() });
+
+/** A message the bot posts: `_id` chosen by us, so posting it again is refused instead of doubled. */
+export type OutgoingMessage = { _id: string; rid: string; tmid?: string; msg: string };
+
 /** Rocket.Chat's rate limiter says how long to wait in the error text or the reset header. */
 function retryAfterOf(response: Response): number | null {
   const header = response.headers.get("retry-after");
@@ -63,6 +69,23 @@ export class RocketChatApi {
     const parsed = schema.safeParse(body);
     if (!parsed.success) throw new RocketChatApiError(response.status, "unexpected-response");
     return parsed.data;
+  }
+
+  /** Posts `message` (chat.sendMessage). */
+  async sendMessage(message: OutgoingMessage): Promise<void> {
+    await this.request("chat.sendMessage", sentMessageSchema, { method: "POST", body: JSON.stringify({ message }) });
+  }
+
+  /** Whether a message with this id exists (chat.getMessage): a retried delivery checks before posting. */
+  async messageExists(messageId: string): Promise<boolean> {
+    try {
+      const found = await this.request(`chat.getMessage?msgId=${encodeURIComponent(messageId)}`, getMessageSchema);
+      return found.message !== null;
+    } catch (error) {
+      // Rocket.Chat answers 400 for an id it does not know.
+      if (error instanceof RocketChatApiError && error.status === 400) return false;
+      throw error;
+    }
   }
 
   async roomInfo(roomId: string): Promise<RoomInfo> {

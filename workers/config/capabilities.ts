@@ -1,6 +1,7 @@
 // Every capability the Worker offers, for /healthz. Each one loads its own configuration
 // where it is used; this list only reports on them.
 import { adminApiConfig } from "../admin/config";
+import { botConfig } from "../bot/config";
 import { aircallIntakeConfig } from "../intake/aircall/config";
 import { guestyIntakeConfig } from "../intake/guesty/config";
 import { rocketChatIngestConfig } from "../intake/rocketchat/config";
@@ -11,6 +12,7 @@ export const capabilities: Record<string, Capability<unknown>> = {
   aircallIntake: aircallIntakeConfig,
   guestyIntake: guestyIntakeConfig,
   rocketChatIngest: rocketChatIngestConfig,
+  rocketChatBot: botConfig,
   adminApi: adminApiConfig,
   vectorization: vectorizeConfig,
 };

@@ -349,3 +349,46 @@ export const documentSummaries = sqliteTable("document_summaries", {
   summary: text("summary").notNull(),
   createdAt: integer("created_at").notNull(),
 });
+
+// ---- Rocket.Chat bot ----
+
+export const BOT_QUERY_STATUSES = ["pending", "answered", "failed"] as const;
+export const BOT_ANSWER_MODES = ["groq", "extractive", "refusal", "error", "help"] as const;
+
+/** Every question asked of the bot, its answer, sources, model, usage, timings and feedback. */
+export const botQueries = sqliteTable(
+  "bot_queries",
+  {
+    id: text("id").primaryKey(),
+    /** The question's Rocket.Chat message id: a redelivered webhook finds its query here. */
+    messageId: text("message_id").notNull().unique(),
+    roomId: text("room_id").notNull(),
+    /** The thread the answer goes to: the message's tmid, else the message itself. */
+    threadId: text("thread_id").notNull(),
+    userId: text("user_id"),
+    userName: text("user_name"),
+    question: text("question").notNull(),
+    status: text("status", { enum: BOT_QUERY_STATUSES }).notNull(),
+    mode: text("mode", { enum: BOT_ANSWER_MODES }),
+    answer: text("answer"),
+    /** [{n, documentId, title, occurredAt, url}] as listed under the answer. */
+    sources: text("sources", { mode: "json" }).$type<{ n: number; documentId: string; title: string; occurredAt: number | null; url: string | null }[]>(),
+    model: text("model"),
+    promptTokens: integer("prompt_tokens"),
+    completionTokens: integer("completion_tokens"),
+    retrievalMs: integer("retrieval_ms"),
+    modelMs: integer("model_ms"),
+    totalMs: integer("total_ms"),
+    /** sync: in the webhook's answer; async: posted later through the REST API. */
+    delivery: text("delivery", { enum: ["sync", "async"] }),
+    /** The id of the message the async path posts (derived from the query, so a retry cannot post twice). */
+    deliveryMessageId: text("delivery_message_id"),
+    deliveredAt: integer("delivered_at"),
+    feedback: text("feedback", { enum: ["good", "bad"] }),
+    feedbackReason: text("feedback_reason"),
+    feedbackAt: integer("feedback_at"),
+    createdAt: integer("created_at").notNull(),
+    answeredAt: integer("answered_at"),
+  },
+  (t) => [index("bot_queries_thread_idx").on(t.threadId, t.createdAt), index("bot_queries_created_idx").on(t.createdAt, t.id)],
+);

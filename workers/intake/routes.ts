@@ -5,13 +5,14 @@
 import { Hono, type Context } from "hono";
 import type { z } from "zod";
 import { refreshRoomVisibility } from "../chat/room-visibility";
-import { matchesAny, sha256Hex } from "../auth/constant-time";
+import { sha256Hex } from "../auth/constant-time";
 import { verifyStandardWebhook } from "../auth/standard-webhooks";
 import { openDatabase } from "../db/client";
 import type { EventSource } from "../db/schema";
 import type { AppEnv } from "../http/app-env";
 import { badRequest, unauthorized } from "../http/errors";
 import { issueReason } from "../http/validation";
+import { bodyWithValidToken } from "../http/body-token";
 import { assertJsonContentType, parseJsonObject, readRawBody, type JsonObject } from "../http/read-json-body";
 import { aircallIntakeConfig } from "./aircall/config";
 import { guestyIntakeConfig } from "./guesty/config";
@@ -47,18 +48,6 @@ async function acceptEvent(c: Context<AppEnv>, source: EventSource, type: string
 export function payloadWithoutToken(body: JsonObject): { payload: string; withoutToken: JsonObject } {
   const { token: _token, ...withoutToken } = body;
   return { payload: JSON.stringify(withoutToken), withoutToken };
-}
-
-/**
- * A JSON body whose `token` field is the sender's proof of origin (Aircall, Rocket.Chat):
- * parsed, and refused with 401 unless the token matches one of `tokens` (constant time).
- */
-async function bodyWithValidToken(c: Context<AppEnv>, tokens: readonly string[], sender: string): Promise<JsonObject> {
-  assertJsonContentType(c.req.raw);
-  const body = parseJsonObject((await readRawBody(c.req.raw)).text);
-  const token = typeof body.token === "string" ? body.token : "";
-  if (!token || !(await matchesAny(token, tokens))) throw unauthorized(`${sender} token mismatch`);
-  return body;
 }
 
 export const webhookRoutes = new Hono<AppEnv>();

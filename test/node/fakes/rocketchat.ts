@@ -3,9 +3,14 @@
 // "errorType"}` for a bad request, the rate limiter's 429 with X-RateLimit-* headers, and
 // `rooms.info` answering `{"room":{...},"success":true}`.
 //
+// `chat.sendMessage` takes `{"message":{"_id","rid","tmid"?,"msg"}}` and answers
+// `{"message":{...},"success":true}`; a second message with an `_id` already used answers 400
+// `error-duplicate-message`-style; `chat.getMessage?msgId=` answers the message or 400.
+//
 // Tests drive it through /__fake/*: POST /__fake/rooms {id, name?, t, failures?: [{status,
-// retryAfter?}]} registers a room (failures are answered first, one per call), GET
-// /__fake/requests?roomId=<id> lists the calls that named a room.
+// retryAfter?}]} registers a room (failures are answered first, one per call, for rooms.info and
+// chat.sendMessage to it), GET /__fake/requests?roomId=<id> lists the calls that named a room,
+// GET /__fake/messages?rid=<id> the messages posted to it.
 import { startFake, type FakeRequest, type FakeResponse, type RunningFake } from "./http-fake.ts";
 
 export const FAKE_ROCKETCHAT_USER_ID = "fakeBotUserId0001";
@@ -18,6 +23,7 @@ export async function startFakeRocketChat(port = 0): Promise<RunningFake> {
   const rooms = new Map<string, Room>();
   const failures = new Map<string, Failure[]>();
   const calls: { method: string; path: string; roomId: string | null; at: number }[] = [];
+  const messages = new Map<string, { _id: string; rid: string; tmid?: string; msg: string; ts: string; u: { _id: string; username: string } }>();
 
   const failureResponse = (failure: Failure): FakeResponse =>
     failure.status === 429
@@ -36,7 +42,8 @@ export async function startFakeRocketChat(port = 0): Promise<RunningFake> {
       : { status: failure.status, body: { success: false, error: "Internal server error" } };
 
   function api(request: FakeRequest): FakeResponse {
-    const roomId = request.url.searchParams.get("roomId");
+    const posted = request.url.pathname === "/api/v1/chat.sendMessage" ? (request.body as { message?: { rid?: string } } | undefined)?.message : undefined;
+    const roomId = request.url.searchParams.get("roomId") ?? posted?.rid ?? null;
     calls.push({ method: request.method, path: request.url.pathname, roomId, at: Date.now() });
     if (request.headers["x-user-id"] !== FAKE_ROCKETCHAT_USER_ID || request.headers["x-auth-token"] !== FAKE_ROCKETCHAT_AUTH_TOKEN) {
       return { status: 401, body: { status: "error", message: "You must be logged in to do this." } };
@@ -58,6 +65,34 @@ export async function startFakeRocketChat(port = 0): Promise<RunningFake> {
       }
       return { status: 200, body: { room: { ...room, msgs: 0, usersCount: 1, ts: "2026-01-01T00:00:00.000Z" }, success: true } };
     }
+    if (request.url.pathname === "/api/v1/chat.sendMessage" && request.method === "POST") {
+      const message = (request.body as { message?: { _id?: unknown; rid?: unknown; tmid?: unknown; msg?: unknown } } | undefined)?.message;
+      if (!message || typeof message.rid !== "string" || typeof message.msg !== "string") {
+        return { status: 400, body: { success: false, error: "The 'message' param is required [error-invalid-params]", errorType: "error-invalid-params" } };
+      }
+      const failure = failures.get(message.rid)?.shift();
+      if (failure) return failureResponse(failure);
+      if (!rooms.has(message.rid)) return { status: 400, body: { success: false, error: "error-invalid-room", errorType: "error-invalid-room" } };
+      const id = typeof message._id === "string" ? message._id : `fake${messages.size.toString().padStart(13, "0")}`;
+      if (messages.has(id)) {
+        return { status: 400, body: { success: false, error: "Message with that _id already exists [error-message-already-exists]", errorType: "error-message-already-exists" } };
+      }
+      if (message.msg.length > 5000) return { status: 400, body: { success: false, error: "error-message-size-exceeded", errorType: "error-message-size-exceeded" } };
+      const stored = {
+        _id: id,
+        rid: message.rid,
+        ...(typeof message.tmid === "string" ? { tmid: message.tmid } : {}),
+        msg: message.msg,
+        ts: new Date().toISOString(),
+        u: { _id: FAKE_ROCKETCHAT_USER_ID, username: "edge-ops-bot" },
+      };
+      messages.set(id, stored);
+      return { status: 200, body: { message: stored, success: true } };
+    }
+    if (request.url.pathname === "/api/v1/chat.getMessage" && request.method === "GET") {
+      const message = messages.get(request.url.searchParams.get("msgId") ?? "");
+      return message ? { status: 200, body: { message, success: true } } : { status: 400, body: { success: false, error: "error-not-allowed", errorType: "error-not-allowed" } };
+    }
     return { status: 404, body: { success: false, error: "Not found" } };
   }
 
@@ -67,6 +102,10 @@ export async function startFakeRocketChat(port = 0): Promise<RunningFake> {
       rooms.set(body.id, { _id: body.id, t: body.t, ...(body.name ? { name: body.name } : {}) });
       failures.set(body.id, [...(body.failures ?? [])]);
       return { status: 204 };
+    }
+    if (request.url.pathname === "/__fake/messages") {
+      const rid = request.url.searchParams.get("rid");
+      return { status: 200, body: [...messages.values()].filter((message) => message.rid === rid) };
     }
     if (request.url.pathname === "/__fake/requests") {
       const roomId = request.url.searchParams.get("roomId");

@@ -1,0 +1,139 @@
+// From a question to an answer: retrieval restricted to what the asking room may see, then
+// Groq grounded in numbered context (or, without a Groq key, the best passages as they are).
+// Groq's faults follow one policy, inside a deadline: a 429 waits its retry-after when that
+// fits, else the answer is left for later; a 5xx or a timeout is retried once, then the answer
+// is an honest error. Never silence.
+import type { Database } from "../db/client";
+import { GroqApiError, type GroqChat } from "../llm/groq-chat";
+import { searchIndex } from "../search/search";
+import { ProviderRateLimited } from "../vectorize/provider-errors";
+import type { VectorizeProviders } from "../vectorize/providers";
+import type { SearchHit } from "../vectorize/vector-store";
+import { citedNumbers, promptMessages, REFUSAL, type ContextItem, type Turn } from "./prompt";
+
+export type Source = { n: number; documentId: string; title: string; occurredAt: number | null; url: string | null };
+
+export type Answer = {
+  mode: "groq" | "extractive" | "refusal" | "error";
+  body: string;
+  sources: Source[];
+  model: string | null;
+  promptTokens: number | null;
+  completionTokens: number | null;
+  retrievalMs: number;
+  modelMs: number;
+};
+
+/** Not answered within the deadline: try again (the async path) after `delaySeconds`. */
+export type Later = { later: true; delaySeconds: number; reason: string };
+
+/** Records shown to the model, and passages in an extractive answer. */
+const CONTEXT_RECORDS = 6;
+const EXTRACTIVE_PASSAGES = 3;
+/** Below this much time left, another model call cannot finish. */
+const MIN_CALL_MS = 750;
+
+const sourceOf = (n: number, hit: SearchHit): Source => ({ n, documentId: hit.documentId, title: hit.title, occurredAt: hit.occurredAt, url: hit.url });
+
+/** The best chunk of each document, best documents first. */
+function distinctDocuments(hits: readonly SearchHit[], limit: number): SearchHit[] {
+  const seen = new Set<string>();
+  const kept: SearchHit[] = [];
+  for (const hit of hits) {
+    if (seen.has(hit.documentId)) continue;
+    seen.add(hit.documentId);
+    kept.push(hit);
+    if (kept.length === limit) break;
+  }
+  return kept;
+}
+
+export type AnswerInput = {
+  db: Database;
+  providers: VectorizeProviders;
+  groq: GroqChat | null;
+  roomId: string;
+  question: string;
+  /** Earlier turns of the thread, oldest first. */
+  history: readonly Turn[];
+  /** Epoch ms by which the answer must be ready. */
+  deadline: number;
+  sleep?: (ms: number) => Promise<void>;
+};
+
+export async function answerQuestion(input: AnswerInput): Promise<Answer | Later> {
+  const sleep = input.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const retrievalStarted = Date.now();
+  // A short follow-up ("and the week after?") is searched together with the question before it.
+  const previous = input.history.at(-1)?.question;
+  const searchText = previous && input.question.split(/\s+/).length < 6 ? `${previous} ${input.question}` : input.question;
+  const hits = await searchIndex(input.db, input.providers, { query: searchText, k: 20, filter: { rooms: [input.roomId] } });
+  const items: ContextItem[] = distinctDocuments(hits, CONTEXT_RECORDS).map((hit, index) => ({ n: index + 1, hit }));
+  const retrievalMs = Date.now() - retrievalStarted;
+  const base = { retrievalMs, promptTokens: null, completionTokens: null, modelMs: 0 };
+
+  if (!input.groq) {
+    const passages = items.slice(0, EXTRACTIVE_PASSAGES);
+    if (passages.length === 0) return { ...base, mode: "refusal", body: REFUSAL, sources: [], model: null };
+    return {
+      ...base,
+      mode: "extractive",
+      body: passages.map(({ n, hit }) => `**[${n}]** ${hit.text.split("\n").slice(1).join(" ").trim() || hit.text}`).join("\n\n"),
+      sources: passages.map(({ n, hit }) => sourceOf(n, hit)),
+      model: null,
+    };
+  }
+  if (items.length === 0) return { ...base, mode: "refusal", body: REFUSAL, sources: [], model: null };
+
+  const messages = promptMessages(input.question, items, input.history);
+  const modelStarted = Date.now();
+  let retried = false;
+  for (;;) {
+    const remaining = input.deadline - Date.now();
+    if (remaining < MIN_CALL_MS) return { later: true, delaySeconds: 0, reason: "deadline" };
+    try {
+      const completion = await input.groq.complete(messages, { timeoutMs: remaining, maxTokens: 400 });
+      const cited = citedNumbers(completion.text, items.length);
+      const refused = cited.length === 0;
+      return {
+        ...base,
+        mode: refused ? "refusal" : "groq",
+        // An answer that cites nothing is not grounded: say so rather than pass it on.
+        body: refused ? REFUSAL : completion.text,
+        sources: cited.map((n) => sourceOf(n, items[n - 1]!.hit)),
+        model: completion.model,
+        promptTokens: completion.promptTokens,
+        completionTokens: completion.completionTokens,
+        modelMs: Date.now() - modelStarted,
+      };
+    } catch (error) {
+      if (error instanceof ProviderRateLimited) {
+        const waitMs = (error.retryAfterSeconds ?? 5) * 1000;
+        if (Date.now() + waitMs + MIN_CALL_MS < input.deadline) {
+          await sleep(waitMs);
+          continue;
+        }
+        return { later: true, delaySeconds: error.retryAfterSeconds ?? 5, reason: "groq rate limited" };
+      }
+      if (error instanceof GroqApiError && error.kind === "timeout" && Date.now() >= input.deadline - 50) {
+        return { later: true, delaySeconds: 0, reason: "deadline" };
+      }
+      if (error instanceof GroqApiError && !retried) {
+        retried = true;
+        continue;
+      }
+      if (error instanceof GroqApiError) {
+        const what = error.kind === "status" ? `answered ${error.status}` : error.kind === "timeout" ? "did not answer in time" : "could not be reached";
+        return {
+          ...base,
+          mode: "error",
+          body: `Sorry, I could not get an answer: the language model ${what}, twice. Please ask again in a minute.`,
+          sources: [],
+          model: input.groq.settings.model,
+          modelMs: Date.now() - modelStarted,
+        };
+      }
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,31 @@
+// An answer as a Rocket.Chat message: the answer (or passages), then the numbered sources with
+// title, date and link. The message fits Rocket.Chat's limit by trimming the answer's text,
+// never the list of sources.
+import type { Answer, Source } from "./answer";
+
+const EXTRACTIVE_LABEL = "_Extractive answer: no language model is configured, so here are the most relevant records._";
+
+function sourceLine(source: Source): string {
+  const date = source.occurredAt === null ? null : new Date(source.occurredAt).toISOString().slice(0, 10);
+  const title = source.title.replace(/[[\]]/g, "");
+  const label = source.url ? `[${title}](${source.url})` : title;
+  return `[${source.n}] ${[label, date].filter(Boolean).join(" · ")}`;
+}
+
+export function formatAnswer(answer: Pick<Answer, "mode" | "body" | "sources">, limit: number): string {
+  const head = answer.mode === "extractive" ? `${EXTRACTIVE_LABEL}\n\n` : "";
+  const sources = answer.sources.length > 0 ? `\n\n*Sources*\n${answer.sources.map(sourceLine).join("\n")}` : "";
+  const room = limit - head.length - sources.length;
+  const body = answer.body.length <= room ? answer.body : `${answer.body.slice(0, Math.max(0, room - 1)).trimEnd()}…`;
+  return `${head}${body}${sources}`.slice(0, Math.max(limit, sources.length));
+}
+
+export const ACKNOWLEDGEMENT = "Looking into it — I'll answer in this thread in a moment.";
+
+export function helpText(triggers: { ask: string; good: string; bad: string }): string {
+  return [
+    `Ask me about calls, reservations, guest conversations and chat: \`${triggers.ask} who called about the boiler yesterday?\``,
+    "I answer in the thread from the records this room may see, citing them as [1], [2].",
+    `Follow-ups in the same thread remember the earlier questions. Rate an answer with \`${triggers.good}\` or \`${triggers.bad} <what was wrong>\`.`,
+  ].join("\n");
+}

@@ -1,0 +1,100 @@
+// POST /rocketchat/bot: Rocket.Chat's outgoing integration with trigger words. Every answer is
+// 200 with a non-empty JSON body: `{"text","tmid"}` to post into the thread, or `{"ignored"}`
+// for messages the bot must not answer (its own, other bots'). Only a wrong token (401), the bot
+// not configured (503) or storage failing (503, Rocket.Chat retries) answer otherwise; never
+// 410, which would make Rocket.Chat disable the integration.
+import { Hono } from "hono";
+import { openDatabase } from "../db/client";
+import { bodyWithValidToken } from "../http/body-token";
+import type { AppEnv } from "../http/app-env";
+import { badRequest } from "../http/errors";
+import { issueReason } from "../http/validation";
+import { chatMessagePayloadSchema } from "../intake/rocketchat/payloads";
+import { GroqChat } from "../llm/groq-chat";
+import { logInfo } from "../log";
+import { vectorizeConfig } from "../vectorize/config";
+import { vectorizeProviders } from "../vectorize/providers";
+import { answerQuestion } from "./answer";
+import { botConfig, SYNC_ONLY_BUDGET_MS } from "./config";
+import { answerMessageId, type BotQueueMessage } from "./delivery";
+import { ACKNOWLEDGEMENT, formatAnswer, helpText } from "./format";
+import { findQueryByMessage, insertQuestion, recordAnswer, recordFeedback, threadHistory } from "./queries";
+
+export const botRoutes = new Hono<AppEnv>();
+
+/** The trigger word and what follows it: `trigger_word` when Rocket.Chat sent one, else the first word. */
+function splitTrigger(text: string, triggerWord: string | undefined): { trigger: string; rest: string } {
+  const trimmed = text.trim();
+  const trigger = triggerWord ?? trimmed.split(/\s+/)[0] ?? "";
+  const rest = trimmed.toLowerCase().startsWith(trigger.toLowerCase()) ? trimmed.slice(trigger.length) : trimmed;
+  return { trigger, rest: rest.trim() };
+}
+
+botRoutes.post("/bot", async (c) => {
+  const started = Date.now();
+  const config = await botConfig.load(c.env);
+  const body = await bodyWithValidToken(c, config.tokens, "rocket.chat bot");
+  const parsed = chatMessagePayloadSchema.safeParse(body);
+  if (!parsed.success) throw badRequest(issueReason(parsed.error, "body"));
+  const message = parsed.data;
+  if (message.bot === true) return c.json({ ignored: "bot message" }, 200);
+  if (config.botUserId !== null && message.user_id === config.botUserId) return c.json({ ignored: "own message" }, 200);
+
+  const tmid = message.tmid ?? message.message_id;
+  const reply = (text: string) => c.json({ text, tmid }, 200);
+  const { trigger, rest } = splitTrigger(message.text, message.trigger_word);
+  const db = openDatabase(c.env.DB);
+  const triggerIs = (word: string) => trigger.toLowerCase() === word.toLowerCase();
+
+  if (triggerIs(config.triggers.good) || triggerIs(config.triggers.bad)) {
+    const recorded = await recordFeedback(db, tmid, triggerIs(config.triggers.good) ? "good" : "bad", rest || null);
+    return reply(recorded ? "Thanks, noted." : "There is no answer of mine in this thread to rate yet.");
+  }
+  if (!triggerIs(config.triggers.ask) || rest.length === 0 || /^help\??$/i.test(rest)) return reply(helpText(config.triggers));
+
+  // A redelivered question gets the answer (or the acknowledgement) it got the first time.
+  const existing = await findQueryByMessage(db, message.message_id);
+  if (existing) return reply(existing.answer ?? ACKNOWLEDGEMENT);
+  const query = await insertQuestion(db, {
+    id: crypto.randomUUID(),
+    messageId: message.message_id,
+    roomId: message.channel_id,
+    threadId: tmid,
+    userId: message.user_id,
+    userName: message.user_name ?? null,
+    question: rest,
+    deliveryMessageId: await answerMessageId(message.message_id),
+    createdAt: started,
+  });
+  if (!query) return reply(ACKNOWLEDGEMENT);
+
+  const vectorize = await vectorizeConfig.load(c.env);
+  const canAnswerLater = config.api !== null;
+  const result = await answerQuestion({
+    db,
+    providers: await vectorizeProviders(c.env, db),
+    groq: vectorize.groq ? new GroqChat(vectorize.groq) : null,
+    roomId: message.channel_id,
+    question: rest,
+    history: await threadHistory(db, tmid, started),
+    // Rocket.Chat waits about 20 s. With the REST API the bot answers later past its budget.
+    deadline: started + (canAnswerLater ? config.budgetMs : SYNC_ONLY_BUDGET_MS),
+  });
+
+  if ("later" in result) {
+    if (canAnswerLater) {
+      await c.env.BOT_QUEUE.send({ queryId: query.id } satisfies BotQueueMessage, { delaySeconds: result.delaySeconds });
+      c.set("outcome", `answer later: ${result.reason}`);
+      return reply(ACKNOWLEDGEMENT);
+    }
+    const failed = { mode: "error" as const, body: "Sorry, I could not answer in time, and I have no way to answer later here. Please ask again in a minute.", sources: [], model: null, promptTokens: null, completionTokens: null, retrievalMs: 0, modelMs: 0 };
+    const text = formatAnswer(failed, config.messageLimit);
+    await recordAnswer(db, query.id, failed, text, { totalMs: Date.now() - started, delivery: "sync" });
+    return reply(text);
+  }
+  const text = formatAnswer(result, config.messageLimit);
+  const totalMs = Date.now() - started;
+  await recordAnswer(db, query.id, result, text, { totalMs, delivery: "sync" });
+  logInfo("bot answer", { queryId: query.id, mode: result.mode, sources: result.sources.length, retrievalMs: result.retrievalMs, modelMs: result.modelMs, totalMs });
+  return reply(text);
+});
