@@ -101,12 +101,12 @@ describe("after the answer: the intake consumer", () => {
   afterEach(() => vi.restoreAllMocks());
 
   it.each([
-    ["an entity upsert", touches("aircall_calls", "insert into")],
-    ["a document upsert", touches("documents", "insert into")],
-    ["marking the event processed", touches("webhook_events", "update")],
-  ])("retries the message with backoff when %s fails, and the next delivery completes it", async (_step, fault) => {
+    // A call id of its own per case: another test's identical body would be a duplicate.
+    ["an entity upsert", touches("aircall_calls", "insert into"), 1301],
+    ["a document upsert", touches("documents", "insert into"), 1302],
+    ["marking the event processed", touches("webhook_events", "update"), 1303],
+  ] as const)("retries the message with backoff when %s fails, and the next delivery completes it", async (_step, fault, callId) => {
     vi.spyOn(console, "error").mockImplementation(() => undefined);
-    const callId = 1100 + Math.floor(Math.random() * 1000);
     const id = await storeOnly(aircallEvent("call.ended", 1_763_000_094, ended(callId)));
     const failing = await consume([id], { DB: faultyD1(fault), VECTORIZE_QUEUE: recordingQueue().queue }, 2);
     expect(failing).toEqual({ acked: [], retried: [{ eventId: id, delaySeconds: 20 }] });
