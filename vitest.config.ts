@@ -7,6 +7,7 @@ import { defineConfig } from "vitest/config";
 import { FAKE_EMBEDDINGS_API_KEY, startFakeEmbeddings } from "./test/node/fakes/openai-embeddings.ts";
 import { FAKE_GROQ_API_KEY, startFakeGroq } from "./test/node/fakes/groq.ts";
 import { startFakeQdrant } from "./test/node/fakes/qdrant.ts";
+import { FAKE_HCLOUD_TOKEN, startFakeHetzner } from "./test/node/fakes/hetzner.ts";
 import { FAKE_ROCKETCHAT_AUTH_TOKEN, FAKE_ROCKETCHAT_USER_ID, startFakeRocketChat } from "./test/node/fakes/rocketchat.ts";
 import { loadSharedFixtures, sharedFixturesDir } from "./test/node/shared-fixtures.ts";
 
@@ -21,6 +22,7 @@ export default defineConfig(async () => {
   const qdrant = await startFakeQdrant({ apiKey: qdrantApiKey });
   // A server from before server-side BM25: the store must fall back to dense-only search.
   const oldQdrant = await startFakeQdrant({ apiKey: qdrantApiKey, version: "1.14.1", serverBm25: false });
+  const hetzner = await startFakeHetzner({ actionMs: 50 });
   if (sharedFixtures.length === 0) {
     console.warn(`conformance suite skipped: no vendor fixtures in ${sharedFixturesDir()} (set SHARED_FIXTURES_DIR)`);
   }
@@ -58,6 +60,16 @@ export default defineConfig(async () => {
                   FAKE_QDRANT_URL: qdrant.url,
                   FAKE_QDRANT_OLD_URL: oldQdrant.url,
                   FAKE_QDRANT_API_KEY: qdrantApiKey,
+                  // Backups run against the Hetzner fake: the Durable Object reads its bindings.
+                  HCLOUD_TOKEN: FAKE_HCLOUD_TOKEN,
+                  HCLOUD_ENDPOINT: `${hetzner.url}/v1`,
+                  FAKE_HETZNER_URL: hetzner.url,
+                  RESTIC_REPOSITORY: "s3:https://0123456789abcdef.r2.cloudflarestorage.com/edge-ops-backups/swarm",
+                  RESTIC_PASSWORD: "test-restic-password-0123456789",
+                  R2_ACCESS_KEY_ID: "test-r2-access-key-id",
+                  R2_SECRET_ACCESS_KEY: "test-r2-secret-access-key-0123456789",
+                  PUBLIC_BASE_URL: "https://edge.example.test",
+                  BACKUP_PATHS: "/srv/data,/etc/swarm",
                 },
                 // Deliver messages at once: a test waits for each event it sends.
                 queueConsumers: {

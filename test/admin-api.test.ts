@@ -149,6 +149,9 @@ describe("OpenAPI and health", () => {
     };
     expect(document.openapi).toBe("3.1.0");
     expect(Object.keys(document.paths).sort()).toEqual([
+      "/api/backups/run",
+      "/api/backups/runs",
+      "/api/backups/runs/{id}",
       "/api/dlq",
       "/api/dlq/replay",
       "/api/documents/index-status",
@@ -171,7 +174,7 @@ describe("OpenAPI and health", () => {
     expect(JSON.parse(text)).toEqual({
       status: "ok",
       checks: { db: { ok: true, detail: expect.stringMatching(/^\d+ ms$/) }, intakeQueue: { ok: true }, vectorizeQueue: { ok: true } },
-      capabilities: { aircallIntake: { configured: true }, guestyIntake: { configured: true }, rocketChatIngest: { configured: true }, rocketChatBot: { configured: true }, adminApi: { configured: true }, vectorization: { configured: true } },
+      capabilities: { aircallIntake: { configured: true }, guestyIntake: { configured: true }, rocketChatIngest: { configured: true }, rocketChatBot: { configured: true }, adminApi: { configured: true }, vectorization: { configured: true }, backups: { configured: true } },
     });
     for (const secret of [
       env.ADMIN_TOKEN,
@@ -180,6 +183,9 @@ describe("OpenAPI and health", () => {
       env.ROCKETCHAT_INGEST_TOKEN,
       env.ROCKETCHAT_BOT_TOKEN,
       env.ROCKETCHAT_AUTH_TOKEN,
+      env.HCLOUD_TOKEN,
+      env.RESTIC_PASSWORD,
+      env.R2_SECRET_ACCESS_KEY,
     ]) {
       expect(text).not.toContain(secret);
     }

@@ -11,5 +11,6 @@ declare namespace Cloudflare {
     FAKE_QDRANT_URL: string;
     FAKE_QDRANT_OLD_URL: string;
     FAKE_QDRANT_API_KEY: string;
+    FAKE_HETZNER_URL: string;
   }
 }

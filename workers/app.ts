@@ -1,6 +1,8 @@
 // The Worker's HTTP surface. Each flow mounts its own routes here.
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { eventsRoutes } from "./admin/events-routes";
+import { backupAdminRoutes } from "./backups/admin-routes";
+import { runnerRoutes } from "./backups/runner-routes";
 import { queriesRoutes } from "./bot/queries-routes";
 import { botRoutes } from "./bot/routes";
 import { vectorizeRoutes } from "./admin/vectorize-routes";
@@ -20,6 +22,7 @@ export function createApp() {
   app.route("/", healthRoutes);
   app.route("/webhooks", webhookRoutes);
   app.route("/rocketchat", botRoutes);
+  app.route("/backups", runnerRoutes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "adminBearer", { type: "http", scheme: "bearer" });
   app.doc31("/api/openapi.json", {
@@ -31,5 +34,6 @@ export function createApp() {
   app.route("/api", searchRoutes);
   app.route("/api", vectorizeRoutes);
   app.route("/api", queriesRoutes);
+  app.route("/api", backupAdminRoutes);
   return app;
 }

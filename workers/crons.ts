@@ -5,4 +5,8 @@ export const CRONS = {
   intakeSweep: "*/5 * * * *",
   /** Send documents whose index is stale to the vectorize queue (workers/vectorize/catch-up.ts). */
   vectorizeCatchUp: "*/10 * * * *",
+  /** The daily backup run (durable-objects/backup-scheduler.ts). */
+  backupDaily: "17 3 * * *",
+  /** The weekly restore test, Sunday morning. */
+  restoreTestWeekly: "47 4 * * 0",
 } as const;

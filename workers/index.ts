@@ -9,6 +9,9 @@ import { scheduledJobs } from "./scheduled-jobs";
 
 const app = createApp();
 
+// Durable Object classes are exported from the entry point, as wrangler.toml binds them.
+export { BackupScheduler } from "../durable-objects/backup-scheduler";
+
 export default {
   fetch: app.fetch,
 

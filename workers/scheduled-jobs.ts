@@ -2,6 +2,8 @@
 // same expression under [triggers] crons in wrangler.toml (a Node test checks that they agree).
 import { SWEEP_CRON, sweepReceivedEvents } from "./intake/sweep";
 import { CATCH_UP_CRON, catchUpStaleDocuments } from "./vectorize/catch-up";
+import { startScheduledRun, sweepBackups } from "./backups/scheduled";
+import { CRONS } from "./crons";
 
 export type ScheduledJob = (controller: ScheduledController, env: Env, ctx: ExecutionContext) => Promise<void>;
 
@@ -9,6 +11,19 @@ export const scheduledJobs: Record<string, ScheduledJob[]> = {
   [SWEEP_CRON]: [
     async (controller, env) => {
       await sweepReceivedEvents(env, controller.scheduledTime);
+    },
+    async (_controller, env) => {
+      await sweepBackups(env);
+    },
+  ],
+  [CRONS.backupDaily]: [
+    async (_controller, env) => {
+      await startScheduledRun(env, "backup");
+    },
+  ],
+  [CRONS.restoreTestWeekly]: [
+    async (_controller, env) => {
+      await startScheduledRun(env, "restore-test");
     },
   ],
   [CATCH_UP_CRON]: [

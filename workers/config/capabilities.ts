@@ -1,6 +1,7 @@
 // Every capability the Worker offers, for /healthz. Each one loads its own configuration
 // where it is used; this list only reports on them.
 import { adminApiConfig } from "../admin/config";
+import { backupsConfig } from "../backups/config";
 import { botConfig } from "../bot/config";
 import { aircallIntakeConfig } from "../intake/aircall/config";
 import { guestyIntakeConfig } from "../intake/guesty/config";
@@ -15,4 +16,5 @@ export const capabilities: Record<string, Capability<unknown>> = {
   rocketChatBot: botConfig,
   adminApi: adminApiConfig,
   vectorization: vectorizeConfig,
+  backups: backupsConfig,
 };

@@ -392,3 +392,48 @@ export const botQueries = sqliteTable(
   },
   (t) => [index("bot_queries_thread_idx").on(t.threadId, t.createdAt), index("bot_queries_created_idx").on(t.createdAt, t.id)],
 );
+
+// ---- Backups ----
+
+export const BACKUP_KINDS = ["backup", "restore-test"] as const;
+export type BackupKind = (typeof BACKUP_KINDS)[number];
+/** scheduled → creating → running → reported → deleting → done | failed */
+export const BACKUP_RUN_STATUSES = ["scheduled", "creating", "running", "reported", "deleting", "done", "failed"] as const;
+export type BackupRunStatus = (typeof BACKUP_RUN_STATUSES)[number];
+
+/**
+ * Every backup run, mirrored from the BackupScheduler Durable Object (which owns the state
+ * machine) for the admin API and for the runner's calls, which check the run's token here.
+ */
+export const backupRuns = sqliteTable(
+  "backup_runs",
+  {
+    id: text("id").primaryKey(),
+    kind: text("kind", { enum: BACKUP_KINDS }).notNull(),
+    status: text("status", { enum: BACKUP_RUN_STATUSES }).notNull(),
+    /** "cron" or "manual". */
+    trigger: text("trigger").notNull(),
+    /** SHA-256 (hex) of the run's token; the token itself is never stored. */
+    tokenHash: text("token_hash").notNull(),
+    serverId: integer("server_id"),
+    serverName: text("server_name").notNull(),
+    /** The runner's report URL base (PUBLIC_BASE_URL or the manual request's origin). */
+    baseUrl: text("base_url"),
+    createdAt: integer("created_at").notNull(),
+    deadline: integer("deadline").notNull(),
+    serverCreatedAt: integer("server_created_at"),
+    serverDeletedAt: integer("server_deleted_at"),
+    reportedAt: integer("reported_at"),
+    finishedAt: integer("finished_at"),
+    snapshotId: text("snapshot_id"),
+    bytesAdded: integer("bytes_added"),
+    exitCode: integer("exit_code"),
+    partial: integer("partial", { mode: "boolean" }),
+    /** The runner's report as it sent it (restic's summary and our fields). */
+    report: text("report", { mode: "json" }).$type<Record<string, unknown>>(),
+    error: text("error"),
+    /** Hetzner API requests this run made. */
+    hetznerCalls: integer("hetzner_calls").notNull().default(0),
+  },
+  (t) => [index("backup_runs_created_idx").on(t.createdAt, t.id)],
+);

@@ -1,0 +1,250 @@
+// Self-destructing backup servers: the BackupScheduler Durable Object against the Hetzner fake
+// (test/node/fakes/hetzner.ts), driven through the admin API, the runner's endpoints, its
+// alarms and the cron triggers. Every test ends with no backup server of its run left.
+import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { backupScheduler } from "../durable-objects/backup-scheduler";
+import { CRONS } from "../workers/crons";
+import { adminFetch } from "./support/admin";
+import { row } from "./support/d1";
+import { cronWith, fetchWith } from "./support/faults";
+
+afterEach(() => vi.restoreAllMocks());
+
+type FakeServer = { id: number; name: string; labels: Record<string, string>; status: string; user_data: string | null };
+const hetzner = (path: string, init?: RequestInit) => fetch(`${env.FAKE_HETZNER_URL}${path}`, init);
+const fakeServers = async (selector: string): Promise<FakeServer[]> => {
+  const body = (await (await hetzner(`/__fake/servers?label_selector=${encodeURIComponent(selector)}`)).json()) as FakeServer[] | { servers: FakeServer[] };
+  return Array.isArray(body) ? body : body.servers;
+};
+const fault = (spec: Record<string, unknown>) => hetzner("/__fake/faults", { method: "POST", body: JSON.stringify(spec) });
+const hetznerRequests = async (pathPattern: string) =>
+  (await (await hetzner(`/__fake/requests?path=${encodeURIComponent(pathPattern)}`)).json()) as { method: string; path: string; body: unknown }[];
+
+const scheduler = () => backupScheduler(env);
+const alarm = () => runDurableObjectAlarm(scheduler());
+
+/**
+ * Wakes the scheduler until the run's status is one of `statuses`. Alarms also fire on their
+ * own in the test runtime, so a step may already be under way: poll the state, not the alarm.
+ */
+async function until(runId: string, statuses: readonly string[], timeoutMs = 5000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const status = String((await row("SELECT status FROM backup_runs WHERE id = ?", runId))?.status);
+    if (statuses.includes(status)) return status;
+    if (Date.now() > deadline) throw new Error(`run ${runId} still ${status}, expected ${statuses.join(" or ")}`);
+    await alarm();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+/** Makes the run's next step due now (its backoff or deadline), as time passing would. */
+const due = (runId: string, column: "next_attempt_at" | "deadline") =>
+  runInDurableObject(scheduler(), (_instance, state) => {
+    state.storage.sql.exec(`UPDATE runs SET ${column} = ? WHERE id = ?`, Date.now() - 1, runId);
+  });
+
+async function startRun(kind: "backup" | "restore-test" = "backup", overrides: Partial<Env> = {}): Promise<string> {
+  const response = await fetchWith(overrides, "http://admin/api/backups/run", {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${env.ADMIN_TOKEN}` },
+    body: JSON.stringify({ kind }),
+  });
+  expect(response.status).toBe(202);
+  return ((await response.json()) as { id: string }).id;
+}
+
+/** What cloud-init hands the runner: the run's URL, token and deadline. */
+function runnerEnv(server: FakeServer): { url: string; token: string; deadline: number } {
+  const value = (name: string) => new RegExp(`${name}=(\\S+)`).exec(server.user_data ?? "")?.[1] ?? "";
+  return { url: value("RUN_URL"), token: value("RUN_TOKEN"), deadline: Number(value("DEADLINE")) };
+}
+
+const runnerCall = (runId: string, path: "config" | "report", token: string, body?: unknown) =>
+  fetchWith({}, `http://edge/backups/runs/${runId}/${path}`, {
+    method: body === undefined ? "GET" : "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+
+const summary = (overrides: Record<string, unknown> = {}) => ({
+  message_type: "summary",
+  files_new: 12,
+  files_changed: 3,
+  data_added: 104857,
+  total_duration: 42.5,
+  snapshot_id: "4f1c1e1d2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5",
+  exit_code: 0,
+  ...overrides,
+});
+
+const runRow = (id: string) => row("SELECT status, error, snapshot_id, exit_code, partial, server_deleted_at IS NOT NULL AS deleted FROM backup_runs WHERE id = ?", id);
+
+/** Lets the run end: its pending step (a backoff) made due, then woken until done or failed. */
+async function finish(runId: string) {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const status = String((await row("SELECT status FROM backup_runs WHERE id = ?", runId))?.status);
+    if (status === "done" || status === "failed") return status;
+    if (Date.now() > deadline) throw new Error(`run ${runId} still ${status}`);
+    await due(runId, "next_attempt_at");
+    await alarm();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describe("a backup run", () => {
+  it("creates backup-<runId> from the newest runner image with labels and a token-only user data, serves the config, takes one report and deletes the server", async () => {
+    await hetzner("/__fake/images", { method: "POST", body: JSON.stringify({ description: "runner old", labels: { role: "backup-runner" }, created: "2026-01-01T00:00:00Z" }) });
+    await hetzner("/__fake/images", { method: "POST", body: JSON.stringify({ description: "runner new", labels: { role: "backup-runner" }, created: "2026-11-01T00:00:00Z" }) });
+    const id = await startRun("backup", { PUBLIC_BASE_URL: undefined });
+    expect(await runRow(id)).toMatchObject({ status: "scheduled" });
+    await until(id, ["running"]);
+    const [server] = await fakeServers(`run=${id}`);
+    expect(server).toMatchObject({ name: `backup-${id}`, labels: { role: "backup", run: id, expires: expect.stringMatching(/^\d+$/) } });
+    const created = (await hetznerRequests("^/v1/servers$")).filter((request) => request.method === "POST").map((request) => request.body as Record<string, unknown>);
+    const mine = created.find((body) => body.name === `backup-${id}`)!;
+    const images = (await (await hetzner("/__fake/requests?path=%5E%2Fv1%2Fimages")).json()) as unknown[];
+    expect(images.length).toBeGreaterThan(0);
+    expect(mine).toMatchObject({ server_type: "cx23", location: "fsn1", start_after_create: true });
+    // A manual run without PUBLIC_BASE_URL calls back to the request's origin.
+    const runner = runnerEnv(server!);
+    expect(runner.url).toBe(`http://admin/backups/runs/${id}`);
+    expect(runner.token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    for (const secret of [env.HCLOUD_TOKEN, env.RESTIC_PASSWORD, env.R2_SECRET_ACCESS_KEY, env.R2_ACCESS_KEY_ID, env.ADMIN_TOKEN]) expect(server!.user_data).not.toContain(secret);
+    expect(await row("SELECT status FROM backup_runs WHERE id = ?", id)).toEqual({ status: "running" });
+
+    expect((await runnerCall(id, "config", "not-the-token")).status).toBe(401);
+    const config = await runnerCall(id, "config", runner.token);
+    expect(config.status).toBe(200);
+    expect(config.headers.get("cache-control")).toBe("no-store");
+    expect(await config.json()).toMatchObject({
+      runId: id,
+      kind: "backup",
+      host: "edge-ops-swarm",
+      repository: env.RESTIC_REPOSITORY,
+      password: env.RESTIC_PASSWORD,
+      env: { AWS_ACCESS_KEY_ID: env.R2_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: env.R2_SECRET_ACCESS_KEY },
+      targets: { paths: ["/srv/data", "/etc/swarm"], mongodb: null, seaweedfs: null },
+      retention: { daily: 7, weekly: 4, monthly: 12 },
+    });
+
+    expect((await runnerCall(id, "report", runner.token, { files_new: 1 })).status).toBe(400);
+    const report = await runnerCall(id, "report", runner.token, summary());
+    expect(await report.json()).toEqual({ accepted: true, status: "reported" });
+    await finish(id);
+    expect(await runRow(id)).toEqual({ status: "done", error: null, snapshot_id: summary().snapshot_id, exit_code: 0, partial: 0, deleted: 1 });
+    expect(await fakeServers(`run=${id}`)).toEqual([]);
+    // A second report changes nothing; the token died with the run.
+    expect(await (await runnerCall(id, "report", runner.token, summary({ snapshot_id: "other" }))).json()).toEqual({ accepted: false, status: "done" });
+    expect((await runnerCall(id, "config", runner.token)).status).toBe(401);
+    const listed = (await (await adminFetch(`/api/backups/runs/${id}`)).json()) as Record<string, unknown>;
+    expect(listed).toMatchObject({ id, status: "done", snapshotId: summary().snapshot_id, bytesAdded: 104857, serverSeconds: expect.any(Number), hetznerCalls: expect.any(Number) });
+  });
+
+  it("allows one active run at a time", async () => {
+    const id = await startRun();
+    const second = await adminFetch("/api/backups/run", { json: { kind: "restore-test" } });
+    expect(second.status).toBe(409);
+    expect(await second.json()).toMatchObject({ activeRunId: id });
+    await until(id, ["running"]);
+    const [server] = await fakeServers(`run=${id}`);
+    await runnerCall(id, "report", runnerEnv(server!).token, summary({ exit_code: 3, partial: true }));
+    await finish(id);
+    // Partial: done (a snapshot exists), flagged, and alerted.
+    expect(await runRow(id)).toMatchObject({ status: "done", partial: 1, exit_code: 3 });
+    expect(await fakeServers(`run=${id}`)).toEqual([]);
+  });
+
+  it("deletes the server and fails the run with an alert when no report arrives before the deadline", async () => {
+    const errors: string[] = [];
+    vi.spyOn(console, "error").mockImplementation((line: string) => void errors.push(line));
+    const id = await startRun();
+    await until(id, ["running"]);
+    expect(await fakeServers(`run=${id}`)).toHaveLength(1);
+    await due(id, "deadline");
+    await finish(id);
+    expect(await runRow(id)).toMatchObject({ status: "failed", error: "no report before the deadline", deleted: 1 });
+    expect(await fakeServers(`run=${id}`)).toEqual([]);
+    expect(errors.map((line) => JSON.parse(line))).toContainEqual(expect.objectContaining({ message: "backup run failed", runId: id, alert: true }));
+  });
+
+  it("retries deletion through Hetzner 5xx until the server is gone", async () => {
+    vi.spyOn(console, "error").mockImplementation(() => undefined);
+    const id = await startRun();
+    await until(id, ["running"]);
+    const [server] = await fakeServers(`run=${id}`);
+    await fault({ method: "DELETE", path: `^/v1/servers/${server!.id}$`, status: 503, code: "service_error", count: 2 });
+    await runnerCall(id, "report", runnerEnv(server!).token, summary());
+    for (let attempt = 0; attempt < 4 && (await fakeServers(`run=${id}`)).length > 0; attempt += 1) await finish(id);
+    expect(await fakeServers(`run=${id}`)).toEqual([]);
+    expect(await runRow(id)).toMatchObject({ status: "done", deleted: 1 });
+  });
+
+  it("fails at once with an alert on a quota error, without retrying creation", async () => {
+    const errors: string[] = [];
+    vi.spyOn(console, "error").mockImplementation((line: string) => void errors.push(line));
+    await fault({ method: "POST", path: "^/v1/servers$", status: 403, code: "resource_limit_exceeded", count: 1 });
+    const id = await startRun();
+    await finish(id);
+    expect(await runRow(id)).toMatchObject({ status: "failed", error: "creating the server failed: 403 resource_limit_exceeded" });
+    const creations = (await hetznerRequests("^/v1/servers$")).filter((request) => request.method === "POST" && (request.body as { name?: string }).name === `backup-${id}`);
+    expect(creations).toHaveLength(1);
+    expect(await fakeServers(`run=${id}`)).toEqual([]);
+    expect(errors.map((line) => JSON.parse(line))).toContainEqual(expect.objectContaining({ message: "backup run failed", alert: true }));
+  });
+
+  it("adopts a server an earlier attempt created instead of making a second one", async () => {
+    const id = await startRun();
+    // An attempt whose answer was lost left backup-<id> behind.
+    const images = (await (await hetzner("/v1/images?type=system", { headers: { authorization: `Bearer ${env.HCLOUD_TOKEN}` } })).json()) as { images: { id: number }[] };
+    await hetzner("/v1/servers", {
+      method: "POST",
+      headers: { authorization: `Bearer ${env.HCLOUD_TOKEN}`, "content-type": "application/json" },
+      body: JSON.stringify({ name: `backup-${id}`, server_type: "cx23", image: images.images[0]!.id, labels: { role: "backup", run: id, expires: String(Math.floor(Date.now() / 1000) + 3600) } }),
+    });
+    await until(id, ["running"]);
+    expect(await fakeServers(`run=${id}`)).toHaveLength(1);
+    await due(id, "deadline");
+    await finish(id);
+    expect(await fakeServers(`run=${id}`)).toEqual([]);
+  });
+});
+
+describe("the safety net and the cron triggers", () => {
+  it("reaps a backup server of no active run on the */5 sweep, with an alert", async () => {
+    const errors: string[] = [];
+    vi.spyOn(console, "error").mockImplementation((line: string) => void errors.push(line));
+    const images = (await (await hetzner("/v1/images?type=system", { headers: { authorization: `Bearer ${env.HCLOUD_TOKEN}` } })).json()) as { images: { id: number }[] };
+    const orphan = `backup-orphan-${crypto.randomUUID().slice(0, 8)}`;
+    await hetzner("/v1/servers", {
+      method: "POST",
+      headers: { authorization: `Bearer ${env.HCLOUD_TOKEN}`, "content-type": "application/json" },
+      body: JSON.stringify({ name: orphan, server_type: "cx23", image: images.images[0]!.id, labels: { role: "backup", run: "long-gone", expires: "1" } }),
+    });
+    await cronWith(CRONS.intakeSweep);
+    // Deleted: gone once Hetzner's delete action finishes.
+    await vi.waitFor(async () => expect((await fakeServers("role=backup")).filter((server) => server.name === orphan)).toEqual([]), { timeout: 3000 });
+    expect(errors.map((line) => JSON.parse(line))).toContainEqual(expect.objectContaining({ message: "orphan backup server deleted", name: orphan, alert: true }));
+  });
+
+  it("starts the daily backup and the weekly restore test from their crons, calling back to PUBLIC_BASE_URL", async () => {
+    await cronWith(CRONS.restoreTestWeekly);
+    const latest = await row("SELECT id, kind, trigger, base_url FROM backup_runs ORDER BY created_at DESC LIMIT 1");
+    expect(latest).toMatchObject({ kind: "restore-test", trigger: "cron", base_url: "https://edge.example.test" });
+    const id = String(latest!.id);
+    // A run is active: the daily cron misses, and says so.
+    const errors: string[] = [];
+    vi.spyOn(console, "error").mockImplementation((line: string) => void errors.push(line));
+    await cronWith(CRONS.backupDaily);
+    expect(errors.map((line) => JSON.parse(line))).toContainEqual(expect.objectContaining({ message: "scheduled backup run missed: another run is still active", alert: true }));
+    await until(id, ["running"]);
+    const [server] = await fakeServers(`run=${id}`);
+    expect(runnerEnv(server!).url).toBe(`https://edge.example.test/backups/runs/${id}`);
+    await runnerCall(id, "report", runnerEnv(server!).token, summary({ restore_test: { check_exit_code: 0, canary_ok: true } }));
+    await finish(id);
+    expect(await runRow(id)).toMatchObject({ status: "done" });
+    expect(await fakeServers(`run=${id}`)).toEqual([]);
+  });
+});

@@ -1,0 +1,67 @@
+// Backups need only their own variables: Hetzner (to create and delete the backup server),
+// restic's repository on R2 (handed to the runner), what to back up, and where to alert. The
+// Worker runs them with no webhook secret set.
+import { z } from "zod";
+import { defineCapability } from "../config/capability";
+import { commaList, secretString } from "../config/variables";
+import { rocketChatApiFrom } from "../chat/rocketchat-api";
+import { DEFAULT_HCLOUD_ENDPOINT } from "../hetzner/client";
+
+const positiveInt = (max: number) => z.coerce.number().int().min(1).max(max);
+const httpUrl = z.url({ protocol: /^https?$/, error: "must be an http(s) URL" });
+
+export const backupsConfig = defineCapability({
+  name: "backups",
+  variables: {
+    HCLOUD_TOKEN: secretString(16),
+    HCLOUD_ENDPOINT: httpUrl.optional(),
+    RESTIC_REPOSITORY: z.string().regex(/^s3:https?:\/\/\S+$/, { error: "must be an s3: URL (s3:https://<account>.r2.cloudflarestorage.com/<bucket>/<prefix>)" }),
+    RESTIC_PASSWORD: secretString(16),
+    R2_ACCESS_KEY_ID: z.string().min(8),
+    R2_SECRET_ACCESS_KEY: secretString(16),
+    /** Where the runner calls back; a manual run may use the request's origin instead. */
+    PUBLIC_BASE_URL: httpUrl.optional(),
+    BACKUP_SERVER_TYPE: z.string().min(1).optional(),
+    BACKUP_LOCATION: z.string().min(1).optional(),
+    /** An image id or name; default: the newest snapshot labelled role=backup-runner. */
+    BACKUP_IMAGE: z.string().min(1).optional(),
+    BACKUP_NETWORK_ID: z.coerce.number().int().positive().optional(),
+    BACKUP_SSH_KEY: z.string().min(1).optional(),
+    /** How long a run may take before its server is deleted and the run failed. */
+    BACKUP_DEADLINE_MINUTES: z.coerce.number().positive().max(24 * 60).optional(),
+    /** restic's --host: fixed, or retention would never forget anything. */
+    BACKUP_HOST: z.string().regex(/^[\w.-]{1,64}$/).optional(),
+    BACKUP_PATHS: commaList(z.string().startsWith("/")).optional(),
+    BACKUP_MONGODB_URI: z.string().startsWith("mongodb").optional(),
+    BACKUP_SEAWEEDFS_ENDPOINT: httpUrl.optional(),
+    BACKUP_SEAWEEDFS_BUCKET: z.string().min(1).optional(),
+    ROCKETCHAT_ALERT_ROOM: z.string().min(1).optional(),
+    ROCKETCHAT_URL: httpUrl.optional(),
+    ROCKETCHAT_USER_ID: z.string().min(1).optional(),
+    ROCKETCHAT_AUTH_TOKEN: secretString(8).optional(),
+  },
+  build: (values) => ({
+    hetzner: { token: values.HCLOUD_TOKEN, endpoint: values.HCLOUD_ENDPOINT ?? DEFAULT_HCLOUD_ENDPOINT },
+    restic: { repository: values.RESTIC_REPOSITORY, password: values.RESTIC_PASSWORD, accessKeyId: values.R2_ACCESS_KEY_ID, secretAccessKey: values.R2_SECRET_ACCESS_KEY },
+    publicBaseUrl: values.PUBLIC_BASE_URL ?? null,
+    server: {
+      type: values.BACKUP_SERVER_TYPE ?? "cx23",
+      location: values.BACKUP_LOCATION ?? "fsn1",
+      image: values.BACKUP_IMAGE ?? null,
+      networkId: values.BACKUP_NETWORK_ID ?? null,
+      sshKey: values.BACKUP_SSH_KEY ?? null,
+    },
+    deadlineMs: Math.round((values.BACKUP_DEADLINE_MINUTES ?? 120) * 60_000),
+    host: values.BACKUP_HOST ?? "edge-ops-swarm",
+    targets: {
+      paths: values.BACKUP_PATHS ?? [],
+      mongodb: values.BACKUP_MONGODB_URI ? { uri: values.BACKUP_MONGODB_URI } : null,
+      seaweedfs: values.BACKUP_SEAWEEDFS_ENDPOINT && values.BACKUP_SEAWEEDFS_BUCKET ? { endpoint: values.BACKUP_SEAWEEDFS_ENDPOINT, bucket: values.BACKUP_SEAWEEDFS_BUCKET } : null,
+    },
+    retention: { daily: 7, weekly: 4, monthly: 12 },
+    alertRoom: values.ROCKETCHAT_ALERT_ROOM ?? null,
+    rocketChat: rocketChatApiFrom(values),
+  }),
+});
+
+export type BackupsConfig = Awaited<ReturnType<typeof backupsConfig.load>>;
