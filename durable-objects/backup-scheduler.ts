@@ -30,6 +30,8 @@ const MAX_CREATE_ATTEMPTS = 4;
 const DELETE_ALERT_ATTEMPTS = 3;
 /** While a run waits for its report, the alarm still looks in now and then (reaping orphans). */
 const IDLE_CHECK_MS = 10 * 60_000;
+/** Age from which a backup server of no active run (and not yet expired) counts as an orphan. */
+const ORPHAN_GRACE_MS = 5 * 60_000;
 /** Extra lifetime in the server's `expires` label beyond the deadline, for the reaper. */
 const EXPIRY_GRACE_MS = 10 * 60_000;
 
@@ -307,7 +309,14 @@ export class BackupScheduler extends DurableObject<Env> {
         server_type: config.server.type,
         image,
         location: config.server.location,
-        labels: { role: "backup", run: run.id, expires: String(Math.floor((run.deadline + EXPIRY_GRACE_MS) / 1000)), "managed-by": "edge-ops" },
+        labels: {
+          role: "backup",
+          run: run.id,
+          expires: String(Math.floor((run.deadline + EXPIRY_GRACE_MS) / 1000)),
+          "managed-by": "edge-ops",
+          // Staging and production may share a Hetzner project: each reaps only its own servers.
+          "edge-ops-env": config.environment,
+        },
         user_data: backupUserData({ url, token: run.token, deadline: run.deadline }),
         ...(config.server.networkId ? { networks: [config.server.networkId] } : {}),
         ...(config.server.sshKey ? { ssh_keys: [config.server.sshKey] } : {}),
@@ -351,12 +360,17 @@ export class BackupScheduler extends DurableObject<Env> {
   private async reap(config: BackupsConfig, hetzner: HetznerClient, active: Run | null): Promise<number> {
     let reaped = 0;
     try {
-      const servers = await hetzner.listServers({ labelSelector: "role=backup" });
+      const servers = await hetzner.listServers({ labelSelector: labelSelector({ role: "backup", "edge-ops-env": config.environment }) });
       const now = Date.now();
       for (const server of servers) {
         const expires = Number(server.labels.expires ?? "0") * 1000;
         const ours = active !== null && server.labels.run === active.id && server.name === active.server_name;
-        if (ours && expires > now) continue;
+        if (expires > now) {
+          if (ours) continue;
+          // Not past its expiry and of no active run: reaped once it is a few minutes old, so a
+          // server another scheduler sharing the project is just creating is never taken.
+          if (now - Date.parse(server.created) < ORPHAN_GRACE_MS) continue;
+        }
         // A server whose run is finishing right now is deleted by that run.
         if (ours && active.status === "deleting") continue;
         await hetzner.deleteServer(server.id);

@@ -36,6 +36,8 @@ export const backupsConfig = defineCapability({
     BACKUP_SEAWEEDFS_ENDPOINT: httpUrl.optional(),
     BACKUP_SEAWEEDFS_BUCKET: z.string().min(1).optional(),
     ROCKETCHAT_ALERT_ROOM: z.string().min(1).optional(),
+    /** The deployment's name (wrangler.toml [vars]): backup servers carry it as a label. */
+    EDGE_OPS_ENV: z.string().regex(/^[a-z0-9-]{1,32}$/).optional(),
     ROCKETCHAT_URL: httpUrl.optional(),
     ROCKETCHAT_USER_ID: z.string().min(1).optional(),
     ROCKETCHAT_AUTH_TOKEN: secretString(8).optional(),
@@ -60,6 +62,7 @@ export const backupsConfig = defineCapability({
     },
     retention: { daily: 7, weekly: 4, monthly: 12 },
     alertRoom: values.ROCKETCHAT_ALERT_ROOM ?? null,
+    environment: values.EDGE_OPS_ENV ?? "dev",
     rocketChat: rocketChatApiFrom(values),
   }),
 });

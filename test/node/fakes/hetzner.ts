@@ -10,7 +10,8 @@
 //   410 deprecated_api_endpoint; 412 resource_unavailable; 422 invalid_input, service_error,
 //   unsupported_error; 423 locked, protected; 429 rate_limit_exceeded; 500 server_error; 503
 //   unavailable; 504 timeout. Operation-specific codes keep their documented status (422
-//   placement_error, no_subnet_available, resource_in_use, firewall_already_applied; 404
+//   placement_error, no_subnet_available, resource_in_use, firewall_already_applied,
+//   server_already_added, firewall_resource_not_found on POST /firewalls; 404
 //   firewall_resource_not_found on apply_to_resources). invalid_input carries `details.fields:
 //   [{name, messages}]` and the message "invalid input in field 'x'"; uniqueness_error carries
 //   `details.fields: [{name}]`.
@@ -1646,8 +1647,8 @@ export async function startFakeHetzner(options: FakeHetznerOptions = {}, port = 
       const response = route(request, context);
       return { ...response, headers: { ...headers, ...response.headers } };
     } catch (error) {
-      if (!(error instanceof ApiError)) throw error;
-      return { status: error.status, headers, body: { error: { code: error.code, message: error.message, details: error.details } } };
+      if (error instanceof ApiError) return { status: error.status, headers, body: { error: { code: error.code, message: error.message, details: error.details } } };
+      return { status: 500, headers, body: { error: { code: "server_error", message: error instanceof Error ? error.message : "fake failed", details: {} } } };
     }
   }
 
