@@ -152,9 +152,11 @@ export class BackupScheduler extends DurableObject<Env> {
   private async scheduleAlarm(): Promise<void> {
     const run = this.activeRun();
     const now = Date.now();
-    const at = run
-      ? Math.min(run.deadline, run.next_attempt_at ?? Number.POSITIVE_INFINITY, run.status === "running" ? now + IDLE_CHECK_MS : now)
-      : null;
+    // The run's next step when it waits (a backoff, or the report until the deadline), never
+    // sooner: an alarm that finds nothing due still lists servers, and would loop on Hetzner.
+    // The deadline matters until the runner reports; a deletion in backoff waits for its retry.
+    const deadline = run && ["scheduled", "creating", "running"].includes(run.status) ? run.deadline : Number.POSITIVE_INFINITY;
+    const at = run ? Math.min(deadline, run.next_attempt_at ?? (run.status === "running" ? now + IDLE_CHECK_MS : now)) : null;
     if (at === null) await this.ctx.storage.deleteAlarm();
     else await this.ctx.storage.setAlarm(Math.max(at, now));
   }

@@ -186,6 +186,11 @@ describe("a backup run", () => {
     for (let attempt = 0; attempt < 4 && (await fakeServers(`run=${id}`)).length > 0; attempt += 1) await finish(id);
     expect(await fakeServers(`run=${id}`)).toEqual([]);
     expect(await runRow(id)).toMatchObject({ status: "done", deleted: 1 });
+    // A deletion in backoff waits for its retry: it does not wake (and call Hetzner) in a loop,
+    // even past the run's deadline.
+    await due(id, "deadline");
+    const { hetznerCalls } = (await (await adminFetch(`/api/backups/runs/${id}`)).json()) as { hetznerCalls: number };
+    expect(hetznerCalls).toBeLessThan(30);
   });
 
   it("fails at once with an alert on a quota error, without retrying creation", async () => {
