@@ -8,6 +8,7 @@ import { FAKE_EMBEDDINGS_API_KEY, startFakeEmbeddings } from "./test/node/fakes/
 import { FAKE_GROQ_API_KEY, startFakeGroq } from "./test/node/fakes/groq.ts";
 import { startFakeQdrant } from "./test/node/fakes/qdrant.ts";
 import { FAKE_HCLOUD_TOKEN, startFakeHetzner } from "./test/node/fakes/hetzner.ts";
+import { FAKE_CLOUDFLARE_API_TOKEN, startFakeCloudflareApi } from "./test/node/fakes/cloudflare-api.ts";
 import { FAKE_ROCKETCHAT_AUTH_TOKEN, FAKE_ROCKETCHAT_USER_ID, startFakeRocketChat } from "./test/node/fakes/rocketchat.ts";
 import { loadSharedFixtures, sharedFixturesDir } from "./test/node/shared-fixtures.ts";
 
@@ -23,6 +24,7 @@ export default defineConfig(async () => {
   // A server from before server-side BM25: the store must fall back to dense-only search.
   const oldQdrant = await startFakeQdrant({ apiKey: qdrantApiKey, version: "1.14.1", serverBm25: false });
   const hetzner = await startFakeHetzner({ actionMs: 50 });
+  const cloudflareApi = await startFakeCloudflareApi();
   if (sharedFixtures.length === 0) {
     console.warn(`conformance suite skipped: no vendor fixtures in ${sharedFixturesDir()} (set SHARED_FIXTURES_DIR)`);
   }
@@ -64,6 +66,8 @@ export default defineConfig(async () => {
                   HCLOUD_TOKEN: FAKE_HCLOUD_TOKEN,
                   HCLOUD_ENDPOINT: `${hetzner.url}/v1`,
                   FAKE_HETZNER_URL: hetzner.url,
+                  FAKE_CLOUDFLARE_API_URL: `${cloudflareApi.url}/client/v4`,
+                  FAKE_CLOUDFLARE_API_TOKEN,
                   RESTIC_REPOSITORY: "s3:https://0123456789abcdef.r2.cloudflarestorage.com/edge-ops-backups/swarm",
                   RESTIC_PASSWORD: "test-restic-password-0123456789",
                   R2_ACCESS_KEY_ID: "test-r2-access-key-id",

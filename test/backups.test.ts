@@ -223,6 +223,29 @@ describe("a backup run", () => {
   });
 });
 
+describe("the runner's R2 credentials", () => {
+  it("are short-lived and scoped to the repository's bucket and prefix when a Cloudflare API token is configured", async () => {
+    const id = await startRun();
+    await until(id, ["running"]);
+    const [server] = await fakeServers(`run=${id}`);
+    const token = runnerEnv(server!).token;
+    const scoped = { CLOUDFLARE_API_TOKEN: env.FAKE_CLOUDFLARE_API_TOKEN, CLOUDFLARE_ACCOUNT_ID: "0123456789abcdef0123456789abcdef", CLOUDFLARE_API_URL: env.FAKE_CLOUDFLARE_API_URL } as Partial<Env>;
+    const config = await fetchWith(scoped, `http://edge/backups/runs/${id}/config`, { headers: { authorization: `Bearer ${token}` } });
+    expect(config.status).toBe(200);
+    const { env: credentials } = (await config.json()) as { env: Record<string, string> };
+    expect(credentials).toEqual({ AWS_ACCESS_KEY_ID: expect.stringMatching(/^tempkey/), AWS_SECRET_ACCESS_KEY: expect.stringMatching(/^tempsecret/), AWS_SESSION_TOKEN: expect.stringMatching(/^tempsession/) });
+    expect(JSON.stringify(credentials)).not.toContain(env.R2_SECRET_ACCESS_KEY);
+    const issued = (await (await fetch(`${env.FAKE_CLOUDFLARE_API_URL.replace("/client/v4", "")}/__fake/requests`)).json()) as Record<string, unknown>[];
+    expect(issued.at(-1)).toMatchObject({ bucket: "edge-ops-backups", prefixes: ["swarm"], permission: "object-read-write", parentAccessKeyId: env.R2_ACCESS_KEY_ID, ttlSeconds: expect.any(Number) });
+    // A Cloudflare API that refuses: 503, so the runner retries; the static keys are not handed out instead.
+    const refused = await fetchWith({ ...scoped, CLOUDFLARE_API_TOKEN: "wrong-cloudflare-token-000" }, `http://edge/backups/runs/${id}/config`, { headers: { authorization: `Bearer ${token}` } });
+    expect(refused.status).toBe(503);
+    await due(id, "deadline");
+    await finish(id);
+    expect(await fakeServers(`run=${id}`)).toEqual([]);
+  });
+});
+
 describe("the safety net and the cron triggers", () => {
   it("reaps a backup server of no active run on the */5 sweep, with an alert", async () => {
     const errors: string[] = [];

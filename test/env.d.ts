@@ -12,5 +12,7 @@ declare namespace Cloudflare {
     FAKE_QDRANT_OLD_URL: string;
     FAKE_QDRANT_API_KEY: string;
     FAKE_HETZNER_URL: string;
+    FAKE_CLOUDFLARE_API_URL: string;
+    FAKE_CLOUDFLARE_API_TOKEN: string;
   }
 }

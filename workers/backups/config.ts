@@ -19,6 +19,10 @@ export const backupsConfig = defineCapability({
     RESTIC_PASSWORD: secretString(16),
     R2_ACCESS_KEY_ID: z.string().min(8),
     R2_SECRET_ACCESS_KEY: secretString(16),
+    /** With these, runners get short-lived R2 credentials scoped to the repository's bucket and prefix. */
+    CLOUDFLARE_API_TOKEN: secretString(16).optional(),
+    CLOUDFLARE_ACCOUNT_ID: z.string().regex(/^[0-9a-f]{32}$/, { error: "must be the 32-hex-digit account id" }).optional(),
+    CLOUDFLARE_API_URL: httpUrl.optional(),
     /** Where the runner calls back; a manual run may use the request's origin instead. */
     PUBLIC_BASE_URL: httpUrl.optional(),
     BACKUP_SERVER_TYPE: z.string().min(1).optional(),
@@ -45,6 +49,10 @@ export const backupsConfig = defineCapability({
   build: (values) => ({
     hetzner: { token: values.HCLOUD_TOKEN, endpoint: values.HCLOUD_ENDPOINT ?? DEFAULT_HCLOUD_ENDPOINT },
     restic: { repository: values.RESTIC_REPOSITORY, password: values.RESTIC_PASSWORD, accessKeyId: values.R2_ACCESS_KEY_ID, secretAccessKey: values.R2_SECRET_ACCESS_KEY },
+    cloudflare:
+      values.CLOUDFLARE_API_TOKEN && values.CLOUDFLARE_ACCOUNT_ID
+        ? { apiToken: values.CLOUDFLARE_API_TOKEN, accountId: values.CLOUDFLARE_ACCOUNT_ID, apiUrl: values.CLOUDFLARE_API_URL ?? "https://api.cloudflare.com/client/v4" }
+        : null,
     publicBaseUrl: values.PUBLIC_BASE_URL ?? null,
     server: {
       type: values.BACKUP_SERVER_TYPE ?? "cx23",

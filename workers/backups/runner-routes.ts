@@ -10,12 +10,22 @@ import { openDatabase } from "../db/client";
 import { backupRuns } from "../db/schema";
 import { withStorage } from "../db/with-storage";
 import type { AppEnv } from "../http/app-env";
-import { badRequest, unauthorized } from "../http/errors";
+import { badRequest, unauthorized, unavailable } from "../http/errors";
 import { parseJsonObject, readRawBody } from "../http/read-json-body";
 import { issueReason } from "../http/validation";
 import { backupsConfig } from "./config";
+import { temporaryR2Credentials } from "./r2-credentials";
 
 export const runnerRoutes = new Hono<AppEnv>();
+
+/** An upstream failure is a 503 the runner retries, named by what failed (never a secret). */
+async function withUpstream<T>(what: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    throw unavailable(`${what} failed: ${error instanceof Error ? error.message : "unknown"}`);
+  }
+}
 
 const LIVE = new Set(["creating", "running"]);
 
@@ -34,6 +44,17 @@ runnerRoutes.get("/runs/:id/config", async (c) => {
   const config = await backupsConfig.load(c.env);
   const run = await authorizedRun(c);
   if (!LIVE.has(run.status) || Date.now() > run.deadline) throw unauthorized("backup run: ended");
+  // Short-lived, bucket- and prefix-scoped credentials when Cloudflare's API can issue them.
+  const credentials = config.cloudflare
+    ? await withUpstream("issuing R2 credentials", () =>
+        temporaryR2Credentials({
+          ...config.cloudflare!,
+          parentAccessKeyId: config.restic.accessKeyId,
+          repository: config.restic.repository,
+          ttlSeconds: (run.deadline - Date.now()) / 1000,
+        }),
+      )
+    : { AWS_ACCESS_KEY_ID: config.restic.accessKeyId, AWS_SECRET_ACCESS_KEY: config.restic.secretAccessKey };
   c.header("Cache-Control", "no-store");
   return c.json({
     runId: run.id,
@@ -41,7 +62,7 @@ runnerRoutes.get("/runs/:id/config", async (c) => {
     host: config.host,
     repository: config.restic.repository,
     password: config.restic.password,
-    env: { AWS_ACCESS_KEY_ID: config.restic.accessKeyId, AWS_SECRET_ACCESS_KEY: config.restic.secretAccessKey },
+    env: credentials,
     targets: config.targets,
     retention: config.retention,
     deadline: Math.floor(run.deadline / 1000),
