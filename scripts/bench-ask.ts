@@ -136,9 +136,4 @@ result       ${pass ? "PASS" : "FAIL"}
   return pass ? 0 : 1;
 }
 
-main()
-  .then((code) => run.exitAfterCleanup(code))
-  .catch((error: unknown) => {
-    if (!run.abort.signal.aborted) console.error(`bench: ${error instanceof Error ? error.message : String(error)}`);
-    return run.exitAfterCleanup(1);
-  });
+void run.finish(main);

@@ -11,6 +11,7 @@
 import { randomBytes } from "node:crypto";
 import { cpus, platform, release } from "node:os";
 import { FAKE_HCLOUD_TOKEN, startFakeHetzner } from "../test/node/fakes/hetzner.ts";
+import { prng } from "./bench/prng.ts";
 import { createWranglerRun, freePort, sleep } from "./bench/wrangler-run.ts";
 
 const flag = (name: string, fallback: number) => {
@@ -32,17 +33,6 @@ const DEADLINE_SECONDS = 20;
 
 const FAULTS = ["none", "no-report", "delete-503", "duplicate-report", "create-503"] as const;
 type Fault = (typeof FAULTS)[number];
-
-function prng(start: number) {
-  let state = start >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 async function main(): Promise<number> {
   const hetzner = await startFakeHetzner({ actionMs: 500 });
@@ -131,9 +121,4 @@ result       ${pass ? "PASS" : "FAIL"}
   return pass ? 0 : 1;
 }
 
-main()
-  .then((code) => run.exitAfterCleanup(code))
-  .catch((error: unknown) => {
-    if (!run.abort.signal.aborted) console.error(`bench: ${error instanceof Error ? error.message : String(error)}`);
-    return run.exitAfterCleanup(1);
-  });
+void run.finish(main);

@@ -15,6 +15,7 @@ import { createHash, createHmac, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { cpus, platform, release } from "node:os";
 import { join } from "node:path";
+import { prng } from "./bench/prng.ts";
 import { createWranglerRun, freePort, root, sleep, type CaughtError, type WranglerProcess } from "./bench/wrangler-run.ts";
 
 // ---------------------------------------------------------------- options
@@ -120,18 +121,6 @@ type OpenCall = {
 };
 
 type Counts = { call: number; contact: number; guest: number; reservation: number };
-
-/** mulberry32: a small seeded PRNG, so a run's traffic can be reproduced with SEED. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function createGenerator(seed: number): { next: () => Delivery; random: () => number; counts: Counts } {
   const random = prng(seed);
@@ -343,7 +332,7 @@ function requestInit(delivery: Delivery, signal: AbortSignal): RequestInit {
 // ---------------------------------------------------------------- processes and cleanup
 
 const run = createWranglerRun({ name: "bench-intake", timeoutMs: options.timeoutMs });
-const { abort, persistDir, applyMigrations, startWranglerDev, waitForHealth, exitAfterCleanup } = run;
+const { abort, persistDir, applyMigrations, startWranglerDev, waitForHealth } = run;
 
 // ---------------------------------------------------------------- steps
 
@@ -569,9 +558,4 @@ async function main(): Promise<number> {
   return pass ? 0 : 1;
 }
 
-main()
-  .then((code) => exitAfterCleanup(code))
-  .catch((error: unknown) => {
-    if (!abort.signal.aborted) console.error(`bench: ${error instanceof Error ? error.message : String(error)}`);
-    return exitAfterCleanup(1);
-  });
+void run.finish(main);

@@ -300,9 +300,4 @@ result       ${recallOk && callsOk ? "PASS" : "FAIL"}
   return recallOk && callsOk ? 0 : 1;
 }
 
-main()
-  .then((code) => run.exitAfterCleanup(code))
-  .catch((error: unknown) => {
-    if (!run.abort.signal.aborted) console.error(`bench: ${error instanceof Error ? error.message : String(error)}`);
-    return run.exitAfterCleanup(1);
-  });
+void run.finish(main);

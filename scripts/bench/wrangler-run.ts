@@ -192,5 +192,15 @@ export function createWranglerRun(options: { name: string; timeoutMs: number }) 
     }
   }
 
-  return { abort, persistDir, watchdog, startWranglerDev, waitForHealth, applyMigrations, exitAfterCleanup };
+  /** Runs the benchmark's `main` and exits with its status (1 on an error), after clean-up. */
+  function finish(main: () => Promise<number>): Promise<never> {
+    return main()
+      .then((code) => exitAfterCleanup(code))
+      .catch((error: unknown) => {
+        if (!abort.signal.aborted) console.error(`bench: ${error instanceof Error ? error.message : String(error)}`);
+        return exitAfterCleanup(1);
+      });
+  }
+
+  return { abort, persistDir, watchdog, startWranglerDev, waitForHealth, applyMigrations, exitAfterCleanup, finish };
 }
