@@ -31,3 +31,16 @@ it("consumes the vectorize queue one batch at a time, with a dead-letter queue a
     expect(toml).toMatch(new RegExp(`binding = "VECTORIZE_QUEUE"\\nqueue = "edge-ops-vectorize-${env}"`));
   }
 });
+
+it("binds the backup scheduler with its SQLite migration, the bot queue and the deployment's name in every environment", () => {
+  for (const [env, prefix] of [["dev", ""], ["staging", "env.staging."], ["production", "env.production."]] as const) {
+    expect(toml).toContain(`[[${prefix}durable_objects.bindings]]\nname = "BACKUP_SCHEDULER"\nclass_name = "BackupScheduler"`);
+    expect(toml).toContain(`[[${prefix}migrations]]\ntag = "v1"\nnew_sqlite_classes = ["BackupScheduler"]`);
+    expect(toml).toMatch(new RegExp(`binding = "BOT_QUEUE"\\nqueue = "edge-ops-bot-${env}"`));
+    expect(toml).toContain(`EDGE_OPS_ENV = "${env}"`);
+  }
+  // Workers AI needs a login locally: declared only where the Worker is deployed.
+  expect(toml).not.toMatch(/^\[ai\]/m);
+  expect(toml).toContain('[env.staging.ai]\nbinding = "AI"');
+  expect(toml).toContain('[env.production.ai]\nbinding = "AI"');
+});
