@@ -5,11 +5,12 @@ import { settled } from "./settle";
 
 export type ChatMessageBody = Record<string, unknown> & { message_id: string; channel_id: string; text: string };
 
-let sequence = 0;
-/** A Rocket.Chat-style id (17 alphanumerics), unique per call, starting with `prefix`. */
+/**
+ * A Rocket.Chat-style id (17 alphanumerics) starting with `prefix`, random: the fake Rocket.Chat
+ * is shared by every test file, so ids must not repeat across files.
+ */
 export function rocketChatId(prefix: string): string {
-  sequence += 1;
-  return `${prefix}${sequence.toString(36)}${"x".repeat(17)}`.slice(0, 17);
+  return `${prefix}${crypto.randomUUID().replaceAll("-", "")}`.slice(0, 17);
 }
 
 export function chatMessage(overrides: Partial<ChatMessageBody> & { channel_id: string; text: string }): ChatMessageBody {
