@@ -4,7 +4,7 @@
 import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { backupScheduler } from "../durable-objects/backup-scheduler";
+import { BackupScheduler, backupScheduler } from "../durable-objects/backup-scheduler";
 import { CRONS } from "../workers/crons";
 import { adminFetch } from "./support/admin";
 import { row } from "./support/d1";
@@ -219,6 +219,30 @@ describe("a backup run", () => {
     expect(await fakeServers(`run=${id}`)).toHaveLength(1);
     await due(id, "deadline");
     await finish(id);
+    expect(await fakeServers(`run=${id}`)).toEqual([]);
+  });
+});
+
+describe("a restart mid-run", () => {
+  it("resumes from what the Durable Object stored: a fresh instance finishes the run", async () => {
+    const id = await startRun();
+    await until(id, ["running"]);
+    vi.spyOn(console, "error").mockImplementation(() => undefined);
+    const [server] = await fakeServers(`run=${id}`);
+    // The first deletion fails: the run waits in "deleting" for its retry.
+    await fault({ method: "DELETE", path: `^/v1/servers/${server!.id}$`, status: 503, code: "unavailable", count: 1 });
+    await runnerCall(id, "report", runnerEnv(server!).token, summary());
+    await until(id, ["deleting"]);
+    expect(await fakeServers(`run=${id}`)).toHaveLength(1);
+    // A new instance over the same storage, as after an eviction or a deploy: nothing in memory.
+    await runInDurableObject(scheduler(), async (_instance, state) => {
+      const fresh = new BackupScheduler(state, env);
+      state.storage.sql.exec("UPDATE runs SET next_attempt_at = ? WHERE id = ?", Date.now() - 1, id);
+      await fresh.alarm();
+    });
+    expect(await runRow(id)).toMatchObject({ status: "done", deleted: 1 });
+    await finish(id);
+    expect(await runRow(id)).toMatchObject({ status: "done", deleted: 1 });
     expect(await fakeServers(`run=${id}`)).toEqual([]);
   });
 });
