@@ -11,7 +11,7 @@ import { findQuery, markDelivered, recordAnswer, threadHistory } from "../worker
 import { RocketChatApiError } from "../workers/chat/rocketchat-api";
 import { openDatabase } from "../workers/db/client";
 import { GroqChat } from "../workers/llm/groq-chat";
-import { logError, logInfo } from "../workers/log";
+import { failureReason, logError, logInfo } from "../workers/log";
 import { vectorizeConfig } from "../workers/vectorize/config";
 import { requestedRetryDelay } from "../workers/vectorize/provider-errors";
 import { vectorizeProviders } from "../workers/vectorize/providers";
@@ -22,8 +22,6 @@ const botMessageSchema = z.object({ queryId: z.uuid() });
 /** Time one answer may take here: no webhook is waiting, but an invocation should not run long. */
 const ANSWER_DEADLINE_MS = 25_000;
 
-const reasonOf = (error: unknown) =>
-  error instanceof RocketChatApiError ? `${error.status} ${error.code}` : error instanceof Error ? `${error.name}: ${error.message.split("\n")[0]!.slice(0, 160)}` : "unknown";
 
 export async function consumeBotBatch(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const db = openDatabase(env.DB);
@@ -76,7 +74,7 @@ export async function consumeBotBatch(batch: MessageBatch<unknown>, env: Env): P
       message.ack();
     } catch (error) {
       const delaySeconds = (error instanceof RocketChatApiError ? error.retryAfterSeconds : requestedRetryDelay(error)) ?? retryDelaySeconds(message.attempts);
-      logError("bot answer delivery failed", { queryId: parsed.data.queryId, attempts: message.attempts, delaySeconds, reason: reasonOf(error), alert: message.attempts >= 3 });
+      logError("bot answer delivery failed", { queryId: parsed.data.queryId, attempts: message.attempts, delaySeconds, reason: failureReason(error), alert: message.attempts >= 3 });
       message.retry({ delaySeconds });
     }
   }

@@ -4,21 +4,13 @@
 // with exponential backoff, or after the delay a rate-limited provider asked for. After the
 // queue's last retry the message goes to the dead-letter queue, whose consumer records it.
 import { openDatabase, type Database } from "../workers/db/client";
-import { logError, logInfo } from "../workers/log";
-import { CapabilityNotConfigured } from "../workers/config/capability";
-import { AppError } from "../workers/http/errors";
+import { failureReason, logError, logInfo } from "../workers/log";
 import { requestedRetryDelay } from "../workers/vectorize/provider-errors";
 import { vectorizeProviders, type VectorizeProviders } from "../workers/vectorize/providers";
 import { vectorizeDocuments, type VectorizeStats } from "../workers/vectorize/vectorize-documents";
 import { retryDelaySeconds } from "./retry-delay";
 import { vectorizeMessageSchema } from "./vectorize-message";
 
-/**
- * Why a batch failed, safe to log: AppErrors carry a code-only reason; our provider errors say
- * status and code; of anything else the name and the first line, cut short.
- */
-const reasonOf = (error: unknown) =>
-  error instanceof CapabilityNotConfigured ? error.publicMessage : error instanceof AppError ? error.internalReason : error instanceof Error ? `${error.name}: ${error.message.split("\n")[0]!.slice(0, 160)}` : "unknown";
 
 export async function consumeVectorizeBatch(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const db = openDatabase(env.DB);
@@ -27,7 +19,7 @@ export async function consumeVectorizeBatch(batch: MessageBatch<unknown>, env: E
     providers = await vectorizeProviders(env, db);
   } catch (error) {
     // A half-configured provider: retrying after the fix indexes everything; nothing is lost.
-    logError("vectorizing failed", { reason: reasonOf(error), messages: batch.messages.length, alert: true });
+    logError("vectorizing failed", { reason: failureReason(error), messages: batch.messages.length, alert: true });
     for (const message of batch.messages) message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
     return;
   }
@@ -77,7 +69,7 @@ export async function vectorizeBatch(batch: MessageBatch<unknown>, db: Database,
     const requested = requestedRetryDelay(error);
     for (const { message, documentId } of valid) {
       const delaySeconds = requested ?? retryDelaySeconds(message.attempts);
-      logError("vectorizing failed", { documentId, attempts: message.attempts, delaySeconds, reason: reasonOf(error), alert: false });
+      logError("vectorizing failed", { documentId, attempts: message.attempts, delaySeconds, reason: failureReason(error), alert: false });
       message.retry({ delaySeconds });
     }
   }

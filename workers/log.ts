@@ -1,3 +1,6 @@
+import { CapabilityNotConfigured } from "./config/capability";
+import { AppError } from "./http/errors";
+
 // Structured logs: one JSON object per line. Callers pass only identifiers and outcomes;
 // tokens, signatures, secrets and payloads never go in here.
 export type LogFields = Record<string, string | number | boolean | null | undefined>;
@@ -13,4 +16,16 @@ export function logWarn(message: string, fields: LogFields): void {
 
 export function logError(message: string, fields: LogFields): void {
   console.error(JSON.stringify({ level: "error", message, ...fields }));
+}
+
+/**
+ * Why something failed, safe for a log line: a capability's configuration problem (names the
+ * variable), an AppError's code-only reason, else the error's name and the first line of its
+ * message, cut short (our provider errors say status and code there, never a secret).
+ */
+export function failureReason(error: unknown): string {
+  if (error instanceof CapabilityNotConfigured) return error.publicMessage;
+  if (error instanceof AppError) return error.internalReason;
+  if (error instanceof Error) return `${error.name}: ${error.message.split("\n")[0]!.slice(0, 160)}`;
+  return "unknown";
 }

@@ -2,6 +2,7 @@
 // (X-User-Id, X-Auth-Token); responses are checked with zod, and failures become
 // RocketChatApiError with the status and Rocket.Chat's error code, never the token.
 import { z } from "zod";
+import { parseRetryAfter } from "../vectorize/provider-errors";
 
 export type RocketChatApiSettings = { url: string; userId: string; authToken: string };
 
@@ -44,8 +45,8 @@ export type OutgoingMessage = { _id: string; rid: string; tmid?: string; msg: st
 
 /** Rocket.Chat's rate limiter says how long to wait in the error text or the reset header. */
 function retryAfterOf(response: Response): number | null {
-  const header = response.headers.get("retry-after");
-  if (header && /^\d+$/.test(header)) return Number(header);
+  const header = parseRetryAfter(response.headers.get("retry-after"));
+  if (header !== null) return header;
   const reset = Number(response.headers.get("x-ratelimit-reset"));
   return Number.isFinite(reset) && reset > 0 ? Math.max(1, Math.ceil((reset - Date.now()) / 1000)) : null;
 }

@@ -94,13 +94,18 @@ export async function documentsOfChanges(db: Database, changes: readonly EntityC
   return db.select({ id: documents.id, contentHash: documents.contentHash }).from(documents).where(inIdList(documents.id, ids));
 }
 
+/** Messages per sendBatch call (the Queues limit). */
 const QUEUE_BATCH_LIMIT = 100;
 
-export async function enqueueDocuments(queue: Queue, pending: readonly DocumentToEnqueue[]): Promise<void> {
+/** Sends a `{documentId}` message per document to the vectorize queue, a hundred per call. */
+export async function enqueueDocuments(queue: Queue, pending: readonly { id: string }[], options: { force?: boolean } = {}): Promise<void> {
   for (let start = 0; start < pending.length; start += QUEUE_BATCH_LIMIT) {
     const messages = pending
       .slice(start, start + QUEUE_BATCH_LIMIT)
-      .map((doc): MessageSendRequest<VectorizeMessage> => ({ body: { documentId: doc.id }, contentType: "json" }));
+      .map((doc): MessageSendRequest<VectorizeMessage> => ({
+        body: options.force ? { documentId: doc.id, force: true } : { documentId: doc.id },
+        contentType: "json",
+      }));
     await queue.sendBatch(messages);
   }
 }

@@ -4,13 +4,13 @@
 // document searchable; this only finishes what it did not. The admin API's revectorize uses
 // the same selection on demand.
 import { sql, type SQL } from "drizzle-orm";
-import type { VectorizeMessage } from "../../queues/vectorize-message";
 import { CRONS } from "../crons";
 import { openDatabase, type Database } from "../db/client";
 import { inIdList } from "../db/id-list";
 import { prepare } from "../db/prepare";
 import { withStorage } from "../db/with-storage";
 import { documents } from "../db/schema";
+import { enqueueDocuments } from "../documents/sync-documents";
 import { logInfo } from "../log";
 import { vectorizeProviders } from "./providers";
 
@@ -28,24 +28,13 @@ const staleIn = (model: string) =>
 /** Documents a dead-letter record holds: an operator replays those, the sweep does not loop on them. */
 const notDeadLettered = sql`${documents.id} NOT IN (SELECT "document_id" FROM "dead_letters" WHERE "replayed_at" IS NULL AND "document_id" IS NOT NULL)`;
 
-const QUEUE_BATCH_LIMIT = 100;
-
-/** Sends `ids` to the vectorize queue and records when. */
+/** Sends `ids` to the vectorize queue, then records when (one D1 statement). */
 export async function sendForVectorizing(db: Database, queue: Queue, ids: readonly string[], options: { force?: boolean; now: number }): Promise<void> {
-  for (let start = 0; start < ids.length; start += QUEUE_BATCH_LIMIT) {
-    const slice = ids.slice(start, start + QUEUE_BATCH_LIMIT);
-    await withStorage("sending to the vectorize queue", () =>
-      queue.sendBatch(
-        slice.map((documentId): MessageSendRequest<VectorizeMessage> => ({
-          body: options.force ? { documentId, force: true } : { documentId },
-          contentType: "json",
-        })),
-      ),
-    );
-    await withStorage("recording the send", () =>
-      db.$client.batch([prepare(db, sql`UPDATE ${documents} SET "enqueued_at" = ${options.now} WHERE ${inIdList(documents.id, slice)}`)]),
-    );
-  }
+  if (ids.length === 0) return;
+  await withStorage("sending to the vectorize queue", () => enqueueDocuments(queue, ids.map((id) => ({ id })), { force: options.force }));
+  await withStorage("recording the send", () =>
+    db.$client.batch([prepare(db, sql`UPDATE ${documents} SET "enqueued_at" = ${options.now} WHERE ${inIdList(documents.id, ids)}`)]),
+  );
 }
 
 export async function catchUpStaleDocuments(env: Env, now = Date.now()): Promise<{ enqueued: number }> {
