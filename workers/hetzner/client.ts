@@ -237,7 +237,7 @@ export class HetznerClient {
   /** Several actions in one request. */
   async getActions(ids: readonly number[]): Promise<HetznerAction[]> {
     if (ids.length === 0) return [];
-    const params = new URLSearchParams(ids.map((id) => ["id", String(id)]));
+    const params = new URLSearchParams(ids.map((id): [string, string] => ["id", String(id)]));
     return (await this.request("GET", `/actions?${params}`, z.object({ actions: z.array(actionSchema) }).loose())).actions;
   }
 

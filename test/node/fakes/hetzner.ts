@@ -79,7 +79,8 @@
 //   automount?}` → 201 `{volume (status creating until create_volume finishes), action,
 //   next_actions ([attach_volume] with a server)}`. DELETE → 204, or 422 service_error "volume
 //   with ID 'x' is still attached to a server" (the API's own message); POST
-//   .../actions/detach → 201 `{action}` (detach_volume).
+//   .../actions/detach → 201 `{action}` (detach_volume); POST .../actions/attach `{server,
+//   automount?}` → 201 `{action}` (attach_volume; 422 volume_already_attached when attached).
 // - Catalog: GET /v1/server_types (cx23, cpx22, cpx32, cax11 (arm, EU only), ccx13),
 //   /v1/locations (fsn1, nbg1, hel1, ash, hil, sin), /v1/datacenters, and /{id} of each.
 // Anything else answers 404 not_found, or 405 method_not_allowed for a known path.
@@ -147,6 +148,7 @@ const STATUS_OF_CODE: Record<string, number> = {
   no_subnet_available: 422,
   resource_in_use: 422,
   firewall_already_applied: 422,
+  volume_already_attached: 422,
   no_space_left_in_location: 422,
   locked: 423,
   protected: 423,
@@ -1568,6 +1570,21 @@ export async function startFakeHetzner(options: FakeHetznerOptions = {}, port = 
           return listResponse(request, "volumes", [...volumes.values()].map(renderVolume), { sort: ["id", "name", "created"], filters: multiFilter(url, "status") });
         }
         const volume = get(volumes, id, "volume");
+        if (sub === "actions" && verb === "attach") {
+          allow("POST");
+          const body = objectBody(request);
+          const server = isId(body.server) ? servers.get(body.server) : undefined;
+          if (!server) throw invalidField("server", "server not found");
+          if (server.location.name !== volume.location.name) throw invalidField("server", "volume and server must be in the same location");
+          if (volume.server !== null) throw apiError("volume_already_attached", `volume with ID '${volume.id}' is already attached to a server`);
+          if (busy("volume", volume.id) || busy("server", server.id)) throw apiError("locked", "volume is locked: another action is running");
+          const action = startAction(context, "attach_volume", [{ id: server.id, type: "server" }, { id: volume.id, type: "volume" }], {
+            onSuccess: () => {
+              volume.server = server.id;
+            },
+          });
+          return { status: 201, body: { action: renderAction(action) } };
+        }
         if (sub === "actions" && verb === "detach") {
           allow("POST");
           if (busy("volume", volume.id)) throw apiError("locked", "volume is locked: another action is running");

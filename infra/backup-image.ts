@@ -1,0 +1,96 @@
+// `backup-image`: builds the snapshot the Worker's backup scheduler boots its self-destructing
+// backup servers from. A temporary server gets restic, jq, curl, the AWS CLI (SeaweedFS's S3
+// gateway), mongodump and /opt/edge-ops/backup-runner.sh; cloud-init is reset so it runs again
+// on every server made from the snapshot; the snapshot is labelled role=backup-runner (the
+// scheduler takes the newest). The temporary server is deleted whatever happens.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { HetznerAction } from "../workers/hetzner/client.ts";
+import type { ApplyContext, Node } from "./apply.ts";
+import { ownedSelector, ownership, resourceLabels, resourceName } from "./plan.ts";
+import type { Ssh } from "./ssh.ts";
+import { waitReady, type SwarmContext } from "./swarm.ts";
+
+export const BUILDER_ROLE = "backup-image-builder";
+export const RUNNER_PATH = "/opt/edge-ops/backup-runner.sh";
+const RUNNER_DELIMITER = "EDGE_OPS_BACKUP_RUNNER";
+
+/** The script `bash -s` runs on the builder: packages, the runner, a clean cloud-init. */
+export function installScript(runner: string): string {
+  if (runner.split("\n").includes(RUNNER_DELIMITER)) throw new Error(`the runner script contains the line ${RUNNER_DELIMITER}`);
+  return [
+    "set -euo pipefail",
+    "export DEBIAN_FRONTEND=noninteractive",
+    "apt-get update -q",
+    "apt-get install -y -q --no-install-recommends restic jq curl ca-certificates gnupg awscli",
+    "# mongodump: Debian does not package MongoDB's database tools; MongoDB's repository does.",
+    "curl -fsSL https://pgp.mongodb.com/server-8.0.asc | gpg --dearmor --yes -o /usr/share/keyrings/mongodb-server-8.0.gpg",
+    'echo "deb [signed-by=/usr/share/keyrings/mongodb-server-8.0.gpg] http://repo.mongodb.org/apt/debian $(. /etc/os-release && echo "$VERSION_CODENAME")/mongodb-org/8.0 main" > /etc/apt/sources.list.d/mongodb-org-8.0.list',
+    "apt-get update -q",
+    "apt-get install -y -q --no-install-recommends mongodb-database-tools",
+    "install -d -m 0755 /opt/edge-ops",
+    `cat > ${RUNNER_PATH} <<'${RUNNER_DELIMITER}'`,
+    runner.replace(/\n$/, ""),
+    RUNNER_DELIMITER,
+    `chmod 0755 ${RUNNER_PATH}`,
+    "restic version && jq --version && aws --version && mongodump --version",
+    "# Servers made from the snapshot are new instances: cloud-init runs their user_data again.",
+    "cloud-init clean --logs",
+    "truncate -s 0 /etc/machine-id",
+    "apt-get clean",
+    "",
+  ].join("\n");
+}
+
+export type BackupImageContext = ApplyContext & { ssh: Ssh; swarm: SwarmContext; root: string; keyId: number; now: () => Date };
+
+export async function buildBackupImage(context: BackupImageContext): Promise<{ imageId: number; description: string }> {
+  const { hetzner, resources, environment, log } = context;
+  const stamp = context.now().toISOString().replace(/[-:]/g, "").slice(0, 13).toLowerCase();
+  const name = `${resourceName(environment)}-backup-image-${stamp}`;
+  const runner = readFileSync(join(context.root, "infra", "backup-runner", "backup-runner.sh"), "utf8");
+  const script = installScript(runner);
+  // A builder an interrupted run left behind (its deletion failed, or the CLI was killed).
+  const leftovers = await hetzner.listServers({ labelSelector: `${ownedSelector(environment)},role=${BUILDER_ROLE}` });
+  for (const leftover of leftovers) {
+    const deletion = await hetzner.deleteServer(leftover.id);
+    if (deletion) await hetzner.waitForActions([deletion.id], context.actionTimeoutMs);
+    log(`- server ${leftover.name} (left by an earlier backup-image)`);
+  }
+  const created = await hetzner.createServer({
+    name,
+    server_type: environment.backup_image.server_type,
+    image: environment.backup_image.image,
+    location: environment.location,
+    labels: resourceLabels(environment, { role: BUILDER_ROLE }),
+    ssh_keys: [context.keyId],
+    start_after_create: true,
+  });
+  log(`+ server ${name} (temporary, builds the backup image)`);
+  const serverId = created.server.id;
+  try {
+    await hetzner.waitForActions([created.action, ...created.nextActions].map((action: HetznerAction) => action.id), context.actionTimeoutMs);
+    const server = await hetzner.getServer(serverId);
+    const publicIp = server?.public_net?.ipv4?.ip;
+    if (!publicIp) throw new Error(`${name} has no public IPv4`);
+    const builder: Node = { node: 0, name, serverId, publicIp, privateIp: "" };
+    await waitReady(context.swarm, builder);
+    await context.ssh.check(publicIp, "bash -s", { stdin: script });
+    log(`~ ${name}: restic, mongodump, the AWS CLI and ${RUNNER_PATH} installed`);
+    await hetzner.waitForActions([(await resources.shutdown(serverId)).id], context.actionTimeoutMs);
+    const description = `edge-ops backup runner ${context.now().toISOString()}`;
+    const snapshot = await resources.createSnapshot(serverId, { description, labels: { ...ownership(environment), role: "backup-runner" } });
+    await hetzner.waitForActions([snapshot.action.id], context.actionTimeoutMs);
+    log(`+ image ${snapshot.image.id} "${description}" (role=backup-runner)`);
+    return { imageId: snapshot.image.id, description };
+  } finally {
+    try {
+      const deletion = await hetzner.deleteServer(serverId);
+      if (deletion) await hetzner.waitForActions([deletion.id], context.actionTimeoutMs);
+      log(`- server ${name}`);
+    } catch (error) {
+      // Not thrown: the build's own error (if any) is the one to report. The next run reaps it.
+      log(`! could not delete ${name}: ${error instanceof Error ? error.message : String(error)}; the next backup-image or destroy deletes it`);
+    }
+  }
+}

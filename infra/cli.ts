@@ -1,0 +1,225 @@
+// `npm run infra -- <plan|apply|destroy|status|deploy|backup-image> --env <name> [--yes]`
+//
+// Provisions the environment's 3-manager Docker Swarm on Hetzner Cloud without Terraform: labelled
+// resources are the state. Exit codes: 0 done (plan: no changes; status: healthy), 2 plan has
+// changes / status degraded, 1 error.
+import { readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { createInterface } from "node:readline/promises";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { DEFAULT_HCLOUD_ENDPOINT, HetznerClient } from "../workers/hetzner/client.ts";
+import { applyResources, nodeOf, type ApplyContext } from "./apply.ts";
+import { buildBackupImage } from "./backup-image.ts";
+import { loadEnvironment, type Environment } from "./config.ts";
+import { deployStacks, resolveSecrets } from "./deploy.ts";
+import { destroy, listLabelled } from "./destroy.ts";
+import { HcloudResources } from "./hcloud.ts";
+import { formatPlan, observe, ownedSelector, plan, resourceLabels, resourceName, sshFingerprint, SWARM_NODE_ROLE } from "./plan.ts";
+import { Ssh } from "./ssh.ts";
+import { status } from "./status.ts";
+import { bootstrapSwarm, findManager, type SwarmContext } from "./swarm.ts";
+
+const COMMANDS = ["plan", "apply", "destroy", "status", "deploy", "backup-image"] as const;
+type Command = (typeof COMMANDS)[number];
+
+const USAGE = `usage: npm run infra -- <${COMMANDS.join("|")}> --env <name> [--yes]
+
+  plan          show the Hetzner changes apply would make (exit 0 none, 2 pending, 1 error)
+  apply         create or fix the resources, then bootstrap the Swarm over SSH
+  destroy       delete every resource labelled managed-by=edge-ops,env=<name>
+  status        servers, Swarm nodes and stack health (exit 0 healthy, 2 degraded)
+  deploy        create the docker secrets, then docker stack deploy each configured stack
+  backup-image  build the backup-runner snapshot the Worker's backups boot from
+
+environment: HCLOUD_TOKEN (required), HCLOUD_ENDPOINT, INFRA_SSH, INFRA_SSH_PUBLIC_KEY,
+             INFRA_ENVIRONMENTS_DIR, INFRA_POLL_MS, INFRA_ACTION_TIMEOUT_S, INFRA_READY_TIMEOUT_S`;
+
+class UsageError extends Error {}
+
+const repositoryRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+/** Where the CLI writes; tests pass their own. */
+export type Io = { out: (line: string) => void; err: (line: string) => void; interactive: boolean };
+const processIo: Io = {
+  out: (line) => process.stdout.write(`${line}\n`),
+  err: (line) => process.stderr.write(`${line}\n`),
+  interactive: process.stdin.isTTY === true,
+};
+
+function positiveNumber(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0) throw new UsageError(`${name} must be a positive number`);
+  return value;
+}
+
+function readPublicKey(env: NodeJS.ProcessEnv): { publicKey: string; fingerprint: string } {
+  const path = env.INFRA_SSH_PUBLIC_KEY || join(homedir(), ".ssh", "id_ed25519.pub");
+  let publicKey: string;
+  try {
+    publicKey = readFileSync(path, "utf8").trim();
+  } catch {
+    throw new UsageError(`INFRA_SSH_PUBLIC_KEY: cannot read ${path} (the public key servers trust; create one with ssh-keygen -t ed25519)`);
+  }
+  return { publicKey, fingerprint: sshFingerprint(publicKey) };
+}
+
+async function confirm(question: string, expected: string): Promise<boolean> {
+  const prompt = createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    return (await prompt.question(question)).trim() === expected;
+  } finally {
+    prompt.close();
+  }
+}
+
+/** Refuses without --yes unless a person at a terminal types the environment's name. */
+async function approved(io: Io, command: string, environment: Environment, yes: boolean): Promise<boolean> {
+  if (yes) return true;
+  if (!io.interactive) throw new UsageError(`${command} changes ${environment.name} and needs --yes when not run from a terminal`);
+  return confirm(`Type ${environment.name} to ${command}: `, environment.name);
+}
+
+type Runtime = {
+  environment: Environment;
+  hetzner: HetznerClient;
+  resources: HcloudResources;
+  ssh: Ssh;
+  swarm: SwarmContext;
+  apply: Omit<ApplyContext, "publicKey" | "fingerprint">;
+};
+
+function runtime(environment: Environment, env: NodeJS.ProcessEnv, out: (line: string) => void): Runtime {
+  const token = env.HCLOUD_TOKEN;
+  if (!token) throw new UsageError("HCLOUD_TOKEN is not set (a read/write API token of the Hetzner project)");
+  const pollIntervalMs = positiveNumber(env, "INFRA_POLL_MS", 3000);
+  const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms));
+  const hetzner = new HetznerClient({ token, endpoint: env.HCLOUD_ENDPOINT || DEFAULT_HCLOUD_ENDPOINT, pollIntervalMs, sleep });
+  const resources = new HcloudResources(hetzner);
+  const ssh = new Ssh({ program: env.INFRA_SSH || "ssh", env });
+  const swarm: SwarmContext = { ssh, environment, log: out, readyTimeoutMs: positiveNumber(env, "INFRA_READY_TIMEOUT_S", 900) * 1000, pollIntervalMs, sleep };
+  const apply = { hetzner, resources, environment, log: out, actionTimeoutMs: positiveNumber(env, "INFRA_ACTION_TIMEOUT_S", 600) * 1000, pollIntervalMs, sleep };
+  return { environment, hetzner, resources, ssh, swarm, apply };
+}
+
+async function swarmNodes(run: Runtime) {
+  const servers = await run.hetzner.listServers({ labelSelector: `${ownedSelector(run.environment)},role=${SWARM_NODE_ROLE}` });
+  return servers.sort((a, b) => Number(a.labels.node) - Number(b.labels.node)).map((server) => nodeOf(server, null));
+}
+
+function summary(run: Runtime): string {
+  const { remaining, limit } = run.hetzner.rateLimit;
+  const budget = remaining !== null && limit !== null ? ` (${remaining} of ${limit} left this hour)` : "";
+  return `Hetzner API: ${run.hetzner.requests} requests${budget}; remote commands: ${run.ssh.commands}.`;
+}
+
+async function execute(io: Io, command: Command, environment: Environment, yes: boolean, env: NodeJS.ProcessEnv): Promise<number> {
+  const out = io.out;
+  const run = runtime(environment, env, out);
+  try {
+    switch (command) {
+      case "plan": {
+        const { fingerprint } = readPublicKey(env);
+        const changes = plan(environment, await observe(run.hetzner, run.resources, environment, fingerprint));
+        formatPlan(changes).forEach((line) => out(line));
+        return changes.length === 0 ? 0 : 2;
+      }
+      case "apply": {
+        const { publicKey, fingerprint } = readPublicKey(env);
+        const observed = await observe(run.hetzner, run.resources, environment, fingerprint);
+        const changes = plan(environment, observed);
+        formatPlan(changes).forEach((line) => out(line));
+        if (changes.some((change) => change.op !== "manual") && !(await approved(io, "apply", environment, yes))) return 1;
+        const { nodes } = await applyResources({ ...run.apply, publicKey, fingerprint }, observed);
+        const swarm = await bootstrapSwarm(run.swarm, nodes);
+        const swarmChanged = swarm.initialized || swarm.joined.length > 0 || swarm.labelled.length > 0;
+        out(`Swarm: ${swarmChanged ? `${swarm.initialized ? "initialised, " : ""}${swarm.joined.length} joined, ${swarm.labelled.length} labelled` : "no changes"} (${nodes.length} managers).`);
+        const manual = changes.filter((change) => change.op === "manual");
+        if (manual.length > 0) {
+          io.err(`error: ${manual.length} difference${manual.length > 1 ? "s" : ""} need a person (marked ! above)`);
+          return 1;
+        }
+        return 0;
+      }
+      case "destroy": {
+        const targets = await listLabelled(run.hetzner, run.resources, environment);
+        if (targets.length === 0) {
+          out(`Nothing labelled managed-by=edge-ops,env=${environment.name}.`);
+          return 0;
+        }
+        targets.forEach((target) => out(`- ${target.kind} ${target.name}`));
+        if (!(await approved(io, "destroy", environment, yes))) return 1;
+        const left = await destroy(run.apply, targets);
+        if (left.length > 0) {
+          io.err(`error: still labelled after destroy: ${left.map((item) => `${item.kind} ${item.name}`).join(", ")}`);
+          return 1;
+        }
+        out(`Destroyed: nothing labelled managed-by=edge-ops,env=${environment.name} remains.`);
+        return 0;
+      }
+      case "status": {
+        const servers = await run.hetzner.listServers({ labelSelector: ownedSelector(environment) });
+        const nodes = servers.filter((server) => server.labels.role === SWARM_NODE_ROLE).sort((a, b) => Number(a.labels.node) - Number(b.labels.node)).map((server) => nodeOf(server, null));
+        const report = await status(run.swarm, servers, nodes);
+        report.lines.forEach((line) => out(line));
+        return report.healthy ? 0 : 2;
+      }
+      case "deploy": {
+        const secrets = resolveSecrets(repositoryRoot, environment, env);
+        const nodes = await swarmNodes(run);
+        const manager = await findManager(run.swarm, nodes);
+        const result = await deployStacks({ ...run.swarm, root: repositoryRoot, secrets }, manager, nodes);
+        out(`Deployed ${result.stacks.join(", ") || "no stacks"} from ${manager.name}; ${result.secretsCreated.length} new docker secrets.`);
+        return 0;
+      }
+      case "backup-image": {
+        const { publicKey, fingerprint } = readPublicKey(env);
+        const observed = await observe(run.hetzner, run.resources, environment, fingerprint);
+        const key =
+          observed.deployKey ?? (await run.resources.createSshKey({ name: `${resourceName(environment)}-deploy`, public_key: publicKey, labels: resourceLabels(environment) }));
+        const image = await buildBackupImage({ ...run.apply, publicKey, fingerprint, ssh: run.ssh, swarm: run.swarm, root: repositoryRoot, keyId: key.id, now: () => new Date() });
+        out(`Backup image ${image.imageId} ready: the Worker's backups use the newest snapshot labelled role=backup-runner.`);
+        return 0;
+      }
+    }
+  } finally {
+    out(summary(run));
+  }
+}
+
+export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env, io: Io = processIo): Promise<number> {
+  const out = io.out;
+  try {
+    let parsed;
+    try {
+      parsed = parseArgs({
+        args: argv,
+        allowPositionals: true,
+        options: { env: { type: "string" }, yes: { type: "boolean", default: false }, help: { type: "boolean", short: "h", default: false } },
+      });
+    } catch (error) {
+      throw new UsageError(error instanceof Error ? error.message : String(error));
+    }
+    const { positionals, values } = parsed;
+    if (values.help) {
+      out(USAGE);
+      return 0;
+    }
+    const [command, ...extra] = positionals;
+    if (!command || !(COMMANDS as readonly string[]).includes(command) || extra.length > 0) throw new UsageError(`expected one command of ${COMMANDS.join(", ")}`);
+    if (!values.env) throw new UsageError("--env <name> is required (a file in infra/environments/)");
+    const root = env.INFRA_ENVIRONMENTS_DIR ? resolve(env.INFRA_ENVIRONMENTS_DIR) : join(repositoryRoot, "infra", "environments");
+    const environment = loadEnvironment(root, values.env);
+    return await execute(io, command as Command, environment, values.yes, env);
+  } catch (error) {
+    if (error instanceof UsageError) io.err(`error: ${error.message}\n\n${USAGE}`);
+    else io.err(`error: ${error instanceof Error ? error.message : String(error)}`);
+    return 1;
+  }
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  process.exitCode = await main(process.argv.slice(2));
+}

@@ -1,0 +1,168 @@
+// An environment's description, `infra/environments/<name>.yaml`, validated with zod. Errors name
+// the field (`firewall.ssh_sources.0: ...`), so a typo is found before any Hetzner call.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse } from "yaml";
+import { z } from "zod";
+
+/** Public ports the cloud firewall may never open: the Docker API and Swarm's own ports. */
+export const FORBIDDEN_PUBLIC_PORTS = [2375, 2376, 2377, 4789, 7946] as const;
+
+const ipv4Cidr = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
+
+/** [first address, prefix length] of an IPv4 CIDR, or null. */
+export function parseIpv4Cidr(text: string): { base: number; prefix: number } | null {
+  const match = ipv4Cidr.exec(text);
+  if (!match) return null;
+  const octets = match.slice(1, 5).map(Number);
+  const prefix = Number(match[5]);
+  if (octets.some((octet) => octet > 255) || prefix > 32) return null;
+  const address = octets.reduce((sum, octet) => sum * 256 + octet, 0);
+  const size = 2 ** (32 - prefix);
+  if (address % size !== 0) return null;
+  return { base: address, prefix };
+}
+
+const contains = (outer: { base: number; prefix: number }, inner: { base: number; prefix: number }) =>
+  inner.prefix >= outer.prefix && Math.floor(inner.base / 2 ** (32 - outer.prefix)) === Math.floor(outer.base / 2 ** (32 - outer.prefix));
+const overlaps = (a: { base: number; prefix: number }, b: { base: number; prefix: number }) => contains(a, b) || contains(b, a);
+const isPrivate = (cidr: { base: number; prefix: number }) =>
+  [parseIpv4Cidr("10.0.0.0/8")!, parseIpv4Cidr("172.16.0.0/12")!, parseIpv4Cidr("192.168.0.0/16")!].some((range) => contains(range, cidr));
+
+const cidr = z.string().refine((value) => parseIpv4Cidr(value) !== null, "must be an IPv4 CIDR such as 10.42.0.0/16 (network address, prefix ≤ 32)");
+/** A source of a firewall rule: IPv4 or IPv6 CIDR, as Hetzner takes them. */
+const sourceCidr = z.string().refine((value) => parseIpv4Cidr(value) !== null || /^[0-9a-f:]+\/\d{1,3}$/i.test(value), "must be an IPv4 or IPv6 CIDR (0.0.0.0/0 and ::/0 mean anywhere)");
+const labelValue = /^(?:[A-Za-z0-9](?:[A-Za-z0-9._-]{0,61}[A-Za-z0-9])?)?$/;
+const variableName = z.string().regex(/^[A-Z][A-Z0-9_]*$/, "must be an upper-case variable name");
+
+const extraRule = z
+  .object({
+    description: z.string().max(255),
+    protocol: z.enum(["tcp", "udp"]),
+    port: z.union([z.number().int().min(1).max(65535), z.string().regex(/^\d{1,5}(-\d{1,5})?$/, "must be a port or a range such as 8000-8100")]),
+    sources: z.array(sourceCidr).min(1),
+  })
+  .strict()
+  .refine((rule) => {
+    const [from, to = from] = String(rule.port).split("-").map(Number) as [number, number?];
+    return !FORBIDDEN_PUBLIC_PORTS.some((port) => port >= from && port <= to);
+  }, { message: `must not open the Docker API or Swarm ports (${FORBIDDEN_PUBLIC_PORTS.join(", ")}): they stay on the private network`, path: ["port"] });
+
+const stack = z
+  .object({
+    name: z.string().regex(/^[a-z][a-z0-9_-]*$/, "must be a stack name (lower case, digits, - and _)"),
+    /** Path of the stack file, relative to the repository. */
+    file: z.string().min(1),
+    /** Values for `${NAME}` in the stack file. */
+    variables: z.record(variableName, z.union([z.string(), z.number()]).transform(String)).default({}),
+  })
+  .strict();
+
+export const environmentSchema = z
+  .object({
+    /** Hetzner location of all three nodes (spread across hosts by the placement group). */
+    location: z.string().min(1),
+    server_type: z.string().min(1),
+    image: z.string().min(1).default("debian-12"),
+    /** A 3-manager Swarm: Raft keeps working with one node down. */
+    nodes: z.literal(3, { error: "must be 3: the Swarm runs three managers" }),
+    network: z
+      .object({
+        ip_range: cidr,
+        /** The cloud subnet the servers get their private addresses from. */
+        subnet: cidr,
+        /** Derived from the location when left out. */
+        zone: z.enum(["eu-central", "us-east", "us-west", "ap-southeast"]).optional(),
+        /** Docker's address pool for overlay networks; must not overlap the Hetzner network. */
+        swarm_address_pool: cidr.default("10.128.0.0/12"),
+      })
+      .strict()
+      .superRefine((network, context) => {
+        const range = parseIpv4Cidr(network.ip_range);
+        const subnet = parseIpv4Cidr(network.subnet);
+        const pool = parseIpv4Cidr(network.swarm_address_pool);
+        if (!range || !subnet || !pool) return;
+        if (!isPrivate(range)) context.addIssue({ code: "custom", path: ["ip_range"], message: "must be a private (RFC 1918) range" });
+        if (!contains(range, subnet)) context.addIssue({ code: "custom", path: ["subnet"], message: `must lie inside ip_range ${network.ip_range}` });
+        if (overlaps(range, pool)) context.addIssue({ code: "custom", path: ["swarm_address_pool"], message: `must not overlap ip_range ${network.ip_range}` });
+      }),
+    firewall: z
+      .object({
+        ssh_sources: z.array(sourceCidr).min(1),
+        /** HTTP and HTTPS (Traefik). */
+        web_sources: z.array(sourceCidr).min(1),
+        allow_icmp: z.boolean().default(true),
+        extra_rules: z.array(extraRule).default([]),
+      })
+      .strict(),
+    /** Names of SSH keys already in the Hetzner project that may also log in (besides INFRA_SSH_PUBLIC_KEY). */
+    ssh_keys: z.array(z.string().min(1)).default([]),
+    /** One data volume per node, mounted at /mnt/data (SeaweedFS, MongoDB, Postgres). */
+    volume: z
+      .object({ size_gb: z.number().int().min(10).max(10240), format: z.enum(["ext4", "xfs"]).default("ext4") })
+      .strict(),
+    stacks: z.array(stack).default([]),
+    /** The temporary server `backup-image` builds the runner snapshot on; a small disk fits every type. */
+    backup_image: z
+      .object({ server_type: z.string().min(1).default("cx23"), image: z.string().min(1).default("debian-12") })
+      .strict()
+      .default({ server_type: "cx23", image: "debian-12" }),
+    /** Docker secrets the stacks use: values from `secrets/<env>/swarm.env` or `INFRA_SECRET_<NAME>`. */
+    secrets: z.array(z.string().regex(/^[a-z][a-z0-9_]*$/, "must be a lower-case secret name")).default([]),
+    /** Extra labels on every Hetzner resource (managed-by and env are always set). */
+    labels: z
+      .record(z.string().regex(/^[a-z0-9][a-z0-9._/-]{0,62}$/, "must be a label key"), z.string().regex(labelValue, "must be a label value (≤ 63 letters, digits, . _ -)"))
+      .default({})
+      .refine((labels) => !("managed-by" in labels) && !("env" in labels) && !("node" in labels) && !("role" in labels), "must not set managed-by, env, node or role (the CLI sets them)"),
+  })
+  .strict()
+  .superRefine((environment, context) => {
+    const names = environment.stacks.map((entry) => entry.name);
+    names.forEach((name, index) => {
+      if (names.indexOf(name) !== index) context.addIssue({ code: "custom", path: ["stacks", index, "name"], message: `stack ${name} is listed twice` });
+    });
+  });
+
+export type Environment = z.infer<typeof environmentSchema> & { name: string; networkZone: string };
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+const ZONES: Record<string, string> = { fsn1: "eu-central", nbg1: "eu-central", hel1: "eu-central", ash: "us-east", hil: "us-west", sin: "ap-southeast" };
+
+export const environmentPath = (directory: string, name: string) => join(directory, `${name}.yaml`);
+
+/** Validates parsed YAML; `source` names the file in errors. */
+export function parseEnvironment(name: string, document: unknown, source: string): Environment {
+  if (!/^[a-z][a-z0-9-]{0,20}$/.test(name)) throw new ConfigError(`environment name ${JSON.stringify(name)} must be lower case letters, digits and -, at most 21 characters`);
+  const result = environmentSchema.safeParse(document);
+  if (!result.success) {
+    const lines = result.error.issues.map((issue) => `  ${issue.path.length > 0 ? issue.path.join(".") : "(top level)"}: ${issue.message}`);
+    throw new ConfigError(`${source} is invalid:\n${lines.join("\n")}`);
+  }
+  const networkZone = result.data.network.zone ?? ZONES[result.data.location];
+  if (!networkZone) throw new ConfigError(`${source} is invalid:\n  network.zone: required for location ${result.data.location} (eu-central, us-east, us-west or ap-southeast)`);
+  return { ...result.data, name, networkZone };
+}
+
+/** Loads `<directory>/<name>.yaml` (directory: infra/environments unless INFRA_ENVIRONMENTS_DIR). */
+export function loadEnvironment(directory: string, name: string): Environment {
+  const path = environmentPath(directory, name);
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch {
+    throw new ConfigError(`no environment ${JSON.stringify(name)}: ${path} does not exist`);
+  }
+  let document: unknown;
+  try {
+    document = parse(text, { prettyErrors: true });
+  } catch (error) {
+    throw new ConfigError(`${path} is not valid YAML: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  return parseEnvironment(name, document, path);
+}

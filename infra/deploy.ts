@@ -1,0 +1,124 @@
+// `deploy`: the environment's docker secrets first, then each stack file, rendered here and sent on
+// standard input to `docker stack deploy -c - <stack>` on a manager. Values travel only on stdin:
+// never on a command line, in a log line or in the rendered stack file.
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse } from "yaml";
+import type { Node } from "./apply.ts";
+import type { Environment } from "./config.ts";
+import { readEnvFile } from "./env-file.ts";
+import type { SwarmContext } from "./swarm.ts";
+
+/** The variable a stack file names a secret by: `mongo_root_password` → `MONGO_ROOT_PASSWORD_SECRET`. */
+export const secretVariable = (name: string) => `${name.toUpperCase()}_SECRET`;
+/** Where a value may come from besides the secrets file: `INFRA_SECRET_MONGO_ROOT_PASSWORD`. */
+export const secretEnvironmentVariable = (name: string) => `INFRA_SECRET_${name.toUpperCase()}`;
+export const secretsFile = (root: string, environment: Environment) => join(root, "secrets", environment.name, "swarm.env");
+
+export type SwarmSecret = { name: string; dockerName: string; value: string };
+
+/**
+ * Docker secrets cannot change: a new value is a new secret. The name carries a digest of the
+ * value so a changed value deploys as a new secret and an unchanged one is left alone. Only
+ * someone who can already list the Swarm's secrets (root on a manager, who can read them) sees it.
+ */
+export const dockerSecretName = (name: string, value: string) => `${name}_${createHash("sha256").update(`${name}\0${value}`).digest("hex").slice(0, 12)}`;
+
+export function resolveSecrets(root: string, environment: Environment, env: NodeJS.ProcessEnv): SwarmSecret[] {
+  const path = secretsFile(root, environment);
+  const file = environment.secrets.length > 0 ? readEnvFile(path) : null;
+  const missing: string[] = [];
+  const secrets = environment.secrets.flatMap((name) => {
+    const value = env[secretEnvironmentVariable(name)] ?? file?.get(name.toUpperCase()) ?? file?.get(name);
+    if (value === undefined || value === "") {
+      missing.push(name);
+      return [];
+    }
+    return [{ name, dockerName: dockerSecretName(name, value), value }];
+  });
+  if (missing.length > 0) {
+    throw new Error(`no value for the docker secret${missing.length > 1 ? "s" : ""} ${missing.join(", ")}: set ${missing.map((name) => name.toUpperCase()).join(", ")} in ${path} or ${missing.map(secretEnvironmentVariable).join(", ")}`);
+  }
+  return secrets;
+}
+
+/**
+ * Replaces `${NAME}`, `${NAME:?message}`, `${NAME:-default}` with the environment's values. `$$`
+ * stays (docker turns it into `$`); a `$` in a value is written `$$` so the daemon side does not
+ * interpolate again.
+ */
+export function renderStack(text: string, variables: Record<string, string>, source: string): string {
+  const missing = new Set<string>();
+  const rendered = text.replace(/\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[?-])([^}]*))?\}/g, (match, name: string | undefined, operator: string | undefined, argument: string | undefined) => {
+    if (name === undefined) return match;
+    const value = variables[name];
+    const empty = value === undefined || (operator?.startsWith(":") === true && value === "");
+    if (empty && (operator === ":-" || operator === "-")) return (argument ?? "").replaceAll("$", () => "$$");
+    if (value === undefined || empty) {
+      missing.add(name);
+      return match;
+    }
+    return value.replaceAll("$", () => "$$");
+  });
+  if (missing.size > 0) throw new Error(`${source} needs ${[...missing].join(", ")}: set ${missing.size > 1 ? "them" : "it"} under the stack's variables (or list the secret) in the environment file`);
+  return rendered;
+}
+
+/** Where the data volume is mounted on every node (cloud-init's udev rule). */
+export const DATA_MOUNT = "/mnt/data";
+
+/**
+ * Host directories under /mnt/data that the stack's services bind-mount: Swarm does not create a
+ * bind mount's source, so deploy makes them first (on every node: a service pinned to node 2
+ * finds its directory there).
+ */
+export function dataDirectories(stackText: string): string[] {
+  const document = parse(stackText) as { services?: Record<string, { volumes?: unknown[] } | null> } | null;
+  const directories = new Set<string>();
+  for (const service of Object.values(document?.services ?? {})) {
+    for (const volume of service?.volumes ?? []) {
+      const source = typeof volume === "string" ? volume.split(":")[0] : (volume as { type?: unknown; source?: unknown }).type === "bind" ? (volume as { source?: unknown }).source : undefined;
+      if (typeof source === "string" && source.startsWith(`${DATA_MOUNT}/`)) directories.add(source);
+    }
+  }
+  return [...directories].sort();
+}
+
+export type DeployResult = { secretsCreated: string[]; stacks: string[] };
+
+export async function deployStacks(context: SwarmContext & { root: string; secrets: SwarmSecret[] }, manager: Node, nodes: Node[]): Promise<DeployResult> {
+  const { ssh, environment, log } = context;
+  const result: DeployResult = { secretsCreated: [], stacks: [] };
+  // Render every stack before touching the Swarm: a missing variable stops the deploy early.
+  const secretNames = Object.fromEntries(context.secrets.map((secret) => [secretVariable(secret.name), secret.dockerName]));
+  const stacks = environment.stacks.map((stack) => {
+    const path = join(context.root, stack.file);
+    return { name: stack.name, text: renderStack(readFileSync(path, "utf8"), { ...stack.variables, ...secretNames }, stack.file) };
+  });
+
+  const directories = [...new Set(stacks.flatMap((stack) => dataDirectories(stack.text)))].sort();
+  if (directories.length > 0) {
+    // Only on the mounted volume: without it the data would land on the server's root disk.
+    await Promise.all(
+      nodes.map(async (node) => {
+        const mounted = await ssh.run(node.publicIp, `mountpoint -q ${DATA_MOUNT}`);
+        if (mounted.exitCode !== 0) throw new Error(`${node.name}: no data volume mounted at ${DATA_MOUNT} (exit ${mounted.exitCode}); check the volume is attached (plan) and the node's udev rule`);
+        await ssh.check(node.publicIp, `mkdir -p ${directories.join(" ")}`);
+      }),
+    );
+  }
+  const existing = new Set((await ssh.check(manager.publicIp, "docker secret ls --format '{{.Name}}'")).split("\n").map((line) => line.trim()));
+  for (const secret of context.secrets) {
+    if (existing.has(secret.dockerName)) continue;
+    await ssh.check(manager.publicIp, `docker secret create --label managed-by=edge-ops --label edge-ops.secret=${secret.name} ${secret.dockerName} -`, { stdin: secret.value });
+    log(`+ docker secret ${secret.dockerName}`);
+    result.secretsCreated.push(secret.dockerName);
+  }
+  for (const stack of stacks) {
+    await ssh.check(manager.publicIp, `docker stack deploy --prune --with-registry-auth --detach=false -c - ${stack.name}`, { stdin: stack.text });
+    log(`~ stack ${stack.name} deployed`);
+    result.stacks.push(stack.name);
+  }
+  return result;
+}

@@ -1,0 +1,339 @@
+// The infra CLI end to end against the Hetzner fake and the fake SSH program (which resolves IPs to
+// the fake's servers and plays Docker Swarm): plan, apply, a no-op second apply, deploy, status,
+// destroy; a failure half-way through apply finished by the next apply; drift; backup-image.
+import { execFile } from "node:child_process";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createFakeSshState, type FakeSshStateHandle } from "./fakes/fake-ssh-state.ts";
+import { FAKE_HCLOUD_TOKEN, startFakeHetzner } from "./fakes/hetzner.ts";
+import { infraWorkspace, REPOSITORY_ROOT, uniqueEnvironment, type InfraWorkspace } from "./support/infra.ts";
+
+const hetzner = await startFakeHetzner({ actionMs: 30 }, 0);
+afterAll(() => hetzner.close());
+
+type Logged = { method: string; path: string; query: Record<string, string | string[]>; body: unknown; at: number };
+
+async function hetznerApi(method: string, path: string, body?: unknown): Promise<any> {
+  const response = await fetch(`${hetzner.url}/v1${path}`, {
+    method,
+    headers: { authorization: `Bearer ${FAKE_HCLOUD_TOKEN}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  return response.status === 204 ? null : response.json();
+}
+
+async function requestsSince(at: number): Promise<Logged[]> {
+  const response = await fetch(`${hetzner.url}/__fake/requests`);
+  const requests = (await response.json()) as Logged[];
+  return requests.filter((request) => request.at >= at);
+}
+/** The fake's clock (ms), which stamps its request log. */
+async function clock(): Promise<number> {
+  const response = await fetch(`${hetzner.url}/__fake/clock`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ advanceSeconds: 0 }) });
+  return Date.parse(((await response.json()) as { now: string }).now);
+}
+
+async function fakeServers(selector: string): Promise<any[]> {
+  const response = await fetch(`${hetzner.url}/__fake/servers?label_selector=${encodeURIComponent(selector)}`);
+  return (await response.json()) as any[];
+}
+
+const mutating = (requests: Logged[]) => requests.filter((request) => request.method !== "GET");
+const SECRETS = {
+  INFRA_SECRET_SEAWEEDFS_S3_CONFIG: '{"identities":[]}',
+  INFRA_SECRET_MONGO_ROOT_PASSWORD: "root-pass-Vx81",
+  INFRA_SECRET_MONGO_KEYFILE: "a2V5ZmlsZS1jb250ZW50LTAxMjM0NTY3ODk=",
+  INFRA_SECRET_ROCKETCHAT_MONGO_PASSWORD: "rc-pass-Q77",
+  INFRA_SECRET_KEYCLOAK_DB_PASSWORD: "kc-db-pass-Z12",
+  INFRA_SECRET_KEYCLOAK_ADMIN_PASSWORD: "kc-admin-pass-P03",
+};
+
+function workspace(): { ws: InfraWorkspace; ssh: FakeSshStateHandle } {
+  const ssh = createFakeSshState(undefined, { hetznerUrl: hetzner.url });
+  return { ssh, ws: infraWorkspace({ hetznerUrl: hetzner.url, sshEnv: ssh.env, extraEnv: SECRETS }) };
+}
+
+// One environment's life, step by step: its tests keep their order even under --sequence.shuffle.
+describe("the lifecycle of an environment", { shuffle: false }, () => {
+  const { ws, ssh } = workspace();
+  const name = uniqueEnvironment("life");
+  const selector = `managed-by=edge-ops,env=${name}`;
+  beforeAll(() => ws.environment(name, "example"));
+
+  it("plans every resource, exit 2", async () => {
+    const result = await ws.run("plan", "--env", name);
+    expect(result.code, result.err).toBe(2);
+    for (const line of ["+ create ssh_key", `+ create network edge-ops-${name}`, `+ create firewall edge-ops-${name}`, `+ create placement_group edge-ops-${name}`]) expect(result.out).toContain(line);
+    for (const node of [1, 2, 3]) {
+      expect(result.out).toContain(`+ create server edge-ops-${name}-${node}`);
+      expect(result.out).toContain(`+ create volume edge-ops-${name}-data-${node}`);
+    }
+    expect(result.out).toContain("Plan: 10 to create, 0 to update, 0 to delete, 0 to fix by hand.");
+  });
+
+  let applyStartedAt = 0;
+  it("applies: labelled resources, the firewall on each server, and a Swarm of three managers", async () => {
+    applyStartedAt = await clock();
+    ssh.setBoot({ bootCalls: 2, cloudInitCalls: 1 });
+    const result = await ws.run("apply", "--env", name, "--yes");
+    expect(result.code, `${result.out}\n${result.err}`).toBe(0);
+    const creations = mutating(await requestsSince(applyStartedAt));
+    expect(creations.filter((request) => request.path === "/v1/servers")).toHaveLength(3);
+    expect(creations.filter((request) => request.path === "/v1/volumes")).toHaveLength(3);
+
+    const servers = await fakeServers(selector);
+    expect(servers.map((server) => server.name).sort()).toEqual([1, 2, 3].map((node) => `edge-ops-${name}-${node}`));
+    for (const server of servers) {
+      expect(server.labels).toMatchObject({ "managed-by": "edge-ops", env: name, role: "swarm-node" });
+      expect(server.user_data).toContain('"mtu": 1450');
+      expect(server.user_data).toContain("docker-ce");
+      expect(server.placement_group).not.toBeNull();
+    }
+    const [firewall] = (await hetznerApi("GET", `/firewalls?label_selector=${encodeURIComponent(selector)}`)).firewalls;
+    expect(firewall.rules.map((rule: any) => `${rule.protocol}/${rule.port ?? ""}`).sort()).toEqual(["icmp/", "tcp/22", "tcp/443", "tcp/80"]);
+    expect(firewall.applied_to.map((target: any) => target.server.id).sort()).toEqual(servers.map((server) => server.id).sort());
+    const { placement_groups: groups } = await hetznerApi("GET", `/placement_groups?label_selector=${encodeURIComponent(selector)}`);
+    expect(groups).toEqual([expect.objectContaining({ type: "spread", servers: expect.arrayContaining(servers.map((server) => server.id)) })]);
+    const { volumes } = await hetznerApi("GET", `/volumes?label_selector=${encodeURIComponent(selector)}`);
+    expect(volumes.map((volume: any) => volume.server).sort()).toEqual(servers.map((server) => server.id).sort());
+
+    // Swarm: one init on node 1 at its private address, two joins to it, labels node=N.
+    const node1 = ssh.host(`edge-ops-${name}-1`)!;
+    const inits = ssh.commands(/^docker swarm init/);
+    expect(inits).toHaveLength(1);
+    expect(inits[0]).toMatchObject({ hostname: `edge-ops-${name}-1`, command: `docker swarm init --advertise-addr ${node1.privateIp} --default-addr-pool 10.128.0.0/12` });
+    const joins = ssh.commands(/^docker swarm join --token/);
+    expect(joins.map((record) => record.hostname).sort()).toEqual([`edge-ops-${name}-2`, `edge-ops-${name}-3`]);
+    for (const join of joins) expect(join.command).toMatch(new RegExp(`^docker swarm join --token SWMTKN-1-\\S+ ${node1.privateIp!.replaceAll(".", "\\.")}:2377$`));
+    const swarm = ssh.swarm()!;
+    expect(swarm.managers).toHaveLength(3);
+    expect(Object.values(swarm.nodes).map((node) => `${node.hostname}:${node.labels.node}`).sort()).toEqual([1, 2, 3].map((node) => `edge-ops-${name}-${node}:${node}`));
+    // The join token never reaches the output.
+    expect(`${result.out}${result.err}`).not.toContain(swarm.tokens.manager);
+    // Boot: refused connections were retried until cloud-init was done.
+    expect(ssh.commands({ match: /^cloud-init status --wait$/, exitCode: 255 }).length).toBeGreaterThanOrEqual(3);
+    expect(result.out).toMatch(/Hetzner API: \d+ requests/);
+  });
+
+  it("plans no change afterwards, exit 0", async () => {
+    const result = await ws.run("plan", "--env", name);
+    expect(result.code, result.out).toBe(0);
+    expect(result.out).toContain("No changes");
+  });
+
+  it("a second apply makes no mutating Hetzner call and changes nothing in the Swarm", async () => {
+    const before = ssh.commands().length;
+    const startedAt = await clock();
+    const result = await ws.run("apply", "--env", name, "--yes");
+    expect(result.code, `${result.out}\n${result.err}`).toBe(0);
+    const requests = await requestsSince(startedAt);
+    expect(mutating(requests)).toEqual([]);
+    // Six list calls: SSH keys, networks, firewalls, placement groups, servers, volumes.
+    expect(requests.length).toBe(6);
+    const commands = ssh.commands().slice(before).map((record) => record.command);
+    expect(commands.filter((command) => /swarm (init|join)|node update/.test(command))).toEqual([]);
+    expect(result.out).toContain("Swarm: no changes (3 managers).");
+  });
+
+  it("deploys: docker secrets from stdin first, then each stack on stdin, rendered", async () => {
+    const before = ssh.commands().length;
+    const result = await ws.run("deploy", "--env", name);
+    expect(result.code, `${result.out}\n${result.err}`).toBe(0);
+    const records = ssh.commands().slice(before);
+    const creates = records.filter((record) => record.command.startsWith("docker secret create"));
+    expect(creates).toHaveLength(6);
+    for (const record of creates) expect(record.stdin).toMatch(/^<redacted \d+ bytes>$/);
+    const deploys = records.filter((record) => record.command.startsWith("docker stack deploy"));
+    expect(deploys.map((record) => record.command)).toEqual(["docker stack deploy --prune --with-registry-auth --detach=false -c - core", "docker stack deploy --prune --with-registry-auth --detach=false -c - apps"]);
+    expect(records.findIndex((record) => record.command.startsWith("docker stack deploy"))).toBeGreaterThan(records.findLastIndex((record) => record.command.startsWith("docker secret create")));
+    const swarm = ssh.swarm()!;
+    expect(Object.keys(swarm.stacks).sort()).toEqual(["apps", "core"]);
+    const core = swarm.stacks.core!.file;
+    expect(core).toContain("s3.example.com");
+    expect(core.replaceAll("$$", "")).not.toMatch(/\$\{[A-Z_]+/);
+    // No value in a stack file, a command line, or the output.
+    const everything = JSON.stringify(ssh.read()) + result.out + result.err;
+    for (const value of Object.values(SECRETS)) expect(everything).not.toContain(value);
+    // Data directories exist before the stacks that bind-mount them.
+    expect(records.filter((record) => record.command === "mountpoint -q /mnt/data").map((record) => record.hostname).sort()).toEqual([1, 2, 3].map((node) => `edge-ops-${name}-${node}`));
+    const mkdirs = records.filter((record) => record.command.startsWith("mkdir -p "));
+    expect(mkdirs).toHaveLength(3);
+    expect(mkdirs[0]!.command.split(" ").slice(2)).toEqual(expect.arrayContaining(["/mnt/data/traefik", "/mnt/data/seaweedfs/master", "/mnt/data/mongo", "/mnt/data/postgres"]));
+    expect(records.findIndex((record) => record.command.startsWith("docker stack deploy"))).toBeGreaterThan(records.findLastIndex((record) => record.command.startsWith("mkdir -p")));
+  });
+
+  it("refuses to deploy onto a node without its data volume, before any stack", async () => {
+    ssh.armFault({ hostname: `edge-ops-${name}-2`, match: "^mountpoint -q /mnt/data$", exitCode: 1 });
+    const before = ssh.commands().length;
+    const result = await ws.run("deploy", "--env", name);
+    expect(result.code).toBe(1);
+    expect(result.err).toContain(`edge-ops-${name}-2: no data volume mounted at /mnt/data`);
+    expect(ssh.commands().slice(before).filter((record) => record.command.startsWith("docker stack deploy"))).toEqual([]);
+  });
+
+  it("a second deploy creates no secret again", async () => {
+    const before = ssh.commands().length;
+    const result = await ws.run("deploy", "--env", name);
+    expect(result.code, result.err).toBe(0);
+    expect(ssh.commands().slice(before).filter((record) => record.command.startsWith("docker secret create"))).toEqual([]);
+  });
+
+  it("status: healthy, exit 0; a service short of replicas is degraded, exit 2", async () => {
+    const healthy = await ws.run("status", "--env", name);
+    expect(healthy.code, healthy.out).toBe(0);
+    expect(healthy.out).toContain("Healthy.");
+    expect(healthy.out).toMatch(new RegExp(`edge-ops-${name}-1\\s+Ready`));
+    ssh.setServiceHealth("apps_rocketchat", "0/1");
+    const degraded = await ws.run("status", "--env", name);
+    expect(degraded.code).toBe(2);
+    expect(degraded.out).toMatch(/apps_rocketchat\s+replicated\s+0\/1\s+DEGRADED/);
+    ssh.setServiceHealth("apps_rocketchat", null);
+  });
+
+  it("destroy refuses without --yes when no one is at a terminal", async () => {
+    const result = await ws.run("destroy", "--env", name);
+    expect(result.code).toBe(1);
+    expect(result.err).toContain("needs --yes when not run from a terminal");
+    expect(await fakeServers(selector)).toHaveLength(3);
+  });
+
+  it("destroy deletes only what is labelled, and verifies nothing labelled is left", async () => {
+    const bystander = await hetznerApi("POST", "/servers", { name: `bystander-${name}`, server_type: "cx23", image: "debian-12", location: "nbg1", labels: { "managed-by": "edge-ops", env: `${name}-other` } });
+    const result = await ws.run("destroy", "--env", name, "--yes");
+    expect(result.code, `${result.out}\n${result.err}`).toBe(0);
+    expect(result.out).toContain(`Destroyed: nothing labelled managed-by=edge-ops,env=${name} remains.`);
+    expect(await fakeServers(selector)).toEqual([]);
+    for (const kind of ["volumes", "firewalls", "placement_groups", "networks", "ssh_keys"]) {
+      expect((await hetznerApi("GET", `/${kind}?label_selector=${encodeURIComponent(selector)}`))[kind], kind).toEqual([]);
+    }
+    expect((await hetznerApi("GET", `/servers/${bystander.server.id}`)).server.name).toBe(`bystander-${name}`);
+    const again = await ws.run("plan", "--env", name);
+    expect(again.code).toBe(2);
+  });
+});
+
+describe("a failure half-way through apply", () => {
+  const { ws, ssh } = workspace();
+  const name = uniqueEnvironment("half");
+  beforeAll(() => ws.environment(name, "example", (document) => (document.stacks = [])));
+
+  it("leaves labelled resources that the next apply finishes, creating each server once", async () => {
+    await fetch(`${hetzner.url}/__fake/faults`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ method: "POST", path: "^/v1/servers$", body: `"name":"edge-ops-${name}-2"`, code: "resource_unavailable", message: "server type cx23 is unavailable in nbg1" }),
+    });
+    const startedAt = await clock();
+    const failed = await ws.run("apply", "--env", name, "--yes");
+    expect(failed.code).toBe(1);
+    expect(failed.err).toContain("resource_unavailable");
+    const selector = `managed-by=edge-ops,env=${name}`;
+    expect((await fakeServers(selector)).map((server) => server.name).sort()).toEqual([`edge-ops-${name}-1`, `edge-ops-${name}-3`]);
+    expect(ssh.commands(/^docker swarm init/)).toEqual([]);
+
+    const plan = await ws.run("plan", "--env", name);
+    expect(plan.code).toBe(2);
+    expect(plan.out).toContain(`+ create server edge-ops-${name}-2`);
+    expect(plan.out).not.toContain(`+ create server edge-ops-${name}-1`);
+
+    const finished = await ws.run("apply", "--env", name, "--yes");
+    expect(finished.code, `${finished.out}\n${finished.err}`).toBe(0);
+    const posts = mutating(await requestsSince(startedAt)).filter((request) => request.path === "/v1/servers");
+    const names = posts.map((request) => (request.body as { name: string }).name);
+    expect(names.sort()).toEqual([1, 2, 2, 3].map((node) => `edge-ops-${name}-${node}`));
+    expect(ssh.swarm()!.managers).toHaveLength(3);
+    expect((await ws.run("plan", "--env", name)).code).toBe(0);
+    expect((await ws.run("destroy", "--env", name, "--yes")).code).toBe(0);
+  });
+});
+
+describe("drift", () => {
+  const { ws } = workspace();
+  const name = uniqueEnvironment("drift");
+  beforeAll(() => ws.environment(name, "example", (document) => (document.stacks = [])));
+
+  it("a firewall changed by hand is planned as an update and set back by one call", async () => {
+    expect((await ws.run("apply", "--env", name, "--yes")).code).toBe(0);
+    const [firewall] = (await hetznerApi("GET", `/firewalls?label_selector=${encodeURIComponent(`managed-by=edge-ops,env=${name}`)}`)).firewalls;
+    await hetznerApi("POST", `/firewalls/${firewall.id}/actions/set_rules`, { rules: [{ direction: "in", protocol: "tcp", port: "2375", source_ips: ["0.0.0.0/0"] }] });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const plan = await ws.run("plan", "--env", name);
+    expect(plan.code).toBe(2);
+    expect(plan.out).toContain(`~ update firewall edge-ops-${name}`);
+    const startedAt = await clock();
+    expect((await ws.run("apply", "--env", name, "--yes")).code).toBe(0);
+    expect(mutating(await requestsSince(startedAt)).map((request) => request.path)).toEqual([`/v1/firewalls/${firewall.id}/actions/set_rules`]);
+    expect((await ws.run("plan", "--env", name)).code).toBe(0);
+    expect((await ws.run("destroy", "--env", name, "--yes")).code).toBe(0);
+  });
+});
+
+describe("backup-image", () => {
+  const { ws, ssh } = workspace();
+  const name = uniqueEnvironment("image");
+  beforeAll(() => ws.environment(name, "example"));
+
+  it("installs the runner on a temporary server, snapshots it as role=backup-runner and deletes the server", async () => {
+    const result = await ws.run("backup-image", "--env", name);
+    expect(result.code, `${result.out}\n${result.err}`).toBe(0);
+    const [install] = ssh.commands(/^bash -s$/);
+    expect(install!.stdin).toContain("/opt/edge-ops/backup-runner.sh");
+    expect(install!.stdin).toContain("apt-get install -y -q --no-install-recommends restic");
+    expect(install!.stdin).toContain("cloud-init clean --logs");
+    const { images } = await hetznerApi("GET", `/images?type=snapshot&label_selector=${encodeURIComponent(`role=backup-runner,env=${name}`)}`);
+    expect(images).toHaveLength(1);
+    expect(await fakeServers(`managed-by=edge-ops,env=${name}`)).toEqual([]);
+  });
+
+  it("deletes the temporary server when the installation fails", async () => {
+    ssh.armFault({ match: "^bash -s$", exitCode: 100, stderr: "E: Unable to locate package restic" });
+    const result = await ws.run("backup-image", "--env", name);
+    expect(result.code).toBe(1);
+    expect(result.err).toContain("Unable to locate package restic");
+    expect(result.out).toMatch(/- server edge-ops-.*-backup-image-/);
+    expect(await fakeServers(`managed-by=edge-ops,env=${name}`)).toEqual([]);
+  });
+});
+
+describe("the command line", () => {
+  const { ws } = workspace();
+
+  it("explains usage errors", async () => {
+    expect((await ws.run("plan")).err).toContain("--env <name> is required");
+    expect((await ws.run("launch", "--env", "dev")).err).toContain("expected one command of plan, apply, destroy, status, deploy, backup-image");
+    expect((await ws.run("plan", "--env", "dev", "--force")).err).toContain("Unknown option '--force'");
+  });
+
+  it("names an invalid field before any Hetzner call", async () => {
+    ws.environment("broken", "example", (document) => ((document.network as Record<string, unknown>).subnet = "10.99.0.0/24"));
+    const startedAt = await clock();
+    const result = await ws.run("plan", "--env", "broken");
+    expect(result.code).toBe(1);
+    expect(result.err).toContain("network.subnet: must lie inside ip_range 10.42.0.0/16");
+    expect((await requestsSince(startedAt)).filter((request) => String(request.query.label_selector ?? "").includes("env=broken"))).toEqual([]);
+  });
+
+  it("refuses without HCLOUD_TOKEN, naming it", async () => {
+    ws.environment("example", "example");
+    const saved = ws.env.HCLOUD_TOKEN;
+    delete ws.env.HCLOUD_TOKEN;
+    try {
+      const result = await ws.run("plan", "--env", "example");
+      expect(result.code).toBe(1);
+      expect(result.err).toContain("HCLOUD_TOKEN is not set");
+    } finally {
+      ws.env.HCLOUD_TOKEN = saved;
+    }
+  });
+
+  it("runs as `npm run infra` does (tsx), with terraform's exit code for pending changes", async () => {
+    ws.environment("spawned", "example");
+    const tsx = join(REPOSITORY_ROOT, "node_modules", ".bin", "tsx");
+    // Asynchronously: the Hetzner fake answers from this process.
+    const result = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = execFile(tsx, ["infra/cli.ts", "plan", "--env", "spawned"], { cwd: REPOSITORY_ROOT, env: ws.env, encoding: "utf8" }, (_error, stdout, stderr) => resolve({ status: child.exitCode, stdout, stderr }));
+    });
+    expect(result.status, result.stderr).toBe(2);
+    expect(result.stdout).toContain("+ create server edge-ops-spawned-1");
+  });
+});

@@ -1,0 +1,72 @@
+// Running the infra CLI in tests: in-process `main` with captured output, the environment pointing
+// at a Hetzner fake and the fake SSH program, and environment files derived from the shipped ones.
+import { randomBytes } from "node:crypto";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parse, stringify } from "yaml";
+import { main } from "../../../infra/cli.ts";
+import { FAKE_HCLOUD_TOKEN } from "../fakes/hetzner.ts";
+
+export const REPOSITORY_ROOT = join(import.meta.dirname, "..", "..", "..");
+
+/** An ed25519 public key in OpenSSH's format, random body. */
+export function ed25519PublicKey(comment = "infra-test"): string {
+  const type = Buffer.from("ssh-ed25519");
+  const length = (value: number) => {
+    const bytes = Buffer.alloc(4);
+    bytes.writeUInt32BE(value);
+    return bytes;
+  };
+  const body = Buffer.concat([length(type.length), type, length(32), randomBytes(32)]);
+  return `ssh-ed25519 ${body.toString("base64")} ${comment}`;
+}
+
+export type CliRun = { code: number; out: string; err: string };
+
+export type InfraWorkspace = {
+  dir: string;
+  env: NodeJS.ProcessEnv;
+  /** Writes `<name>.yaml`: the shipped environment `from`, changed by `change`. */
+  environment(name: string, from: string, change?: (document: Record<string, unknown>) => void): void;
+  run(...argv: string[]): Promise<CliRun>;
+};
+
+export function infraWorkspace(options: { hetznerUrl: string; sshEnv: NodeJS.ProcessEnv; extraEnv?: NodeJS.ProcessEnv }): InfraWorkspace {
+  const dir = mkdtempSync(join(tmpdir(), "infra-cli-"));
+  const environments = join(dir, "environments");
+  mkdirSync(environments);
+  const keyPath = join(dir, "id_ed25519.pub");
+  writeFileSync(keyPath, `${ed25519PublicKey()}\n`);
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: dir,
+    HCLOUD_TOKEN: FAKE_HCLOUD_TOKEN,
+    HCLOUD_ENDPOINT: `${options.hetznerUrl}/v1`,
+    INFRA_SSH_PUBLIC_KEY: keyPath,
+    INFRA_ENVIRONMENTS_DIR: environments,
+    INFRA_POLL_MS: "15",
+    INFRA_ACTION_TIMEOUT_S: "20",
+    INFRA_READY_TIMEOUT_S: "20",
+    ...options.sshEnv,
+    ...options.extraEnv,
+  };
+  return {
+    dir,
+    env,
+    environment(name, from, change) {
+      const document = parse(readFileSync(join(REPOSITORY_ROOT, "infra", "environments", `${from}.yaml`), "utf8")) as Record<string, unknown>;
+      change?.(document);
+      writeFileSync(join(environments, `${name}.yaml`), stringify(document));
+    },
+    async run(...argv) {
+      const out: string[] = [];
+      const err: string[] = [];
+      const code = await main(argv, env, { out: (line) => out.push(line), err: (line) => err.push(line), interactive: false });
+      return { code, out: out.join("\n"), err: err.join("\n") };
+    },
+  };
+}
+
+/** A unique environment name (Hetzner names are unique per project; the fake may be shared). */
+export const uniqueEnvironment = (prefix: string) => `${prefix}-${randomBytes(3).toString("hex")}`;

@@ -1,0 +1,884 @@
+// The Docker Swarm stack files (swarm-stacks/*.yml) hold the rules every stack must keep: health
+// checks, memory limits, spread placement, docker secrets only, pinned images, listed variables,
+// encrypted overlay networks at Hetzner's MTU, Traefik as the only published service. There is no
+// Docker here, so each file is parsed with `yaml` (as YAML 1.1, like Docker's parser) and checked
+// by the functions below; the last block feeds them broken stacks to show that each rule can fail.
+import { readdirSync, readFileSync } from "node:fs";
+import { basename, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseDocument } from "yaml";
+import { describe, expect, it } from "vitest";
+import { z } from "zod";
+
+// ---------------------------------------------------------------------------------------------
+// The compose subset these stacks may use. Strict objects: a key that `docker stack deploy`
+// ignores (restart, depends_on, container_name, network_mode, pid, security_opt, shm_size…) or a
+// typo is an error, not a silently dropped setting.
+
+const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
+const keyValues = z.union([z.record(z.string(), scalar), z.array(z.string())]);
+const stringOrList = z.union([z.string(), z.array(z.string())]);
+
+const healthcheckSchema = z.strictObject({
+  test: stringOrList.optional(),
+  disable: z.boolean().optional(),
+  interval: z.string().optional(),
+  timeout: z.string().optional(),
+  retries: z.number().optional(),
+  start_period: z.string().optional(),
+  start_interval: z.string().optional(),
+});
+
+const resourceSchema = z.strictObject({ cpus: z.string().optional(), memory: z.string().optional(), pids: z.number().optional() }).nullish();
+
+const deploySchema = z.strictObject({
+  mode: z.enum(["global", "replicated"]).optional(),
+  replicas: z.number().int().optional(),
+  endpoint_mode: z.enum(["vip", "dnsrr"]).optional(),
+  placement: z
+    .strictObject({
+      constraints: z.array(z.string()).optional(),
+      preferences: z.array(z.unknown()).optional(),
+      max_replicas_per_node: z.number().int().optional(),
+    })
+    .optional(),
+  resources: z.strictObject({ limits: resourceSchema, reservations: resourceSchema }).optional(),
+  labels: keyValues.optional(),
+  restart_policy: z.record(z.string(), scalar).optional(),
+  update_config: z.record(z.string(), scalar).optional(),
+  rollback_config: z.record(z.string(), scalar).optional(),
+});
+
+const portSchema = z.strictObject({
+  target: z.number().int(),
+  published: z.number().int().optional(),
+  protocol: z.enum(["tcp", "udp"]).optional(),
+  mode: z.enum(["host", "ingress"]).optional(),
+});
+
+const volumeMountSchema = z.union([
+  z.string(),
+  z.strictObject({
+    type: z.enum(["bind", "volume", "tmpfs"]),
+    source: z.string().optional(),
+    target: z.string(),
+    read_only: z.boolean().optional(),
+    bind: z.strictObject({ propagation: z.string().optional() }).optional(),
+    volume: z.strictObject({ nocopy: z.boolean().optional() }).optional(),
+    tmpfs: z.strictObject({ size: z.number().int().optional() }).optional(),
+  }),
+]);
+
+const serviceSecretSchema = z.union([
+  z.string(),
+  z.strictObject({
+    source: z.string(),
+    target: z.string().optional(),
+    uid: z.string().optional(),
+    gid: z.string().optional(),
+    mode: z.number().int().optional(),
+  }),
+]);
+
+const serviceSchema = z.strictObject({
+  image: z.string(),
+  command: stringOrList.optional(),
+  entrypoint: stringOrList.optional(),
+  environment: keyValues.optional(),
+  healthcheck: healthcheckSchema.optional(),
+  deploy: deploySchema.optional(),
+  networks: z.union([z.array(z.string()), z.record(z.string(), z.strictObject({ aliases: z.array(z.string()).optional() }).nullable())]).optional(),
+  secrets: z.array(serviceSecretSchema).optional(),
+  ports: z.array(portSchema).optional(),
+  volumes: z.array(volumeMountSchema).optional(),
+  hostname: z.string().optional(),
+  cap_add: z.array(z.string()).optional(),
+  cap_drop: z.array(z.string()).optional(),
+  user: z.string().optional(),
+  working_dir: z.string().optional(),
+  stop_grace_period: z.string().optional(),
+  stop_signal: z.string().optional(),
+  logging: z.strictObject({ driver: z.string(), options: z.record(z.string(), z.string()).optional() }).optional(),
+  ulimits: z.record(z.string(), z.unknown()).optional(),
+  sysctls: keyValues.optional(),
+  init: z.boolean().optional(),
+  read_only: z.boolean().optional(),
+  labels: keyValues.optional(),
+});
+
+const networkSchema = z
+  .strictObject({
+    name: z.string().optional(),
+    driver: z.string().optional(),
+    driver_opts: z.record(z.string(), z.string()).optional(),
+    attachable: z.boolean().optional(),
+    internal: z.boolean().optional(),
+    external: z.boolean().optional(),
+    labels: keyValues.optional(),
+  })
+  .nullable();
+
+const composeSchema = z.strictObject({
+  version: z.string(),
+  services: z.record(z.string(), serviceSchema),
+  networks: z.record(z.string(), networkSchema).optional(),
+  volumes: z.record(z.string(), z.strictObject({ driver: z.string().optional(), external: z.boolean().optional(), name: z.string().optional() }).nullable()).optional(),
+  secrets: z.record(z.string(), z.strictObject({ external: z.boolean().optional(), name: z.string().optional(), file: z.string().optional() })).optional(),
+});
+
+type Compose = z.infer<typeof composeSchema>;
+type Service = z.infer<typeof serviceSchema>;
+
+interface Stack {
+  /** Stack name: the file's name without .yml, as `docker stack deploy -c - <name>` gets it. */
+  name: string;
+  file: string;
+  text: string;
+  compose: Compose;
+}
+
+/** A rule: the problems it finds in one stack (all stacks given for cross-stack references). */
+type Check = (stack: Stack, all: readonly Stack[]) => string[];
+
+class StackLoadError extends Error {}
+
+/** Parses a stack file; YAML errors or warnings and schema violations throw, naming the path. */
+function loadStack(file: string, text: string): Stack {
+  const document = parseDocument(text, { version: "1.1", prettyErrors: true, uniqueKeys: true });
+  const yamlProblems = [...document.errors, ...document.warnings].map((problem) => problem.message);
+  if (yamlProblems.length > 0) throw new StackLoadError(`${file}: ${yamlProblems.join("; ")}`);
+  const raw: unknown = document.toJS();
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new StackLoadError(`${file}: not a mapping`);
+  // Top-level x- keys are compose extension fields (YAML anchors live there).
+  const entries = Object.entries(raw).filter(([key]) => !key.startsWith("x-"));
+  const result = composeSchema.safeParse(Object.fromEntries(entries));
+  if (!result.success) {
+    const issues = result.error.issues.map((issue) => `${issue.path.join(".") || "(top level)"}: ${issue.message}`);
+    throw new StackLoadError(`${file}:\n  ${issues.join("\n  ")}`);
+  }
+  return { name: basename(file, ".yml"), file, text, compose: result.data };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+const toStringMap = (values: z.infer<typeof keyValues> | undefined): Map<string, string | null> => {
+  const map = new Map<string, string | null>();
+  if (Array.isArray(values)) {
+    for (const entry of values) {
+      const equals = entry.indexOf("=");
+      map.set(equals === -1 ? entry : entry.slice(0, equals), equals === -1 ? null : entry.slice(equals + 1));
+    }
+  } else if (values) {
+    for (const [key, value] of Object.entries(values)) map.set(key, value === null ? null : String(value));
+  }
+  return map;
+};
+
+const environmentOf = (service: Service) => toStringMap(service.environment);
+const deployLabelsOf = (service: Service) => toStringMap(service.deploy?.labels);
+const services = (stack: Stack) => Object.entries(stack.compose.services);
+const networkKeysOf = (service: Service) => (Array.isArray(service.networks) ? service.networks : Object.keys(service.networks ?? {}));
+const secretRefsOf = (service: Service) =>
+  (service.secrets ?? []).map((secret) => (typeof secret === "string" ? { source: secret, target: secret, mode: undefined } : { source: secret.source, target: secret.target ?? secret.source, mode: secret.mode }));
+
+/** Entrypoint then command, split into words (shell scripts stay approximate; enough to search). */
+const argsOf = (service: Service): string[] =>
+  [service.entrypoint, service.command].flatMap((part) => (part === undefined ? [] : typeof part === "string" ? part.split(/\s+/) : part)).filter((word) => word !== "");
+
+/** `-name=value` / `--name=value` / `--name value` of a service's arguments; lower-cased names. */
+function flagsOf(service: Service): Map<string, string> {
+  const flags = new Map<string, string>();
+  const args = argsOf(service);
+  args.forEach((arg, index) => {
+    const match = /^--?([A-Za-z][\w.-]*)(?:=(.*))?$/.exec(arg);
+    if (!match?.[1]) return;
+    const next = args[index + 1];
+    flags.set(match[1].toLowerCase(), match[2] ?? (next !== undefined && !next.startsWith("-") ? next : "true"));
+  });
+  return flags;
+}
+
+const scriptOf = (service: Service) => [service.entrypoint, service.command].flat().filter((part) => part !== undefined).join("\n");
+
+/** Repository (last path segment, without tag) and tag of an image reference. */
+function imageParts(image: string): { repository: string; path: string; tag: string | null } {
+  const withoutDigest = image.split("@")[0] ?? image;
+  const slash = withoutDigest.lastIndexOf("/");
+  const last = withoutDigest.slice(slash + 1);
+  const colon = last.indexOf(":");
+  const repository = colon === -1 ? last : last.slice(0, colon);
+  return { repository, path: withoutDigest.slice(0, slash + 1) + repository, tag: colon === -1 ? null : last.slice(colon + 1) };
+}
+
+const servicesWithImage = (all: readonly Stack[], repository: string) =>
+  all.flatMap((stack) => services(stack).filter(([, service]) => imageParts(service.image).repository === repository).map(([name, service]) => ({ stack, name, service })));
+
+/** Go duration as Docker takes it (1m30s, 500ms…), in milliseconds; null when malformed. */
+function durationMs(text: string | undefined): number | null {
+  if (text === undefined || !/^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/.test(text)) return null;
+  const factors: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1e3, m: 60e3, h: 3600e3 };
+  let total = 0;
+  for (const match of text.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g)) total += Number(match[1]) * (factors[match[2] ?? ""] ?? Number.NaN);
+  return total;
+}
+
+/** Compose byte value (64M, 1.5g, 512mb, 1024k, 100b) in bytes; null when malformed. */
+function bytes(text: string | undefined): number | null {
+  const match = text === undefined ? null : /^(\d+(?:\.\d+)?)([bkmg])?b?$/i.exec(text);
+  if (!match) return null;
+  const unit = (match[2] ?? "b").toLowerCase();
+  return Number(match[1]) * 1024 ** ["b", "k", "m", "g"].indexOf(unit);
+}
+
+/** Node a service is pinned to by `node.labels.node == N`, or null. */
+const pinnedNode = (service: Service) =>
+  (service.deploy?.placement?.constraints ?? []).map((constraint) => /^node\.labels\.node\s*==\s*([123])$/.exec(constraint.trim())?.[1]).find((node) => node !== undefined) ?? null;
+
+/** Host bind mounts of a service: [source, target, read-only]. Short syntax counts too. */
+function bindMountsOf(service: Service): { source: string; target: string; readOnly: boolean }[] {
+  return (service.volumes ?? []).flatMap((volume) => {
+    if (typeof volume === "string") {
+      const [source = "", target = "", mode = ""] = volume.split(":");
+      return source.startsWith("/") ? [{ source, target, readOnly: mode.split(",").includes("ro") }] : [];
+    }
+    return volume.type === "bind" ? [{ source: volume.source ?? "", target: volume.target, readOnly: volume.read_only === true }] : [];
+  });
+}
+
+/** Docker's name for a stack's network key: its `name:` or `<stack>_<key>`. */
+const networkName = (stack: Stack, key: string) => stack.compose.networks?.[key]?.name ?? `${stack.name}_${key}`;
+
+/** Every string value of a parsed document (Docker interpolates values, never keys). */
+function* stringValues(value: unknown): Generator<string> {
+  if (typeof value === "string") yield value;
+  else if (Array.isArray(value)) for (const item of value) yield* stringValues(item);
+  else if (typeof value === "object" && value !== null) for (const item of Object.values(value)) yield* stringValues(item);
+}
+
+/** Names listed under `# Variables:` in the header comment, up to the next bare `#` line. */
+function headerVariables(text: string): string[] {
+  const lines = text.split("\n");
+  const start = lines.findIndex((line) => /^#\s*Variables\b/.test(line));
+  if (start === -1) return [];
+  const names: string[] = [];
+  for (const line of lines.slice(start + 1)) {
+    const match = /^#\s{2,}([A-Z][A-Z0-9_]*)\s/.exec(line);
+    if (!match?.[1]) break;
+    names.push(match[1]);
+  }
+  return names;
+}
+
+const traefikOf = (all: readonly Stack[]) => servicesWithImage(all, "traefik");
+
+// ---------------------------------------------------------------------------------------------
+// Rules for every stack
+
+const checkVersion: Check = (stack) => {
+  const match = /^3\.(\d+)$/.exec(stack.compose.version);
+  // max_replicas_per_node needs compose file format 3.8.
+  return match && Number(match[1]) >= 8 ? [] : [`version ${stack.compose.version}: must be "3.8" or later 3.x (docker stack deploy)`];
+};
+
+const checkVariables: Check = (stack) => {
+  const problems: string[] = [];
+  const listed = headerVariables(stack.text);
+  if (listed.length === 0) problems.push("no variables listed under '# Variables:' in the header comment");
+  const used = new Set<string>();
+  const raw: unknown = parseDocument(stack.text, { version: "1.1" }).toJS();
+  for (const value of stringValues(raw)) {
+    for (const match of value.matchAll(/\$(\$|\{([^}]*)\}?|.?)/g)) {
+      if (match[1] === "$") continue;
+      const inner = match[2];
+      const variable = inner === undefined ? null : /^([A-Z][A-Z0-9_]*)(:\?[^}]*)?$/.exec(inner);
+      if (!variable?.[1] || !match[0].endsWith("}")) {
+        problems.push(`${JSON.stringify(match[0])} in ${JSON.stringify(value.slice(0, 60))}: use \${NAME} or \${NAME:?message}, and $$ for a literal $`);
+        continue;
+      }
+      used.add(variable[1]);
+    }
+  }
+  // The infra CLI renders ${NAME} over the raw text, comments included (infra/deploy.ts renderStack).
+  for (const match of stack.text.matchAll(/\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?[?-][^}]*)?\}/g)) if (match[1]) used.add(match[1]);
+  for (const name of used) if (!listed.includes(name)) problems.push(`variable ${name} is used but not listed in the header comment`);
+  for (const name of listed) if (!used.has(name)) problems.push(`variable ${name} is listed in the header comment but never used`);
+  return problems;
+};
+
+const checkImages: Check = (stack) =>
+  services(stack).flatMap(([name, service]) => {
+    const { tag } = imageParts(service.image);
+    if (tag === null) return [`${name}: image ${service.image} has no tag`];
+    return /^v?\d+\.\d+(\.\d+)?([-+._][\w.-]+)?$/.test(tag) ? [] : [`${name}: image ${service.image} is not pinned to a version tag (major.minor at least)`];
+  });
+
+const checkHealthchecks: Check = (stack) =>
+  services(stack).flatMap(([name, service]) => {
+    const check = service.healthcheck;
+    if (!check) return [`${name}: no healthcheck`];
+    const problems: string[] = [];
+    const test = typeof check.test === "string" ? ["CMD-SHELL", check.test] : check.test;
+    if (check.disable === true) problems.push(`${name}: healthcheck is disabled`);
+    if (!test || test.length < 2 || !["CMD", "CMD-SHELL"].includes(test[0] ?? "") || test.slice(1).every((word) => word.trim() === "")) {
+      problems.push(`${name}: healthcheck.test must be CMD or CMD-SHELL with a command`);
+    }
+    const durations = { interval: durationMs(check.interval), timeout: durationMs(check.timeout), start_period: durationMs(check.start_period) };
+    for (const [key, value] of Object.entries(durations)) if (value === null || value <= 0) problems.push(`${name}: healthcheck.${key} missing or not a duration`);
+    if (check.retries === undefined || !Number.isInteger(check.retries) || check.retries < 1) problems.push(`${name}: healthcheck.retries missing`);
+    if (durations.interval !== null && durations.timeout !== null && durations.timeout > durations.interval) problems.push(`${name}: healthcheck.timeout longer than its interval`);
+    return problems;
+  });
+
+const checkMemory: Check = (stack) =>
+  services(stack).flatMap(([name, service]) => {
+    const limit = bytes(service.deploy?.resources?.limits?.memory ?? undefined);
+    const reservationText = service.deploy?.resources?.reservations?.memory ?? undefined;
+    const reservation = bytes(reservationText);
+    if (limit === null || limit <= 0) return [`${name}: deploy.resources.limits.memory missing or malformed`];
+    if (reservationText !== undefined && (reservation === null || reservation > limit)) return [`${name}: memory reservation ${reservationText} malformed or above the limit`];
+    return [];
+  });
+
+const checkPlacement: Check = (stack) =>
+  services(stack).flatMap(([name, service]) => {
+    const deploy = service.deploy;
+    const global = deploy?.mode === "global";
+    const node = pinnedNode(service);
+    const perNode = deploy?.placement?.max_replicas_per_node;
+    const problems: string[] = [];
+    if (!global && node === null && !(perNode !== undefined && perNode >= 1)) {
+      problems.push(`${name}: not spread: needs deploy.mode global, placement.max_replicas_per_node or a node.labels.node == N constraint`);
+    }
+    if (node !== null && (deploy?.replicas ?? 1) !== 1) problems.push(`${name}: pinned to node ${node} with ${deploy?.replicas} replicas`);
+    const dataMount = bindMountsOf(service).find((mount) => mount.source.startsWith("/mnt/data/"));
+    if (dataMount && !global && node === null) problems.push(`${name}: keeps data in ${dataMount.source} but may move between nodes (pin it with node.labels.node == N)`);
+    return problems;
+  });
+
+const checkSecrets: Check = (stack) => {
+  const problems: string[] = [];
+  const declared = stack.compose.secrets ?? {};
+  for (const [key, secret] of Object.entries(declared)) {
+    if (secret.external !== true) problems.push(`secret ${key}: must be external: true (created by the infra CLI)`);
+    if (secret.file !== undefined) problems.push(`secret ${key}: must not come from a file`);
+    // The infra CLI sets <NAME>_SECRET to the versioned docker name of the secret <name>.
+    const variable = `${key.toUpperCase()}_SECRET`;
+    if (!secret.name || !new RegExp(`^\\$\\{${variable}(:\\?[^}]*)?\\}$`).test(secret.name)) problems.push(`secret ${key}: name must be \${${variable}} (the CLI's versioned docker name)`);
+  }
+  const used = new Set<string>();
+  for (const [name, service] of services(stack)) {
+    for (const ref of secretRefsOf(service)) {
+      used.add(ref.source);
+      if (!(ref.source in declared)) problems.push(`${name}: secret ${ref.source} is not declared at the top level`);
+    }
+  }
+  for (const key of Object.keys(declared)) if (!used.has(key)) problems.push(`secret ${key}: declared but no service uses it`);
+  return problems;
+};
+
+const checkEnvironment: Check = (stack) =>
+  services(stack).flatMap(([name, service]) => {
+    const problems: string[] = [];
+    const mounted = new Set(secretRefsOf(service).map((ref) => `/run/secrets/${ref.target}`));
+    for (const [key, value] of environmentOf(service)) {
+      if (/PASS|SECRET|TOKEN|KEY/i.test(key) && !key.endsWith("_FILE")) problems.push(`${name}: environment ${key} looks like a secret: pass it as ${key}_FILE=/run/secrets/…`);
+      if (key.endsWith("_FILE") && /PASS|SECRET|TOKEN|KEY/i.test(key) && (value === null || !mounted.has(value))) {
+        problems.push(`${name}: environment ${key} must point at a docker secret the service mounts (/run/secrets/…)`);
+      }
+      if (value !== null && /:\/\/[^/\s:@]+:[^/\s@]+@/.test(value)) problems.push(`${name}: environment ${key} holds a URL with credentials`);
+    }
+    return problems;
+  });
+
+const checkNetworks: Check = (stack, all) => {
+  const problems: string[] = [];
+  const declared = stack.compose.networks ?? {};
+  for (const [key, network] of Object.entries(declared)) {
+    if (network?.external === true) {
+      const name = network.name;
+      const creator = all.find((other) => other !== stack && Object.entries(other.compose.networks ?? {}).some(([otherKey, definition]) => definition?.external !== true && networkName(other, otherKey) === name));
+      if (!name) problems.push(`network ${key}: external networks need a fixed name:`);
+      else if (!creator) problems.push(`network ${key}: external network ${name} is created by no stack file`);
+      continue;
+    }
+    if (network?.driver !== "overlay") problems.push(`network ${key}: driver must be overlay`);
+    if (network?.driver_opts?.["com.docker.network.driver.mtu"] !== "1450") problems.push(`network ${key}: driver_opts com.docker.network.driver.mtu must be "1450" (Hetzner private network)`);
+    const encrypted = network?.driver_opts?.["encrypted"];
+    if (encrypted !== "" && encrypted !== "true") problems.push(`network ${key}: must be encrypted (driver_opts encrypted: ""): its traffic crosses nodes`);
+  }
+  const joined = new Set<string>();
+  for (const [name, service] of services(stack)) {
+    for (const key of networkKeysOf(service)) {
+      joined.add(key);
+      if (!(key in declared)) problems.push(`${name}: network ${key} is not declared at the top level`);
+    }
+  }
+  for (const key of Object.keys(declared)) if (!joined.has(key)) problems.push(`network ${key}: declared but no service joins it`);
+  return problems;
+};
+
+const checkPorts: Check = (stack) => {
+  const problems = services(stack).flatMap(([name, service]) =>
+    (service.ports ?? []).flatMap((port) => {
+      if (imageParts(service.image).repository !== "traefik") return [`${name}: publishes port ${port.published ?? port.target}; only Traefik publishes ports`];
+      const portProblems: string[] = [];
+      if (port.published !== 80 && port.published !== 443) portProblems.push(`${name}: publishes ${port.published}; Traefik publishes only 80 and 443`);
+      if (port.mode !== "host") portProblems.push(`${name}: port ${port.published} must use mode: host`);
+      return portProblems;
+    }),
+  );
+  if (/\b237[56]\b/.test(stack.text)) problems.push("mentions the Docker API port 2375/2376");
+  return problems;
+};
+
+/** Host paths a container may see besides /mnt/data, always read-only. */
+const READ_ONLY_HOST_PATHS = new Set(["/", "/proc", "/sys", "/etc/os-release", "/etc/passwd", "/etc/group", "/etc/localtime", "/var/run/docker.sock"]);
+
+const checkMounts: Check = (stack) =>
+  services(stack).flatMap(([name, service]) => {
+    const problems: string[] = [];
+    for (const mount of bindMountsOf(service)) {
+      if (mount.source.startsWith("/mnt/data/")) continue;
+      if (!READ_ONLY_HOST_PATHS.has(mount.source)) problems.push(`${name}: bind mount ${mount.source} is neither under /mnt/data/ nor an allowed read-only host path`);
+      else if (!mount.readOnly) problems.push(`${name}: bind mount ${mount.source} must be read-only`);
+      if (mount.source === "/var/run/docker.sock" && imageParts(service.image).repository !== "traefik") problems.push(`${name}: only Traefik may see the Docker socket`);
+    }
+    for (const volume of service.volumes ?? []) {
+      const named = typeof volume === "string" ? (volume.startsWith("/") ? null : volume.split(":")[0]) : volume.type === "volume" ? volume.source : null;
+      if (named && !(named in (stack.compose.volumes ?? {}))) problems.push(`${name}: volume ${named} is not declared at the top level`);
+    }
+    return problems;
+  });
+
+const checkRouting: Check = (stack, all) => {
+  const problems: string[] = [];
+  const traefik = traefikOf(all)[0];
+  const traefikFlags = traefik ? flagsOf(traefik.service) : new Map<string, string>();
+  const resolvers = new Set([...traefikFlags.keys()].map((key) => /^certificatesresolvers\.([^.]+)\.acme\./.exec(key)?.[1]).filter((name) => name !== undefined));
+  const traefikNetworks = new Set(traefik ? networkKeysOf(traefik.service).map((key) => networkName(traefik.stack, key)) : []);
+  for (const [name, service] of services(stack)) {
+    if ([...toStringMap(service.labels).keys()].some((key) => key.startsWith("traefik."))) problems.push(`${name}: Traefik labels belong in deploy.labels (the Swarm provider reads services)`);
+    const labels = deployLabelsOf(service);
+    if (![...labels.keys()].some((key) => key.startsWith("traefik."))) continue;
+    if (labels.get("traefik.enable") !== "true") problems.push(`${name}: routed service needs traefik.enable=true`);
+    if (!traefik) problems.push(`${name}: routed, but no stack runs Traefik`);
+    const routers = [...labels.keys()].map((key) => /^traefik\.http\.routers\.([^.]+)\.rule$/.exec(key)?.[1]).filter((router) => router !== undefined);
+    const lbServices = [...labels.keys()].map((key) => /^traefik\.http\.services\.([^.]+)\.loadbalancer\.server\.port$/.exec(key)?.[1]).filter((lb) => lb !== undefined);
+    if (routers.length === 0) problems.push(`${name}: no traefik.http.routers.<name>.rule`);
+    if (lbServices.length === 0) problems.push(`${name}: no traefik.http.services.<name>.loadbalancer.server.port`);
+    for (const lb of lbServices) if (!/^\d{1,5}$/.test(labels.get(`traefik.http.services.${lb}.loadbalancer.server.port`) ?? "")) problems.push(`${name}: loadbalancer port of ${lb} is not a port number`);
+    for (const router of routers) {
+      const rule = labels.get(`traefik.http.routers.${router}.rule`) ?? "";
+      if (!/Host\(`\$\{[A-Z][A-Z0-9_]*(:\?[^}]*)?\}`\)/.test(rule)) problems.push(`${name}: router ${router} rule must be Host(\`\${VARIABLE}\`), got ${rule}`);
+      const resolver = labels.get(`traefik.http.routers.${router}.tls.certresolver`);
+      if (!resolver) problems.push(`${name}: router ${router} has no tls.certresolver`);
+      else if (traefik && !resolvers.has(resolver)) problems.push(`${name}: router ${router} uses certresolver ${resolver}, which Traefik does not define`);
+      const entrypoints = labels.get(`traefik.http.routers.${router}.entrypoints`);
+      if (entrypoints !== undefined && entrypoints !== "websecure") problems.push(`${name}: router ${router} must listen on websecure only`);
+      const target = labels.get(`traefik.http.routers.${router}.service`);
+      if (target !== undefined && (target === null || !lbServices.includes(target))) problems.push(`${name}: router ${router} points at service ${target}, which has no loadbalancer port`);
+    }
+    const via = labels.get("traefik.swarm.network") ?? traefikFlags.get("providers.swarm.network");
+    const joined = new Set(networkKeysOf(service).map((key) => networkName(stack, key)));
+    if (!via) problems.push(`${name}: no traefik.swarm.network label (and Traefik has no default network)`);
+    else {
+      if (!joined.has(via)) problems.push(`${name}: Traefik reaches it over ${via}, a network it does not join`);
+      if (traefik && !traefikNetworks.has(via)) problems.push(`${name}: Traefik does not join ${via}`);
+    }
+  }
+  return problems;
+};
+
+const RULES: Record<string, Check> = {
+  "uses compose file format 3.8 or later": checkVersion,
+  "lists every variable it uses in its header, and escapes literal dollars": checkVariables,
+  "pins every image to a version tag": checkImages,
+  "gives every service a health check with test, interval, timeout, retries and start_period": checkHealthchecks,
+  "limits every service's memory": checkMemory,
+  "spreads or pins every service, and pins services that keep data on a node": checkPlacement,
+  "takes secrets only from external docker secrets named by variables": checkSecrets,
+  "keeps secret values out of environment (…_FILE=/run/secrets/… only)": checkEnvironment,
+  "uses encrypted overlay networks with MTU 1450, declared and joined": checkNetworks,
+  "publishes nothing but Traefik's 80 and 443 in host mode": checkPorts,
+  "mounts host paths only under /mnt/data, or read-only system paths": checkMounts,
+  "routes through Traefik with Host(${VAR}), a cert resolver and a load-balancer port": checkRouting,
+};
+
+// ---------------------------------------------------------------------------------------------
+// The stack files
+
+const stacksDir = fileURLToPath(new URL("../../swarm-stacks/", import.meta.url));
+const stackFiles = readdirSync(stacksDir).filter((file) => file.endsWith(".yml")).sort();
+const loaded = stackFiles.map((file) => {
+  const text = readFileSync(join(stacksDir, file), "utf8");
+  try {
+    return { file, stack: loadStack(file, text), error: null };
+  } catch (error) {
+    if (!(error instanceof StackLoadError)) throw error;
+    return { file, stack: null, error: error.message };
+  }
+});
+const stacks = loaded.flatMap((entry) => (entry.stack ? [entry.stack] : []));
+
+const stackNamed = (name: string) => {
+  const stack = stacks.find((candidate) => candidate.name === name);
+  if (!stack) throw new Error(`swarm-stacks/${name}.yml is missing or did not load`);
+  return stack;
+};
+
+it("has the core and apps stacks", () => {
+  expect(stackFiles).toEqual(expect.arrayContaining(["core.yml", "apps.yml"]));
+});
+
+for (const entry of loaded) {
+  describe(`swarm-stacks/${entry.file}`, () => {
+    it("parses as YAML without errors or warnings and fits the Swarm compose schema", () => {
+      expect(entry.error).toBeNull();
+    });
+    for (const [title, check] of Object.entries(RULES)) {
+      it(title, () => {
+        if (!entry.stack) throw new Error(entry.error ?? "did not load");
+        expect(check(entry.stack, stacks)).toEqual([]);
+      });
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Services with rules of their own
+
+describe("Traefik", () => {
+  const only = () => {
+    const found = traefikOf(stacks);
+    expect(found.map(({ stack, name }) => `${stack.name}/${name}`)).toEqual(["core/traefik"]);
+    const [traefik] = found;
+    if (!traefik) throw new Error("no Traefik");
+    return traefik;
+  };
+
+  it("is v3.6.1 or later", () => {
+    const { tag } = imageParts(only().service.image);
+    const version = /^v(\d+)\.(\d+)\.(\d+)$/.exec(tag ?? "")?.slice(1).map(Number);
+    expect(version, `tag ${tag}`).toBeDefined();
+    const [major = 0, minor = 0, patch = 0] = version ?? [];
+    expect(major === 3 && (minor > 6 || (minor === 6 && patch >= 1)), `tag ${tag}`).toBe(true);
+  });
+
+  it("uses the Swarm provider on the read-only Docker socket, exposing only labelled services", () => {
+    const { service } = only();
+    const flags = flagsOf(service);
+    expect(flags.get("providers.swarm")).toBe("true");
+    expect(flags.get("providers.swarm.exposedbydefault")).toBe("false");
+    expect(flags.get("providers.swarm.endpoint")).toBe("unix:///var/run/docker.sock");
+    expect(flags.has("providers.docker")).toBe(false);
+    expect(bindMountsOf(service)).toContainEqual({ source: "/var/run/docker.sock", target: "/var/run/docker.sock", readOnly: true });
+  });
+
+  it("redirects web :80 to websecure :443 and gets certificates from Let's Encrypt for ${ACME_EMAIL}", () => {
+    const flags = flagsOf(only().service);
+    expect(flags.get("entrypoints.web.address")).toBe(":80");
+    expect(flags.get("entrypoints.websecure.address")).toBe(":443");
+    expect(flags.get("entrypoints.web.http.redirections.entrypoint.to")).toBe("websecure");
+    expect(flags.get("entrypoints.web.http.redirections.entrypoint.scheme")).toBe("https");
+    expect(flags.get("certificatesresolvers.le.acme.email")).toMatch(/^\$\{ACME_EMAIL(:\?[^}]*)?\}$/);
+    expect(flags.get("certificatesresolvers.le.acme.tlschallenge") === "true" || flags.has("certificatesresolvers.le.acme.httpchallenge.entrypoint")).toBe(true);
+    expect(flags.get("certificatesresolvers.le.acme.storage")).toMatch(/^\//);
+  });
+
+  it("runs on every manager and publishes 80 and 443 in host mode", () => {
+    const { service } = only();
+    expect(service.deploy?.mode).toBe("global");
+    expect(service.deploy?.placement?.constraints).toContain("node.role == manager");
+    expect(service.ports?.map((port) => [port.published, port.target, port.mode])).toEqual([
+      [80, 80, "host"],
+      [443, 443, "host"],
+    ]);
+  });
+});
+
+describe("SeaweedFS", () => {
+  const seaweed = () => servicesWithImage(stacks, "seaweedfs");
+  const role = (name: string) => seaweed().filter(({ service }) => argsOf(service)[0] === name);
+
+  /** Copies a replication code xyz keeps: the original plus x + y + z. */
+  const copies = (code: string) => 1 + [...code].reduce((sum, digit) => sum + Number(digit), 0);
+
+  it("runs exactly three masters, one per node, each peering with all three", () => {
+    const masters = role("master");
+    expect(masters.map(({ name }) => name).sort()).toEqual(["master1", "master2", "master3"]);
+    expect(masters.map(({ service }) => pinnedNode(service)).sort()).toEqual(["1", "2", "3"]);
+    const addresses = masters.map(({ service }) => `${flagsOf(service).get("ip")}:${flagsOf(service).get("port")}`);
+    expect(addresses.sort()).toEqual(masters.map(({ name }) => `${name}:9333`).sort());
+    for (const { service } of masters) expect(flagsOf(service).get("peers")?.split(",").sort()).toEqual(addresses.sort());
+  });
+
+  it("keeps two copies of every file on different volume servers (replication 001 in a flat cluster)", () => {
+    const volumes = role("volume");
+    for (const { name, service } of role("master")) {
+      const replication = flagsOf(service).get("defaultreplication") ?? "";
+      expect(replication, name).toMatch(/^\d{3}$/);
+      expect(copies(replication), `${name}: -defaultReplication=${replication}`).toBe(2);
+      // x copies in other data centers and y on other racks need volume servers that declare them.
+      const [dataCenters = 0, racks = 0] = [...replication].map(Number);
+      const declared = (flag: string) => new Set(volumes.map(({ service: volume }) => flagsOf(volume).get(flag) ?? "default")).size;
+      expect(declared("datacenter"), `${name}: -defaultReplication=${replication} needs more data centers`).toBeGreaterThan(dataCenters);
+      expect(declared("rack"), `${name}: -defaultReplication=${replication} needs more racks`).toBeGreaterThan(racks);
+    }
+    const nodes = volumes.map(({ service }) => (service.deploy?.mode === "global" ? "global" : pinnedNode(service)));
+    expect(nodes.includes("global") || new Set(nodes).size >= 2, "volume servers on at least two nodes").toBe(true);
+  });
+
+  it("stores volume data under /mnt/data and registers the volume servers with all masters", () => {
+    const masters = role("master").map(({ name }) => `${name}:9333`).sort();
+    const volumes = role("volume");
+    expect(volumes.length).toBeGreaterThanOrEqual(2);
+    for (const { name, service } of volumes) {
+      expect(bindMountsOf(service).find((mount) => mount.target === "/data")?.source, name).toMatch(/^\/mnt\/data\//);
+      expect(flagsOf(service).get("mserver")?.split(",").sort(), name).toEqual(masters);
+    }
+  });
+
+  it("runs a filer with the S3 gateway, configured from a docker secret", () => {
+    const filers = role("filer");
+    expect(filers).toHaveLength(1);
+    const [filer] = filers;
+    if (!filer) return;
+    const flags = flagsOf(filer.service);
+    expect(flags.get("s3")).toBe("true");
+    expect(flags.get("s3.config")).toMatch(/^\/run\/secrets\//);
+    expect(secretRefsOf(filer.service).map((ref) => `/run/secrets/${ref.target}`)).toContain(flags.get("s3.config"));
+    expect(deployLabelsOf(filer.service).get(`traefik.http.services.s3.loadbalancer.server.port`)).toBe(flags.get("s3.port") ?? "8333");
+  });
+});
+
+describe("MongoDB and Rocket.Chat", () => {
+  const members = () => servicesWithImage(stacks, "mongo");
+
+  it("runs a three-member replica set rs0 with key-file auth, one member per node, data in /mnt/data/mongo", () => {
+    const found = members();
+    expect(found.map(({ name }) => name).sort()).toEqual(["mongo1", "mongo2", "mongo3"]);
+    expect(found.map(({ service }) => pinnedNode(service)).sort()).toEqual(["1", "2", "3"]);
+    for (const { name, service } of found) {
+      const flags = flagsOf(service);
+      expect(flags.get("replset"), name).toBe("rs0");
+      const keyFile = flags.get("keyfile") ?? "";
+      const keyRef = secretRefsOf(service).find((ref) => `/run/secrets/${ref.target}` === keyFile);
+      expect(keyRef, `${name}: --keyFile ${keyFile} from a docker secret`).toBeDefined();
+      expect(keyRef?.mode, `${name}: key file mode 0400`).toBe(0o400);
+      expect(environmentOf(service).get("MONGO_INITDB_ROOT_PASSWORD_FILE"), name).toMatch(/^\/run\/secrets\//);
+      expect(bindMountsOf(service).find((mount) => mount.target === "/data/db")?.source, name).toBe("/mnt/data/mongo");
+    }
+  });
+
+  it("initiates the replica set with all three members from a health check", () => {
+    const initiating = members().filter(({ service }) => JSON.stringify(service.healthcheck?.test ?? "").includes("rs.initiate("));
+    expect(initiating).toHaveLength(1);
+    const test = JSON.stringify(initiating[0]?.service.healthcheck?.test ?? "");
+    expect(test).toContain("_id: 'rs0'");
+    for (const { name } of members()) expect(test).toContain(`host: '${name}:27017'`);
+  });
+
+  it("gives Rocket.Chat a MONGO_URL naming the replica set, built from a docker secret, and no oplog URL", () => {
+    const [rocketchat, ...others] = servicesWithImage(stacks, "rocket.chat");
+    expect(others).toHaveLength(0);
+    if (!rocketchat) throw new Error("no Rocket.Chat service");
+    const { service } = rocketchat;
+    const environment = environmentOf(service);
+    expect(environment.has("MONGO_URL")).toBe(false);
+    expect(environment.has("MONGO_OPLOG_URL")).toBe(false);
+    const script = scriptOf(service);
+    const url = /mongodb:\/\/[^\s"']+/.exec(script)?.[0] ?? "";
+    expect(url).toContain("replicaSet=rs0");
+    for (const { name } of members()) expect(url).toContain(`${name}:27017`);
+    const secretPath = /\/run\/secrets\/([\w.-]+)/.exec(script)?.[1];
+    expect(secretRefsOf(service).map((ref) => ref.target)).toContain(secretPath);
+    expect(script).toMatch(/export MONGO_URL=/);
+    expect(script).toMatch(/exec docker-entrypoint\.sh node main\.js/);
+    const mongoNetworks = new Set(members().flatMap(({ stack, service: member }) => networkKeysOf(member).map((key) => networkName(stack, key))));
+    expect(networkKeysOf(service).some((key) => mongoNetworks.has(networkName(rocketchat.stack, key)))).toBe(true);
+  });
+});
+
+describe("Keycloak", () => {
+  const keycloak = () => {
+    const [found, ...others] = servicesWithImage(stacks, "keycloak");
+    expect(others).toHaveLength(0);
+    if (!found) throw new Error("no Keycloak service");
+    return found;
+  };
+
+  it("runs Keycloak 26 behind Traefik with health on the management port", () => {
+    const { service } = keycloak();
+    expect(imageParts(service.image)).toMatchObject({ path: "quay.io/keycloak/keycloak", tag: expect.stringMatching(/^26\.\d+\.\d+$/) });
+    const environment = environmentOf(service);
+    expect(environment.get("KC_DB")).toBe("postgres");
+    expect(environment.get("KC_PROXY_HEADERS")).toBe("xforwarded");
+    expect(environment.get("KC_HTTP_ENABLED")).toBe("true");
+    expect(environment.get("KC_HEALTH_ENABLED")).toBe("true");
+    expect(environment.get("KC_HOSTNAME")).toMatch(/^https:\/\/\$\{KEYCLOAK_HOST(:\?[^}]*)?\}$/);
+    expect(JSON.stringify(service.healthcheck?.test)).toContain("127.0.0.1/9000");
+    expect(deployLabelsOf(service).get("traefik.http.services.keycloak.loadbalancer.server.port")).toBe("8080");
+  });
+
+  it("reads the database password from a docker secret through an entrypoint wrapper", () => {
+    const { service } = keycloak();
+    expect(environmentOf(service).has("KC_DB_PASSWORD")).toBe(false);
+    const script = scriptOf(service);
+    const mounted = secretRefsOf(service).map((ref) => `/run/secrets/${ref.target}`);
+    expect(script).toMatch(/KC_DB_PASSWORD="\$\$\(< \/run\/secrets\/[\w.-]+\)"/);
+    for (const path of script.match(/\/run\/secrets\/[\w.-]+/g) ?? []) expect(mounted).toContain(path);
+    expect(script).toMatch(/export KC_DB_PASSWORD/);
+    expect(script).toContain('exec /opt/keycloak/bin/kc.sh "$$@"');
+    expect(service.command).toEqual(["start"]);
+  });
+
+  it("has a Postgres pinned to one node with its data in /mnt/data/postgres and its password from a secret", () => {
+    const { stack, service } = keycloak();
+    const dbHost = /^jdbc:postgresql:\/\/([\w-]+):5432\//.exec(environmentOf(service).get("KC_DB_URL") ?? "")?.[1] ?? "";
+    const postgres = stack.compose.services[dbHost];
+    if (!postgres) throw new Error(`KC_DB_URL names ${dbHost}, not a service of ${stack.file}`);
+    expect(imageParts(postgres.image).repository).toBe("postgres");
+    expect(pinnedNode(postgres)).not.toBeNull();
+    expect(bindMountsOf(postgres).map((mount) => mount.source)).toContain("/mnt/data/postgres");
+    const passwordFile = environmentOf(postgres).get("POSTGRES_PASSWORD_FILE");
+    expect(secretRefsOf(postgres).map((ref) => `/run/secrets/${ref.target}`)).toContain(passwordFile);
+    expect(secretRefsOf(service).map((ref) => `/run/secrets/${ref.target}`)).toContain(passwordFile);
+    expect(networkKeysOf(service).filter((key) => networkKeysOf(postgres).includes(key))).not.toEqual([]);
+  });
+});
+
+describe("Netdata", () => {
+  it("runs on every node, unrouted, with /proc and /sys read-only", () => {
+    const found = servicesWithImage(stacks, "netdata");
+    expect(found).toHaveLength(1);
+    const [netdata] = found;
+    if (!netdata) return;
+    expect(netdata.service.deploy?.mode).toBe("global");
+    expect([...deployLabelsOf(netdata.service).keys()].filter((key) => key.startsWith("traefik."))).toEqual([]);
+    expect(netdata.service.ports ?? []).toEqual([]);
+    const mounts = bindMountsOf(netdata.service);
+    expect(mounts).toContainEqual({ source: "/proc", target: "/host/proc", readOnly: true });
+    expect(mounts).toContainEqual({ source: "/sys", target: "/host/sys", readOnly: true });
+  });
+});
+
+describe("stacks across files", () => {
+  it("create the network apps joins as external under a fixed name (core's edge-public)", () => {
+    const core = stackNamed("core");
+    const apps = stackNamed("apps");
+    expect(networkName(core, "public")).toBe("edge-public");
+    expect(apps.compose.networks?.["public"]).toEqual({ external: true, name: "edge-public" });
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// The rules can fail: a stack that passes every rule, then one change at a time that one rule
+// must reject, naming what is wrong.
+
+const COMPLIANT = `# Variables:
+#   APP_HOST                 public host name
+#   APP_DB_PASSWORD_SECRET   docker name of the secret app_db_password
+#
+version: "3.9"
+services:
+  app:
+    image: example/app:1.2.3
+    environment:
+      APP_DB_PASSWORD_FILE: /run/secrets/app_db_password
+      GREETING: "costs $$5"
+    secrets:
+      - app_db_password
+    networks:
+      - public
+      - backend
+    healthcheck:
+      test: ["CMD", "true"]
+      interval: 10s
+      timeout: 5s
+      retries: 3
+      start_period: 10s
+    deploy:
+      replicas: 2
+      placement:
+        max_replicas_per_node: 1
+      resources:
+        limits:
+          memory: 128M
+        reservations:
+          memory: 64M
+      labels:
+        traefik.enable: "true"
+        traefik.swarm.network: edge-public
+        traefik.http.routers.app.rule: "Host(\`\${APP_HOST:?APP_HOST is required}\`)"
+        traefik.http.routers.app.tls.certresolver: le
+        traefik.http.services.app.loadbalancer.server.port: "8080"
+networks:
+  public:
+    external: true
+    name: edge-public
+  backend:
+    driver: overlay
+    driver_opts:
+      com.docker.network.driver.mtu: "1450"
+      encrypted: ""
+secrets:
+  app_db_password:
+    external: true
+    name: \${APP_DB_PASSWORD_SECRET:?APP_DB_PASSWORD_SECRET is required}
+`;
+
+const variant = (replacements: [string, string][]) =>
+  replacements.reduce((text, [from, to]) => {
+    if (!text.includes(from)) throw new Error(`test bug: ${JSON.stringify(from)} is not in the compliant stack`);
+    return text.replace(from, to);
+  }, COMPLIANT);
+
+const BROKEN: { rule: Check; change: string; text: string; mentions: string }[] = [
+  { rule: checkMemory, change: "no memory limit", text: variant([["          memory: 128M", '          cpus: "0.5"']]), mentions: "app: deploy.resources.limits.memory" },
+  { rule: checkMemory, change: "reservation above the limit", text: variant([["          memory: 64M", "          memory: 1G"]]), mentions: "app: memory reservation" },
+  { rule: checkImages, change: "image :latest", text: variant([["example/app:1.2.3", "example/app:latest"]]), mentions: "app: image example/app:latest" },
+  { rule: checkImages, change: "untagged image", text: variant([["example/app:1.2.3", "example/app"]]), mentions: "app: image example/app has no tag" },
+  { rule: checkEnvironment, change: "password literal in environment", text: variant([["APP_DB_PASSWORD_FILE: /run/secrets/app_db_password", "APP_DB_PASSWORD: hunter2"]]), mentions: "app: environment APP_DB_PASSWORD" },
+  { rule: checkEnvironment, change: "credentials in a URL", text: variant([["GREETING: \"costs $$5\"", "DATABASE_URL: postgres://app:hunter2@db/app"]]), mentions: "app: environment DATABASE_URL" },
+  { rule: checkEnvironment, change: "_FILE outside the mounted secrets", text: variant([["APP_DB_PASSWORD_FILE: /run/secrets/app_db_password", "APP_DB_PASSWORD_FILE: /etc/app/password"]]), mentions: "app: environment APP_DB_PASSWORD_FILE" },
+  { rule: checkHealthchecks, change: "health check disabled", text: variant([['      test: ["CMD", "true"]', "      disable: true"]]), mentions: "app: healthcheck is disabled" },
+  { rule: checkHealthchecks, change: "no start_period", text: variant([["      start_period: 10s\n", ""]]), mentions: "app: healthcheck.start_period" },
+  { rule: checkPlacement, change: "no spread", text: variant([["        max_replicas_per_node: 1", "        constraints: [node.role == manager]"]]), mentions: "app: not spread" },
+  { rule: checkSecrets, change: "secret from a file", text: variant([["    external: true\n    name: ${APP_DB", "    file: ./password.txt\n    name: ${APP_DB"]]), mentions: "secret app_db_password: must be external" },
+  { rule: checkSecrets, change: "secret named by a variable the CLI does not set", text: variant([["name: ${APP_DB_PASSWORD_SECRET:?APP_DB_PASSWORD_SECRET is required}", "name: app_db_password_v1"]]), mentions: "secret app_db_password: name must be ${APP_DB_PASSWORD_SECRET}" },
+  { rule: checkSecrets, change: "undeclared secret", text: variant([["      - app_db_password", "      - app_db_password\n      - api_token"]]), mentions: "app: secret api_token is not declared" },
+  { rule: checkNetworks, change: "unencrypted network", text: variant([['      encrypted: ""\n', ""]]), mentions: "network backend: must be encrypted" },
+  { rule: checkNetworks, change: "default MTU", text: variant([['      com.docker.network.driver.mtu: "1450"\n', '      com.docker.network.driver.mtu: "1500"\n']]), mentions: "network backend: driver_opts com.docker.network.driver.mtu" },
+  { rule: checkNetworks, change: "undeclared network", text: variant([["      - backend", "      - backend\n      - frontend"]]), mentions: "app: network frontend is not declared" },
+  { rule: checkPorts, change: "published port", text: variant([["    networks:\n      - public", "    ports:\n      - target: 2375\n        published: 2375\n    networks:\n      - public"]]), mentions: "app: publishes port 2375" },
+  { rule: checkVariables, change: "unlisted variable", text: variant([["#   APP_HOST                 public host name\n", ""]]), mentions: "variable APP_HOST is used but not listed" },
+  { rule: checkVariables, change: "bare dollar", text: variant([["costs $$5", "costs $5"]]), mentions: '"$5"' },
+  { rule: checkRouting, change: "no load-balancer port", text: variant([['        traefik.http.services.app.loadbalancer.server.port: "8080"\n', ""]]), mentions: "app: no traefik.http.services.<name>.loadbalancer.server.port" },
+  { rule: checkRouting, change: "literal host name", text: variant([["Host(`${APP_HOST:?APP_HOST is required}`)", "Host(`app.example.com`)"]]), mentions: "app: router app rule must be Host" },
+  { rule: checkRouting, change: "unknown cert resolver", text: variant([["tls.certresolver: le", "tls.certresolver: zerossl"]]), mentions: "app: router app uses certresolver zerossl" },
+  { rule: checkMounts, change: "writable host path", text: variant([["    secrets:\n      - app_db_password", "    volumes:\n      - /etc:/host/etc\n    secrets:\n      - app_db_password"]]), mentions: "app: bind mount /etc" },
+];
+
+describe("the rules reject broken stacks", () => {
+  it("accept the compliant example", () => {
+    const stack = loadStack("example.yml", COMPLIANT);
+    for (const [title, check] of Object.entries(RULES)) expect(check(stack, [...stacks, stack]), title).toEqual([]);
+  });
+
+  for (const { rule, change, text, mentions } of BROKEN) {
+    it(`reject ${change}`, () => {
+      const stack = loadStack("example.yml", text);
+      const problems = rule(stack, [...stacks, stack]);
+      expect(problems.some((problem) => problem.includes(mentions)), problems.join("\n") || "(no problem found)").toBe(true);
+    });
+  }
+
+  it("reject a key that docker stack deploy would ignore", () => {
+    expect(() => loadStack("example.yml", variant([["    image: example/app:1.2.3", "    image: example/app:1.2.3\n    restart: always"]]))).toThrow(/services\.app: Unrecognized key: "restart"/);
+  });
+
+  it("reject YAML with a duplicated key", () => {
+    expect(() => loadStack("example.yml", variant([["    image: example/app:1.2.3", "    image: example/app:1.2.3\n    image: example/app:1.2.4"]]))).toThrow(StackLoadError);
+  });
+});
