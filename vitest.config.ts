@@ -9,6 +9,7 @@ import { FAKE_GROQ_API_KEY, startFakeGroq } from "./test/node/fakes/groq.ts";
 import { startFakeQdrant } from "./test/node/fakes/qdrant.ts";
 import { FAKE_HCLOUD_TOKEN, startFakeHetzner } from "./test/node/fakes/hetzner.ts";
 import { FAKE_CLOUDFLARE_API_TOKEN, startFakeCloudflareApi } from "./test/node/fakes/cloudflare-api.ts";
+import { startFakeAccess } from "./test/node/fakes/cloudflare-access.ts";
 import { FAKE_ROCKETCHAT_AUTH_TOKEN, FAKE_ROCKETCHAT_USER_ID, startFakeRocketChat } from "./test/node/fakes/rocketchat.ts";
 import { loadSharedFixtures, sharedFixturesDir } from "./test/node/shared-fixtures.ts";
 
@@ -25,6 +26,7 @@ export default defineConfig(async () => {
   const oldQdrant = await startFakeQdrant({ apiKey: qdrantApiKey, version: "1.14.1", serverBm25: false });
   const hetzner = await startFakeHetzner({ actionMs: 50 });
   const cloudflareApi = await startFakeCloudflareApi();
+  const access = await startFakeAccess();
   if (sharedFixtures.length === 0) {
     console.warn(`conformance suite skipped: no vendor fixtures in ${sharedFixturesDir()} (set SHARED_FIXTURES_DIR)`);
   }
@@ -68,6 +70,11 @@ export default defineConfig(async () => {
                   FAKE_HETZNER_URL: hetzner.url,
                   FAKE_CLOUDFLARE_API_URL: `${cloudflareApi.url}/client/v4`,
                   FAKE_CLOUDFLARE_API_TOKEN,
+                  // A Cloudflare Access team domain: its certs, and the key the suites sign JWTs with.
+                  FAKE_ACCESS_URL: access.url,
+                  FAKE_ACCESS_AUD: access.audience,
+                  FAKE_ACCESS_KID: access.kid(),
+                  FAKE_ACCESS_PRIVATE_KEY: access.privateKeyPem(),
                   RESTIC_REPOSITORY: "s3:https://0123456789abcdef.r2.cloudflarestorage.com/edge-ops-backups/swarm",
                   RESTIC_PASSWORD: "test-restic-password-0123456789",
                   R2_ACCESS_KEY_ID: "test-r2-access-key-id",

@@ -14,5 +14,9 @@ declare namespace Cloudflare {
     FAKE_HETZNER_URL: string;
     FAKE_CLOUDFLARE_API_URL: string;
     FAKE_CLOUDFLARE_API_TOKEN: string;
+    FAKE_ACCESS_URL: string;
+    FAKE_ACCESS_AUD: string;
+    FAKE_ACCESS_KID: string;
+    FAKE_ACCESS_PRIVATE_KEY: string;
   }
 }
