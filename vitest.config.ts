@@ -50,6 +50,8 @@ export default defineConfig(async () => {
                   GUESTY_WEBHOOK_SECRETS:
                     "whsec_dGVzdC1ndWVzdHktc2VjcmV0LW9sZC0wMDAwMDAwMDA=,whsec_dGVzdC1ndWVzdHktc2VjcmV0LW5ldy0xMTExMTExMTE=",
                   ADMIN_TOKEN: "test-admin-token",
+                  SECRETS_MASTER_KEY: "dGVzdC1zZWNyZXRzLW1hc3Rlci1rZXktMzJieXRlcyE=",
+                  SECRETS_SYNC_TOKEN: "test-secrets-sync-token",
                   ROCKETCHAT_INGEST_TOKEN: "test-rocketchat-ingest-token",
                   ROCKETCHAT_BOT_TOKEN: "test-rocketchat-bot-token",
                   ROCKETCHAT_URL: rocketChat.url,

@@ -4,25 +4,11 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { AccessDenied, verifyAccessJwt } from "../workers/access/access-jwt";
 import { createSession, csrfToken, readSession, sessionCookie, validCsrf } from "../workers/access/admin-session";
+import { accessJwt, base64Url } from "./support/access";
 
 const teamDomain = env.FAKE_ACCESS_URL;
 const audience = env.FAKE_ACCESS_AUD;
 const encoder = new TextEncoder();
-const base64Url = (bytes: ArrayBuffer | Uint8Array) => btoa(String.fromCharCode(...new Uint8Array(bytes))).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
-
-async function privateKey(pem: string): Promise<CryptoKey> {
-  const body = pem.replace(/-----(BEGIN|END) PRIVATE KEY-----/g, "").replace(/\s+/g, "");
-  const bytes = Uint8Array.from(atob(body), (char) => char.charCodeAt(0));
-  return crypto.subtle.importKey("pkcs8", bytes, { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" }, false, ["sign"]);
-}
-
-async function accessJwt(claims: Record<string, unknown> = {}, options: { kid?: string; pem?: string; alg?: string } = {}): Promise<string> {
-  const now = Math.floor(Date.now() / 1000);
-  const header = base64Url(encoder.encode(JSON.stringify({ alg: options.alg ?? "RS256", kid: options.kid ?? env.FAKE_ACCESS_KID, typ: "JWT" })));
-  const payload = base64Url(encoder.encode(JSON.stringify({ aud: [audience], iss: teamDomain, iat: now, exp: now + 600, email: "ops@example.com", sub: "user-1", ...claims })));
-  const signature = await crypto.subtle.sign("RSASSA-PKCS1-v1_5", await privateKey(options.pem ?? env.FAKE_ACCESS_PRIVATE_KEY), encoder.encode(`${header}.${payload}`));
-  return `${header}.${payload}.${base64Url(signature)}`;
-}
 
 const settings = { teamDomain, audience };
 const denied = async (token: string, reason: RegExp) => {
@@ -63,7 +49,8 @@ describe("the local admin session", () => {
     const { value, session } = await createSession(adminToken, now);
     expect(await readSession(adminToken, value, now + 60)).toEqual(session);
     expect(await readSession(adminToken, value, session.expires + 1)).toBeNull();
-    expect(sessionCookie(value)).toMatch(/HttpOnly; Secure; SameSite=Strict/);
+    expect(sessionCookie(value, { secure: true })).toMatch(/HttpOnly; Secure; SameSite=Strict/);
+    expect(sessionCookie(value, { secure: false })).not.toMatch(/Secure/);
   });
 
   it("refuses an altered or foreign cookie, and every session once the admin token changes", async () => {

@@ -129,7 +129,8 @@ describe.skipIf(aircall.length === 0)(`Aircall captured deliveries from ${env.SH
     expect(await Promise.all(callIds.map(callSnapshot))).toEqual(inOrder);
     // The captured call.ended is final: a late call.created must not have reopened it.
     expect(inOrder.every((call) => call?.status === "done")).toBe(true);
-  });
+    // Three full deliveries of every capture, each waited through the queue: about 3–5 s on 2 cores.
+  }, 30_000);
 });
 
 describe.skipIf(guesty.length === 0)(`Guesty documented examples from ${env.SHARED_FIXTURES_DIR}`, () => {

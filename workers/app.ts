@@ -12,6 +12,8 @@ import { healthRoutes } from "./http/health-routes";
 import { handleError, requestLog } from "./http/request-log";
 import { webhookRoutes } from "./intake/routes";
 import { searchRoutes } from "./search/search-routes";
+import { adminPages } from "./secrets/admin-page";
+import { secretsRoutes } from "./secrets/routes";
 
 export function createApp() {
   const app = new OpenAPIHono<AppEnv>();
@@ -23,6 +25,9 @@ export function createApp() {
   app.route("/webhooks", webhookRoutes);
   app.route("/rocketchat", botRoutes);
   app.route("/backups", runnerRoutes);
+  // Its own tokens (sync, admin, app): mounted before the admin-only /api/* guard.
+  app.route("/api/secrets", secretsRoutes);
+  app.route("/admin", adminPages);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "adminBearer", { type: "http", scheme: "bearer" });
   app.doc31("/api/openapi.json", {

@@ -3,7 +3,7 @@
 // (init/join, nodes, labels, secrets, stacks), faults, records, the state lock and ssh's options.
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { createFakeSshState, FAKE_SSH_PROGRAM, type FakeSshStateHandle } from "./fakes/fake-ssh-state.ts";
@@ -459,6 +459,33 @@ describe("faults, records and the lock", () => {
     const joins = await Promise.all(hosts.slice(1).map((host) => remote(state, host.ip, `docker swarm join --token ${token} ${hosts[0]!.privateIp}:2377`)));
     expect(joins.map((run) => run.code)).toEqual([0, 0]);
     expect(state.swarm()!.managers).toHaveLength(3);
+  });
+
+  it("takes over a stale lock left by a crashed call", async () => {
+    const state = readyState();
+    const [host] = (await createServers("stale")) as [Host];
+    mkdirSync(`${state.statePath}.lock`);
+    const old = new Date(Date.now() - 11_000);
+    utimesSync(`${state.statePath}.lock`, old, old);
+    expect(await remote(state, host.ip, "echo ok")).toMatchObject({ code: 0, stdout: "ok\n" });
+    expect(existsSync(`${state.statePath}.lock`)).toBe(false);
+    expect(state.commands()).toHaveLength(1);
+  });
+
+  it("asks the rate-limited API only when a server's addresses are not known yet", async () => {
+    const state = readyState();
+    const apiReads = async () => {
+      const response = await fetch(`${hetzner.url}/__fake/requests?method=GET&path=${encodeURIComponent("^/v1/servers$")}`);
+      return ((await response.json()) as unknown[]).length;
+    };
+    await fetch(`${hetzner.url}/__fake/requests?path=.`, { method: "DELETE" });
+    const hosts = await createServers("api");
+    for (const host of hosts) await check(state, host.ip, "true");
+    await check(state, hosts[0]!.ip, "docker info --format '{{.Swarm.LocalNodeState}}'");
+    expect(await apiReads()).toBe(1); // the first call learned all three
+    expect(Object.keys(state.read().servers)).toEqual(expect.arrayContaining(hosts.map((host) => String(host.id))));
+    await remote(state, "203.0.113.77", "true"); // unknown IP: nothing new to learn, no API call
+    expect(await apiReads()).toBe(1);
   });
 
   it("takes well under 100 ms per call", async () => {

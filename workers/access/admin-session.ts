@@ -42,7 +42,9 @@ export async function readSession(adminToken: string, value: string | undefined,
   return { id, expires: Number(expires) };
 }
 
-export const sessionCookie = (value: string, maxAge = SESSION_SECONDS) => `${SESSION_COOKIE}=${value}; Path=/admin; HttpOnly; Secure; SameSite=Strict; Max-Age=${maxAge}`;
+/** Secure whenever the page is served over https; plain http only happens on a developer's machine. */
+export const sessionCookie = (value: string, options: { maxAge?: number; secure: boolean }) =>
+  `${SESSION_COOKIE}=${value}; Path=/admin; HttpOnly;${options.secure ? " Secure;" : ""} SameSite=Strict; Max-Age=${options.maxAge ?? SESSION_SECONDS}`;
 
 /** The CSRF token every form of this session carries. */
 export const csrfToken = (adminToken: string, session: AdminSession) => sign(adminToken, "csrf", session.id);

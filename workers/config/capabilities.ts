@@ -6,6 +6,7 @@ import { botConfig } from "../bot/config";
 import { aircallIntakeConfig } from "../intake/aircall/config";
 import { guestyIntakeConfig } from "../intake/guesty/config";
 import { rocketChatIngestConfig } from "../intake/rocketchat/config";
+import { secretsConfig } from "../secrets/config";
 import { vectorizeConfig } from "../vectorize/config";
 import type { Capability } from "./capability";
 
@@ -17,4 +18,5 @@ export const capabilities: Record<string, Capability<unknown>> = {
   adminApi: adminApiConfig,
   vectorization: vectorizeConfig,
   backups: backupsConfig,
+  secrets: secretsConfig,
 };

@@ -11,7 +11,7 @@
 //   built from so a slower concurrent writer cannot replace a newer document.
 // - updated_at: wall-clock ms of our last write.
 import { sql } from "drizzle-orm";
-import { blob, index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { blob, index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 const bookkeeping = {
   fieldOrder: text("field_order", { mode: "json" }).$type<Record<string, number>>().notNull().default(sql`'{}'`),
@@ -436,4 +436,84 @@ export const backupRuns = sqliteTable(
     hetznerCalls: integer("hetzner_calls").notNull().default(0),
   },
   (t) => [index("backup_runs_created_idx").on(t.createdAt, t.id)],
+);
+
+// ---- secrets store: versions, hashes and audit in D1; the encrypted values live in KV.
+
+/** One row per env/app: the current version (D1 decides; KV keys are immutable per version). */
+export const secretSets = sqliteTable(
+  "secret_sets",
+  {
+    env: text("env").notNull(),
+    app: text("app").notNull(),
+    currentVersion: integer("current_version").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (t) => [uniqueIndex("secret_sets_env_app").on(t.env, t.app)],
+);
+
+/** Every version of an app's set: names with HMACs under the env's key, never values. */
+export const secretVersions = sqliteTable(
+  "secret_versions",
+  {
+    env: text("env").notNull(),
+    app: text("app").notNull(),
+    version: integer("version").notNull(),
+    /** name → hex HMAC-SHA256(env key, NAME + "\0" + value). */
+    hmacs: text("hmacs", { mode: "json" }).notNull().$type<Record<string, string>>(),
+    /** Where the encrypted set is in KV (random suffix: a losing concurrent write never overwrites). */
+    kvKey: text("kv_key").notNull(),
+    actor: text("actor").notNull(),
+    restoredFrom: integer("restored_from"),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [uniqueIndex("secret_versions_env_app_version").on(t.env, t.app, t.version)],
+);
+
+/** Per environment, the HMAC key the sync CLI diffs with, wrapped by the master key. */
+export const secretEnvKeys = sqliteTable("secret_env_keys", {
+  env: text("env").primaryKey(),
+  wrapped: text("wrapped").notNull(),
+  kid: text("kid").notNull(),
+  createdAt: integer("created_at").notNull(),
+});
+
+/** App tokens, stored as SHA-256; each reads exactly one env/app. */
+export const secretTokens = sqliteTable(
+  "secret_tokens",
+  {
+    id: text("id").primaryKey(),
+    env: text("env").notNull(),
+    app: text("app").notNull(),
+    tokenHash: text("token_hash").notNull(),
+    createdAt: integer("created_at").notNull(),
+    revokedAt: integer("revoked_at"),
+  },
+  (t) => [uniqueIndex("secret_tokens_hash").on(t.tokenHash)],
+);
+
+/** Who did what to which set, when, at which version: never a value. */
+export const secretAudit = sqliteTable(
+  "secret_audit",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    at: integer("at").notNull(),
+    actor: text("actor").notNull(),
+    action: text("action").notNull(),
+    env: text("env").notNull(),
+    app: text("app"),
+    version: integer("version"),
+  },
+  (t) => [index("secret_audit_env_app").on(t.env, t.app, t.at)],
+);
+
+/** Reads per app token per minute (rate limit). */
+export const secretReadCounts = sqliteTable(
+  "secret_read_counts",
+  {
+    tokenId: text("token_id").notNull(),
+    minute: integer("minute").notNull(),
+    count: integer("count").notNull(),
+  },
+  (t) => [uniqueIndex("secret_read_counts_token_minute").on(t.tokenId, t.minute)],
 );

@@ -1,0 +1,131 @@
+// HTTP routes of the secrets store. Three callers, three tokens, never interchangeable: the sync
+// CLI (SECRETS_SYNC_TOKEN), operators (ADMIN_TOKEN: app tokens, rollback, re-wrap) and apps (an
+// app token scoped to one env/app). Every answer is `Cache-Control: no-store`.
+import { Hono, type Context as HonoContext } from "hono";
+import { z } from "zod";
+import { adminApiConfig } from "../admin/config";
+import { constantTimeEquals } from "../auth/constant-time";
+import type { AppEnv } from "../http/app-env";
+import { handleError } from "../http/request-log";
+import { issueReason } from "../http/validation";
+import { logWarn } from "../log";
+import { secretsConfig } from "./config";
+import { audit, authorizeRead, issueToken, manifest, readCurrent, revokeToken, rewrapAll, rollback, SecretsError, writeSet } from "./store";
+
+const slug = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, { error: "must be lower-case letters, digits and -" });
+const MAX_VALUE_BYTES = 32 * 1024;
+const valuesSchema = z
+  .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: "names are letters, digits and _" }), z.string().refine((value) => new TextEncoder().encode(value).length <= MAX_VALUE_BYTES, { error: "a value is at most 32 KiB" }))
+  .refine((values) => Object.keys(values).length <= 200, { error: "at most 200 names per app" });
+const putSchema = z.object({ baseVersion: z.number().int().min(0), values: valuesSchema }).strict();
+const tokenRequestSchema = z.object({ env: slug, app: slug }).strict();
+const rollbackSchema = z.object({ version: z.number().int().min(1) }).strict();
+
+type C = HonoContext<AppEnv>;
+
+function bearer(c: C): string | null {
+  return /^Bearer\s+(\S+)\s*$/i.exec(c.req.header("authorization") ?? "")?.[1] ?? null;
+}
+
+async function json<T extends z.ZodType>(c: C, schema: T): Promise<z.infer<T>> {
+  const body = await c.req.json().catch(() => undefined);
+  const parsed = schema.safeParse(body);
+  if (!parsed.success) throw new SecretsError(400, issueReason(parsed.error));
+  return parsed.data;
+}
+
+function params(c: C): { env: string; app: string } {
+  const env = slug.safeParse(c.req.param("env"));
+  const app = slug.safeParse(c.req.param("app") ?? "x");
+  if (!env.success || !app.success) throw new SecretsError(400, "env and app must be lower-case letters, digits and -");
+  return { env: env.data, app: c.req.param("app") ?? "" };
+}
+
+async function requireSync(c: C) {
+  const config = await secretsConfig.load(c.env);
+  const token = bearer(c);
+  if (!token || !(await constantTimeEquals(token, config.syncToken))) throw new SecretsError(401, "unauthorized");
+  return { env: c.env, config };
+}
+
+async function requireAdminToken(c: C) {
+  const config = await secretsConfig.load(c.env);
+  const { token: adminToken } = await adminApiConfig.load(c.env);
+  const token = bearer(c);
+  if (!token || !(await constantTimeEquals(token, adminToken))) throw new SecretsError(401, "unauthorized");
+  return { env: c.env, config };
+}
+
+export const secretsRoutes = new Hono<AppEnv>();
+
+secretsRoutes.use("*", async (c, next) => {
+  await next();
+  c.header("Cache-Control", "no-store");
+});
+
+// Errors thrown by handlers reach onError (not the middleware above).
+secretsRoutes.onError((error, c) => {
+  if (!(error instanceof SecretsError)) {
+    c.header("Cache-Control", "no-store");
+    return handleError(error, c);
+  }
+  if (error.status === 500) logWarn("secrets store refused a stored value", { reason: error.message });
+  c.header("Cache-Control", "no-store");
+  if (error.status === 429) c.header("Retry-After", String(error.extra.retryAfter ?? 60));
+  if (error.status === 401) c.header("WWW-Authenticate", 'Bearer realm="secrets"');
+  return c.json({ error: error.message, ...(error.status === 409 ? { currentVersion: error.extra.currentVersion } : {}) }, error.status);
+});
+
+// ---- operators (before the :env/:app patterns)
+secretsRoutes.post("/tokens", async (c) => {
+  const context = await requireAdminToken(c);
+  const request = await json(c, tokenRequestSchema);
+  return c.json(await issueToken(context, request.env, request.app, "admin"), 201);
+});
+secretsRoutes.delete("/tokens/:id", async (c) => {
+  const context = await requireAdminToken(c);
+  if (!(await revokeToken(context, c.req.param("id"), "admin"))) throw new SecretsError(404, "no such active token");
+  return c.json({ id: c.req.param("id"), revoked: true });
+});
+secretsRoutes.post("/rewrap", async (c) => {
+  const context = await requireAdminToken(c);
+  return c.json(await rewrapAll(context));
+});
+secretsRoutes.post("/:env/:app/rollback", async (c) => {
+  const context = await requireAdminToken(c);
+  const { env, app } = params(c);
+  const { version } = await json(c, rollbackSchema);
+  return c.json(await rollback(context, env, app, version, "admin"));
+});
+
+// ---- the sync CLI
+secretsRoutes.get("/:env/manifest", async (c) => {
+  const context = await requireSync(c);
+  const { env } = params(c);
+  return c.json(await manifest(context, env));
+});
+secretsRoutes.put("/:env/:app", async (c) => {
+  const context = await requireSync(c);
+  const { env, app } = params(c);
+  const body = await json(c, putSchema);
+  return c.json(await writeSet(context, { env, app, baseVersion: body.baseVersion, values: body.values, actor: "sync" }));
+});
+secretsRoutes.delete("/:env/:app", async (c) => {
+  const context = await requireSync(c);
+  const { env, app } = params(c);
+  const result = await writeSet(context, { env, app, baseVersion: null, values: {}, actor: "sync" });
+  return c.json({ env, app, version: result.version });
+});
+
+// ---- apps
+secretsRoutes.get("/:env/:app", async (c) => {
+  const config = await secretsConfig.load(c.env);
+  const context = { env: c.env, config };
+  const { env, app } = params(c);
+  const token = bearer(c);
+  if (!token) throw new SecretsError(401, "unauthorized");
+  await authorizeRead(context, token, env, app);
+  const { version, values } = await readCurrent(context, env, app);
+  await audit(context, { actor: "app-token", action: "read", env, app, version });
+  return c.json({ env, app, version, values });
+});
