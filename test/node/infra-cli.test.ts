@@ -54,7 +54,7 @@ function workspace(): { ws: InfraWorkspace; ssh: FakeSshStateHandle } {
 }
 
 // One environment's life, step by step: its tests keep their order even under --sequence.shuffle.
-describe("the lifecycle of an environment", { shuffle: false }, () => {
+describe("the lifecycle of an environment", { shuffle: false, timeout: 30_000 }, () => {
   const { ws, ssh } = workspace();
   const name = uniqueEnvironment("life");
   const selector = `managed-by=edge-ops,env=${name}`;
@@ -212,7 +212,7 @@ describe("the lifecycle of an environment", { shuffle: false }, () => {
   });
 });
 
-describe("a failure half-way through apply", () => {
+describe("a failure half-way through apply", { timeout: 30_000 }, () => {
   const { ws, ssh } = workspace();
   const name = uniqueEnvironment("half");
   beforeAll(() => ws.environment(name, "example", (document) => (document.stacks = [])));
@@ -247,7 +247,7 @@ describe("a failure half-way through apply", () => {
   });
 });
 
-describe("drift", () => {
+describe("drift", { timeout: 30_000 }, () => {
   const { ws } = workspace();
   const name = uniqueEnvironment("drift");
   beforeAll(() => ws.environment(name, "example", (document) => (document.stacks = [])));
@@ -268,7 +268,7 @@ describe("drift", () => {
   });
 });
 
-describe("backup-image", () => {
+describe("backup-image", { timeout: 30_000 }, () => {
   const { ws, ssh } = workspace();
   const name = uniqueEnvironment("image");
   beforeAll(() => ws.environment(name, "example"));
@@ -295,7 +295,7 @@ describe("backup-image", () => {
   });
 });
 
-describe("the command line", () => {
+describe("the command line", { timeout: 30_000 }, () => {
   const { ws } = workspace();
 
   it("explains usage errors", async () => {

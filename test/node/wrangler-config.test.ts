@@ -44,3 +44,9 @@ it("binds the backup scheduler with its SQLite migration, the bot queue and the 
   expect(toml).toContain('[env.staging.ai]\nbinding = "AI"');
   expect(toml).toContain('[env.production.ai]\nbinding = "AI"');
 });
+
+it("binds the secrets store's KV namespace in every environment", () => {
+  for (const prefix of ["", "env.staging.", "env.production."]) {
+    expect(toml).toMatch(new RegExp(`\\[\\[${prefix.replaceAll(".", "\\.")}kv_namespaces\\]\\]\\nbinding = "SECRETS_KV"\\nid = "[^"]+"`));
+  }
+});

@@ -8,9 +8,9 @@ import { constantTimeEquals } from "../auth/constant-time";
 import type { AppEnv } from "../http/app-env";
 import { handleError } from "../http/request-log";
 import { issueReason } from "../http/validation";
-import { logWarn } from "../log";
+import { logError } from "../log";
 import { secretsConfig } from "./config";
-import { audit, authorizeRead, issueToken, manifest, readCurrent, revokeToken, rewrapAll, rollback, SecretsError, writeSet } from "./store";
+import { audit, authorizeRead, history, listTokens, issueToken, manifest, readCurrent, revokeToken, rewrapAll, rollback, SecretsError, writeSet } from "./store";
 
 const slug = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, { error: "must be lower-case letters, digits and -" });
 const MAX_VALUE_BYTES = 32 * 1024;
@@ -34,11 +34,17 @@ async function json<T extends z.ZodType>(c: C, schema: T): Promise<z.infer<T>> {
   return parsed.data;
 }
 
+/** Path words of the API itself: an env named "tokens" or an app named "manifest" could not be addressed. */
+const RESERVED_ENVS = new Set(["tokens", "rewrap"]);
+const RESERVED_APPS = new Set(["manifest"]);
+
 function params(c: C): { env: string; app: string } {
   const env = slug.safeParse(c.req.param("env"));
   const app = slug.safeParse(c.req.param("app") ?? "x");
   if (!env.success || !app.success) throw new SecretsError(400, "env and app must be lower-case letters, digits and -");
-  return { env: env.data, app: c.req.param("app") ?? "" };
+  const appName = c.req.param("app") ?? "";
+  if (RESERVED_ENVS.has(env.data) || RESERVED_APPS.has(appName)) throw new SecretsError(400, `env "tokens"/"rewrap" and app "manifest" are reserved`);
+  return { env: env.data, app: appName };
 }
 
 async function requireSync(c: C) {
@@ -69,7 +75,8 @@ secretsRoutes.onError((error, c) => {
     c.header("Cache-Control", "no-store");
     return handleError(error, c);
   }
-  if (error.status === 500) logWarn("secrets store refused a stored value", { reason: error.message });
+  // The reason names env/app/NAME and the key id at most, never a value.
+  if (error.status >= 500) logError("secrets store refused a stored value", { requestId: c.get("requestId"), path: c.req.path, status: error.status, reason: error.message, alert: true });
   c.header("Cache-Control", "no-store");
   if (error.status === 429) c.header("Retry-After", String(error.extra.retryAfter ?? 60));
   if (error.status === 401) c.header("WWW-Authenticate", 'Bearer realm="secrets"');
@@ -81,6 +88,18 @@ secretsRoutes.post("/tokens", async (c) => {
   const context = await requireAdminToken(c);
   const request = await json(c, tokenRequestSchema);
   return c.json(await issueToken(context, request.env, request.app, "admin"), 201);
+});
+const tokenQuerySchema = z.object({ env: slug.optional(), app: slug.optional() });
+secretsRoutes.get("/tokens", async (c) => {
+  const context = await requireAdminToken(c);
+  const query = tokenQuerySchema.safeParse({ env: c.req.query("env") || undefined, app: c.req.query("app") || undefined });
+  if (!query.success) throw new SecretsError(400, issueReason(query.error));
+  return c.json({ items: await listTokens(context, query.data.env, query.data.app) });
+});
+secretsRoutes.get("/:env/:app/history", async (c) => {
+  const context = await requireAdminToken(c);
+  const { env, app } = params(c);
+  return c.json({ env, app, versions: await history(context, env, app) });
 });
 secretsRoutes.delete("/tokens/:id", async (c) => {
   const context = await requireAdminToken(c);

@@ -199,6 +199,36 @@ export async function revokeToken(context: Context, id: string, actor: string): 
   return true;
 }
 
+/** Tokens of one env (and app), newest first; never the token or its hash. */
+export async function listTokens(context: Context, env?: string, app?: string) {
+  const { results } = await context.env.DB.prepare(
+    "SELECT id, env, app, created_at, revoked_at FROM secret_tokens WHERE (?1 IS NULL OR env = ?1) AND (?2 IS NULL OR app = ?2) ORDER BY created_at DESC, id LIMIT 500",
+  )
+    .bind(env ?? null, app ?? null)
+    .all<{ id: string; env: string; app: string; created_at: number; revoked_at: number | null }>();
+  return results.map((row) => ({
+    id: row.id,
+    env: row.env,
+    app: row.app,
+    createdAt: new Date(row.created_at).toISOString(),
+    revokedAt: row.revoked_at === null ? null : new Date(row.revoked_at).toISOString(),
+  }));
+}
+
+/** Every version of a set, newest first: names only, never values or HMACs. */
+export async function history(context: Context, env: string, app: string) {
+  const { results } = await context.env.DB.prepare("SELECT version, hmacs, actor, restored_from, created_at FROM secret_versions WHERE env = ? AND app = ? ORDER BY version DESC")
+    .bind(env, app)
+    .all<{ version: number; hmacs: string; actor: string; restored_from: number | null; created_at: number }>();
+  return results.map((row) => ({
+    version: row.version,
+    createdAt: new Date(row.created_at).toISOString(),
+    actor: row.actor,
+    restoredFrom: row.restored_from,
+    keys: Object.keys(JSON.parse(row.hmacs) as Record<string, string>).sort(),
+  }));
+}
+
 export const READS_PER_MINUTE = 60;
 
 /** The token's id when it may read env/app; 401 unknown or revoked, 403 another set, 429 too many reads. */
@@ -207,11 +237,14 @@ export async function authorizeRead(context: Context, token: string, env: string
   if (!row || row.revoked_at !== null) throw new SecretsError(401, "unknown or revoked token");
   if (row.env !== env || row.app !== app) throw new SecretsError(403, "this token reads another env or app");
   const minute = Math.floor(Date.now() / 60_000);
-  const count = await context.env.DB.prepare(
-    "INSERT INTO secret_read_counts (token_id, minute, count) VALUES (?, ?, 1) ON CONFLICT (token_id, minute) DO UPDATE SET count = count + 1 RETURNING count",
-  )
-    .bind(row.id, minute)
-    .first<number>("count");
+  // One batch: this token's earlier minutes are dropped (the table stays one row per active token).
+  const [, counted] = await context.env.DB.batch([
+    context.env.DB.prepare("DELETE FROM secret_read_counts WHERE token_id = ? AND minute < ?").bind(row.id, minute),
+    context.env.DB.prepare(
+      "INSERT INTO secret_read_counts (token_id, minute, count) VALUES (?, ?, 1) ON CONFLICT (token_id, minute) DO UPDATE SET count = count + 1 RETURNING count",
+    ).bind(row.id, minute),
+  ]);
+  const count = (counted?.results[0] as { count?: number } | undefined)?.count;
   if ((count ?? 0) > READS_PER_MINUTE) throw new SecretsError(429, "too many reads", { retryAfter: 60 - Math.floor((Date.now() / 1000) % 60) });
   return row.id;
 }
