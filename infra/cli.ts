@@ -17,6 +17,7 @@ import { deployStacks, resolveSecrets } from "./deploy.ts";
 import { destroy, listLabelled } from "./destroy.ts";
 import { HcloudResources } from "./hcloud.ts";
 import { formatPlan, observe, ownedSelector, plan, resourceLabels, resourceName, sshFingerprint, SWARM_NODE_ROLE } from "./plan.ts";
+import { processIo, runIfEntryPoint, UsageError, type Io } from "./cli-io.ts";
 import { Ssh } from "./ssh.ts";
 import { status } from "./status.ts";
 import { bootstrapSwarm, findManager, type SwarmContext } from "./swarm.ts";
@@ -36,16 +37,8 @@ const USAGE = `usage: npm run infra -- <${COMMANDS.join("|")}> --env <name> [--y
 environment: HCLOUD_TOKEN (required), HCLOUD_ENDPOINT, INFRA_SSH, INFRA_SSH_PUBLIC_KEY,
              INFRA_ENVIRONMENTS_DIR, INFRA_POLL_MS, INFRA_ACTION_TIMEOUT_S, INFRA_READY_TIMEOUT_S`;
 
-class UsageError extends Error {}
 
 const repositoryRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-/** Where the CLI writes; tests pass their own. */
-export type Io = { out: (line: string) => void; err: (line: string) => void; interactive: boolean };
-const processIo: Io = {
-  out: (line) => process.stdout.write(`${line}\n`),
-  err: (line) => process.stderr.write(`${line}\n`),
-  interactive: process.stdin.isTTY === true,
-};
 
 function positiveNumber(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const raw = env[name];
@@ -220,6 +213,4 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
   }
 }
 
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  process.exitCode = await main(process.argv.slice(2));
-}
+await runIfEntryPoint(import.meta.url, main);

@@ -14,6 +14,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { z } from "zod";
+import { processIo, runIfEntryPoint, UsageError, type Io } from "../infra/cli-io.ts";
 import { EnvFileError, readEnvFile } from "../infra/env-file.ts";
 
 const COMMANDS = ["diff", "sync"] as const;
@@ -40,17 +41,10 @@ const ATTEMPTS = 4;
 const REQUEST_TIMEOUT_MS = 30_000;
 const MASK = "****";
 
-class UsageError extends Error {}
 class CliError extends Error {}
 
 const repositoryRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
-/** Where the CLI writes; tests pass their own. */
-export type Io = { out: (line: string) => void; err: (line: string) => void };
-const processIo: Io = {
-  out: (line) => process.stdout.write(`${line}\n`),
-  err: (line) => process.stderr.write(`${line}\n`),
-};
 
 const manifestSchema = z.object({
   env: z.string(),
@@ -402,6 +396,4 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
   return 1;
 }
 
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  process.exitCode = await main(process.argv.slice(2));
-}
+await runIfEntryPoint(import.meta.url, main);
