@@ -335,10 +335,19 @@ export class BackupScheduler extends DurableObject<Env> {
     }
   }
 
+  /**
+   * The newest runner snapshot whose status is `available`: one still `creating` (a backup-image
+   * run taking it right now) holds an incomplete disk and cannot boot a server yet.
+   */
   private async newestRunnerImage(hetzner: HetznerClient): Promise<number> {
     const images = await hetzner.listImages({ type: "snapshot", labelSelector: labelSelector({ role: "backup-runner" }), sort: "created:desc" });
-    const newest = images.sort((a, b) => Date.parse(b.created) - Date.parse(a.created))[0];
-    if (!newest) throw new HetznerApiError(404, "invalid_input", "no snapshot labelled role=backup-runner (build one, or set BACKUP_IMAGE)");
+    const available = images.filter((image) => image.status === "available");
+    const newest = available.sort((a, b) => Date.parse(b.created) - Date.parse(a.created))[0];
+    if (!newest) {
+      const creating = images.filter((image) => image.status === "creating").length;
+      const detail = creating > 0 ? `no snapshot labelled role=backup-runner is available yet (${creating} still being created; wait for it, or set BACKUP_IMAGE)` : "no snapshot labelled role=backup-runner (build one, or set BACKUP_IMAGE)";
+      throw new HetznerApiError(404, "invalid_input", detail);
+    }
     return newest.id;
   }
 

@@ -1,8 +1,10 @@
 // `backup-image`: builds the snapshot the Worker's backup scheduler boots its self-destructing
 // backup servers from. A temporary server gets restic, jq, curl, the AWS CLI (SeaweedFS's S3
 // gateway), mongodump and /opt/edge-ops/backup-runner.sh; cloud-init is reset so it runs again
-// on every server made from the snapshot; the snapshot is labelled role=backup-runner (the
-// scheduler takes the newest). The temporary server is deleted whatever happens.
+// on every server made from the snapshot; the server is shut down (ACPI, then waited for until it
+// is off, powered off when it does not go off in time) before the snapshot, which is labelled
+// role=backup-runner (the scheduler takes the newest available one). The temporary server is
+// deleted whatever happens.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { HetznerAction } from "../workers/hetzner/client.ts";
@@ -38,11 +40,40 @@ export function installScript(runner: string): string {
     "cloud-init clean --logs",
     "truncate -s 0 /etc/machine-id",
     "apt-get clean",
+    "# On disk before the shutdown, also when the guest ignores it and has to be powered off.",
+    "sync",
     "",
   ].join("\n");
 }
 
-export type BackupImageContext = ApplyContext & { ssh: Ssh; swarm: SwarmContext; root: string; keyId: number; now: () => Date };
+export type BackupImageContext = ApplyContext & {
+  ssh: Ssh;
+  swarm: SwarmContext;
+  root: string;
+  keyId: number;
+  now: () => Date;
+  /** How long the guest gets to power off after the ACPI shutdown before it is powered off; default SHUTDOWN_TIMEOUT_MS. */
+  shutdownTimeoutMs?: number;
+};
+
+/** systemd gives a unit 90 s to stop by default; a guest still on after 2 minutes will not stop by itself. */
+export const SHUTDOWN_TIMEOUT_MS = 120_000;
+
+/**
+ * Takes the builder down for its snapshot: `shutdown` only sends the ACPI signal (its action
+ * succeeds once the signal is sent), so the status is polled until `off`; a guest that ignores
+ * the signal or hangs is powered off after `shutdownTimeoutMs`.
+ */
+async function powerDown(context: BackupImageContext, serverId: number, name: string): Promise<void> {
+  const { hetzner, resources, log } = context;
+  await hetzner.waitForActions([(await resources.shutdown(serverId)).id], context.actionTimeoutMs);
+  const timeoutMs = context.shutdownTimeoutMs ?? SHUTDOWN_TIMEOUT_MS;
+  const wait = { pollIntervalMs: context.pollIntervalMs, sleep: context.sleep, now: () => context.now().getTime() };
+  if (await resources.waitForStatus(serverId, "off", { ...wait, timeoutMs })) return;
+  log(`! ${name} was not off ${Math.round(timeoutMs / 1000)} s after the ACPI shutdown: powering it off`);
+  await hetzner.waitForActions([(await resources.powerOff(serverId)).id], context.actionTimeoutMs);
+  if (!(await resources.waitForStatus(serverId, "off", { ...wait, timeoutMs: context.actionTimeoutMs }))) throw new Error(`${name} is still not off after poweroff`);
+}
 
 export async function buildBackupImage(context: BackupImageContext): Promise<{ imageId: number; description: string }> {
   const { hetzner, resources, environment, log } = context;
@@ -77,7 +108,7 @@ export async function buildBackupImage(context: BackupImageContext): Promise<{ i
     await waitReady(context.swarm, builder);
     await context.ssh.check(publicIp, "bash -s", { stdin: script });
     log(`~ ${name}: restic, mongodump, the AWS CLI and ${RUNNER_PATH} installed`);
-    await hetzner.waitForActions([(await resources.shutdown(serverId)).id], context.actionTimeoutMs);
+    await powerDown(context, serverId, name);
     const description = `edge-ops backup runner ${context.now().toISOString()}`;
     const snapshot = await resources.createSnapshot(serverId, { description, labels: { ...ownership(environment), role: "backup-runner" } });
     await hetzner.waitForActions([snapshot.action.id], context.actionTimeoutMs);

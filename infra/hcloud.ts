@@ -135,9 +135,30 @@ export class HcloudResources {
     return (await this.client.request("POST", `/servers/${server}/actions/poweron`, withAction, {})).action;
   }
 
-  /** ACPI shutdown: the guest flushes its disks before a snapshot. */
+  /**
+   * ACPI shutdown: the guest flushes its disks and powers off, if it reacts. The action only says
+   * the signal was sent (docs.hetzner.cloud, "Shutdown a Server", checked 2026-12-06): wait for
+   * the status `off` with `waitForStatus`, and `powerOff` when it does not come.
+   */
   async shutdown(server: number): Promise<HetznerAction> {
     return (await this.client.request("POST", `/servers/${server}/actions/shutdown`, withAction, {})).action;
+  }
+
+  /** Cuts the power whatever the guest does (data it has not written yet is lost). */
+  async powerOff(server: number): Promise<HetznerAction> {
+    return (await this.client.request("POST", `/servers/${server}/actions/poweroff`, withAction, {})).action;
+  }
+
+  /** Polls the server until its status is `status`: true then, false once `timeoutMs` passed; throws when the server is gone. */
+  async waitForStatus(server: number, status: string, wait: { timeoutMs: number; pollIntervalMs: number; sleep: (ms: number) => Promise<void>; now: () => number }): Promise<boolean> {
+    const deadline = wait.now() + wait.timeoutMs;
+    for (;;) {
+      const found = await this.client.getServer(server);
+      if (!found) throw new Error(`server ${server} is gone while waiting for it to be ${status}`);
+      if (found.status === status) return true;
+      if (wait.now() >= deadline) return false;
+      await wait.sleep(wait.pollIntervalMs);
+    }
   }
 
   async createSnapshot(server: number, body: { description: string; labels: Record<string, string> }): Promise<{ image: HetznerImage; action: HetznerAction }> {

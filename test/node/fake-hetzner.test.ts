@@ -3,6 +3,10 @@
 // run and then succeed (or fail), servers and their lifecycle, label selectors, pagination and
 // sorting, images, networks, firewalls, placement groups, SSH keys, volumes, and the /__fake/*
 // controls (faults, servers with user_data, seeded snapshots, request log, clock, rate bucket).
+// Checked again on 2026-12-06 against the API description (Rate Limiting, Pagination, Actions,
+// Errors, "Shutdown a Server") and hcloud-go main at b8cfa39 (v2.47.0 + 9): the actions list pages
+// like any list, the bucket refills one request per second and RateLimit-Reset is when it is full,
+// a shutdown action only sends the ACPI signal, a snapshot is `creating` before `available`.
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -38,6 +42,8 @@ async function call(method: string, path: string, body?: unknown, token: string 
 }
 const api = (method: string, path: string, body?: unknown) => call(method, `/v1${path}`, body);
 const control = (method: string, path: string, body?: unknown) => call(method, `/__fake${path}`, body, null);
+/** Moves the fake clock; answers the fake's time (ms). */
+const advance = async (seconds: number) => Date.parse((await control("POST", "/clock", { advanceSeconds: seconds })).json.now);
 
 let counter = 0;
 const unique = (label: string) => `${label}-${Date.now().toString(36)}-${(counter++).toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
@@ -335,9 +341,43 @@ describe("actions", () => {
     expectError(await api("GET", "/actions?id=abc"), 422, "invalid_input");
     expectError(await api("GET", "/actions/987654321"), 404, "not_found");
   });
+
+  it("pages the actions asked for by id like any list: 25 by default, at most 50", async () => {
+    const run = unique("paged");
+    const ids: number[] = [];
+    for (let index = 0; index < 30; index += 1) ids.push((await createServer({ name: `${run}-${index}`, start_after_create: false })).action.id);
+    const query = ids.map((id) => `id=${id}`).join("&");
+    const first = await api("GET", `/actions?${query}`);
+    expect(first.json.actions.map((action: any) => action.id)).toEqual(ids.slice(0, 25));
+    expect(first.json.meta.pagination).toEqual({ page: 1, per_page: 25, previous_page: null, next_page: 2, last_page: 2, total_entries: 30 });
+    expect(first.headers.get("link")).toContain('rel="next"');
+    const second = await api("GET", `/actions?${query}&page=2`);
+    expect(second.json.actions.map((action: any) => action.id)).toEqual(ids.slice(25));
+    expect(second.json.meta.pagination).toMatchObject({ page: 2, next_page: null });
+    const wide = await api("GET", `/actions?${query}&per_page=500`);
+    expect(wide.json.meta.pagination).toMatchObject({ per_page: 50, next_page: null, total_entries: 30 });
+    expect(wide.json.actions).toHaveLength(30);
+  });
 });
 
 describe("images", () => {
+  it("keeps a seeded snapshot creating until its time comes, or for good without one", async () => {
+    const app = unique("creating");
+    const later = await control("POST", "/images", { description: "later", labels: { app }, status: "creating", availableAfterSeconds: 60 });
+    expect(later.status, later.text).toBe(201);
+    expect(later.json.image).toMatchObject({ status: "creating", image_size: null });
+    const stuck = (await control("POST", "/images", { description: "stuck", labels: { app }, status: "creating" })).json.image;
+    const listed = async (status: string) =>
+      (await api("GET", `/images?type=snapshot&status=${status}&label_selector=${encodeURIComponent(`app=${app}`)}`)).json.images.map((image: any) => image.description).sort();
+    expect(await listed("creating")).toEqual(["later", "stuck"]);
+    expect(await listed("available")).toEqual([]);
+    await advance(61);
+    expect((await api("GET", `/images/${later.json.image.id}`)).json.image.status).toBe("available");
+    expect((await api("GET", `/images/${stuck.id}`)).json.image.status).toBe("creating");
+    expect(await listed("available")).toEqual(["later"]);
+    expect((await control("POST", "/images", { description: "bad", status: "deleted" })).status).toBe(400);
+  });
+
   it("lists system images by type, name and architecture", async () => {
     const debian = await api("GET", "/images?type=system&name=debian-12");
     expect(debian.json.images.map((image: any) => image.architecture).sort()).toEqual(["arm", "x86"]);
@@ -383,7 +423,8 @@ describe("rate limiting", () => {
       expect(reply.headers.get("ratelimit-limit")).toBe("3600");
       expect(reply.headers.get("ratelimit-remaining")).toBe("4");
       const reset = Number(reply.headers.get("ratelimit-reset"));
-      const nowSeconds = Date.now() / 1000;
+      // The fake's clock: other tests move it forward.
+      const nowSeconds = (await advance(0)) / 1000;
       // The bucket refills one request per second: full again in about 3600 - 4 seconds.
       expect(reset).toBeGreaterThan(nowSeconds + 3590);
       expect(reset).toBeLessThan(nowSeconds + 3600 + 5);
@@ -392,13 +433,93 @@ describe("rate limiting", () => {
       for (const token of [FAKE_HCLOUD_TOKEN, null]) {
         const limited = await call("GET", "/v1/locations", undefined, token);
         expectError(limited, 429, "rate_limit_exceeded");
+        expect(limited.json.error.message).toBe("limit of 3600 requests per hour reached");
         expect(limited.headers.get("ratelimit-remaining")).toBe("0");
-        expect(Number(limited.headers.get("ratelimit-reset"))).toBeGreaterThan(Date.now() / 1000);
+        expect(Number(limited.headers.get("ratelimit-reset"))).toBeGreaterThan(nowSeconds + 3590);
       }
     } finally {
       await control("POST", "/rate-limit", { remaining: 3600 });
     }
     expect((await api("GET", "/locations")).status).toBe(200);
+  });
+
+  it("gives one request back per second, while RateLimit-Reset stays about an hour away", async () => {
+    try {
+      await control("POST", "/rate-limit", { remaining: 0 });
+      const limited = await api("GET", "/locations");
+      expect(limited.status).toBe(429);
+      const now = await advance(0);
+      // The whole bucket is back only after 3600 refills of a second each.
+      expect(Number(limited.headers.get("ratelimit-reset")) - now / 1000).toBeGreaterThan(3590);
+      await advance(1);
+      const passed = await api("GET", "/locations");
+      expect(passed.status, passed.text).toBe(200);
+      expect(passed.headers.get("ratelimit-remaining")).toBe("0");
+      expect((await api("GET", "/locations")).status).toBe(429);
+      await advance(3);
+      expect((await api("GET", "/locations")).headers.get("ratelimit-remaining")).toBe("2");
+    } finally {
+      await control("POST", "/rate-limit", { remaining: 3600 });
+    }
+  });
+
+  it("refills a smaller hourly limit more slowly: limit/3600 requests per second", async () => {
+    try {
+      await control("POST", "/rate-limit", { limit: 360, remaining: 0 });
+      await advance(9);
+      expect((await api("GET", "/locations")).status).toBe(429);
+      await advance(1);
+      const passed = await api("GET", "/locations");
+      expect(passed.status, passed.text).toBe(200);
+      expect(passed.headers.get("ratelimit-limit")).toBe("360");
+      // 360 refills of 10 s each.
+      expect(Number(passed.headers.get("ratelimit-reset")) - (await advance(0)) / 1000).toBeGreaterThan(3590);
+    } finally {
+      await control("POST", "/rate-limit", { limit: 3600, remaining: 3600 });
+    }
+  });
+});
+
+describe("shutdown (ACPI)", () => {
+  const running = async () => {
+    const created = await createServer();
+    await waitForAction(created.next_actions[0].id);
+    return created.server as { id: number; name: string };
+  };
+  const status = async (id: number) => (await api("GET", `/servers/${id}`)).json.server.status;
+
+  it("succeeds once the signal is sent; the server goes off only when its guest has stopped", async () => {
+    const server = await running();
+    await control("POST", "/acpi", { name: `^${server.name}$`, shutdownSeconds: 30 });
+    const reply = await api("POST", `/servers/${server.id}/actions/shutdown`);
+    expect(reply.status, reply.text).toBe(201);
+    expect(reply.json.action).toMatchObject({ command: "shutdown_server", status: "running", resources: [{ id: server.id, type: "server" }] });
+    expect(await waitForAction(reply.json.action.id)).toMatchObject({ status: "success" });
+    expect(await status(server.id)).toBe("running");
+    await advance(31);
+    expect(await status(server.id)).toBe("off");
+  });
+
+  it("never goes off when the guest ignores ACPI, until it is powered off", async () => {
+    const server = await running();
+    await control("POST", "/acpi", { name: `^${server.name}$`, ignore: true });
+    const shutdown = await api("POST", `/servers/${server.id}/actions/shutdown`);
+    expect(await waitForAction(shutdown.json.action.id)).toMatchObject({ status: "success" });
+    await advance(3600);
+    expect(await status(server.id)).toBe("running");
+    const off = await api("POST", `/servers/${server.id}/actions/poweroff`);
+    expect(off.json.action.command).toBe("stop_server");
+    await waitForAction(off.json.action.id);
+    expect(await status(server.id)).toBe("off");
+    expect((await control("GET", "/acpi")).json).toEqual(expect.arrayContaining([expect.objectContaining({ name: `^${server.name}$`, ignore: true })]));
+  });
+
+  it("goes off acpiShutdownMs after the signal when no rule matches", async () => {
+    const server = await running();
+    const shutdown = await api("POST", `/servers/${server.id}/actions/shutdown`);
+    await waitForAction(shutdown.json.action.id);
+    await advance(1);
+    expect(await status(server.id)).toBe("off");
   });
 });
 
@@ -409,6 +530,7 @@ describe("faults", () => {
     ["placement_error", 422, "placement"],
     ["locked", 423, "locked"],
     ["conflict", 409, "conflict"],
+    ["timeout", 504, "timeout"],
     ["unavailable", 503, "unavailable"],
   ];
   it.each(kinds)("answers %s with status %i (%s) for the next matching request only", async (code, status) => {

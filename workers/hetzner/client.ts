@@ -2,8 +2,23 @@
 // `infra` CLI (the Swarm). fetch + zod on every response; Bearer token; base URL configurable
 // (HCLOUD_ENDPOINT, including /v1); pagination through meta.pagination; the error envelope
 // {"error":{"code","message"}} as HetznerApiError with its code; the rate limit read from
-// RateLimit-* headers, with a 429 waited out until RateLimit-Reset when that is short; actions
-// polled several ids per request. Runs in workerd and in Node (fetch only).
+// RateLimit-* headers, paced when low and a 429 waited out a refill at a time; transient errors
+// retried with backoff; actions polled 25 ids per request. Runs in workerd and in Node (fetch only).
+//
+// Checked against Hetzner Cloud's API description (docs.hetzner.cloud: "Rate Limiting", "Errors",
+// "Pagination", "Actions") and hcloud-go main at b8cfa39 (v2.47.0 + 9 commits, 2026-08-18:
+// `hcloud/action_waiter.go`, `hcloud/client.go`, `hcloud/client_handler_retry.go`), 2026-12-06:
+// - RateLimit-Reset is when the whole bucket is full again (an hour away at Remaining 0); the
+//   bucket refills gradually, one request per second at the default 3600 per hour.
+// - GET /actions?id=… is a paginated list (25 per page unless per_page says otherwise, at most
+//   50); hcloud-go's waiter asks for at most 25 ids per request, follows every page, and fails
+//   when an id is missing from the answer ("actions not found").
+// - hcloud-go retries `conflict`, `rate_limit_exceeded`, `bad_gateway` and `timeout`, and bare
+//   502/504, at most 5 times, after min(60 s, 1 s × 2^retry) with jitter between 1 s and that;
+//   never a bare 503 (`unavailable`) nor 500. The docs say "please retry" for conflict and timeout.
+// - `locked` ("there is already an Action running") is not in hcloud-go's retry policy, but
+//   Hetzner's own callers of it (terraform-provider-hcloud, hcloud-cloud-controller-manager) retry
+//   it after a pause; it clears when the running action ends, so it is retried here too.
 import { z } from "zod";
 
 export const DEFAULT_HCLOUD_ENDPOINT = "https://api.hetzner.cloud/v1";
@@ -47,7 +62,19 @@ export class HetznerApiError extends Error {
   get isPermanent(): boolean {
     return ["resource_limit_exceeded", "resource_unavailable", "placement_error", "invalid_input", "json_error", "unauthorized", "forbidden", "uniqueness_error", "protected"].includes(this.code);
   }
+
+  /** The same request may pass in a moment: the client retries these itself, with backoff. */
+  get isTransient(): boolean {
+    return TRANSIENT_CODES.includes(this.code) || this.status === 502 || this.status === 504;
+  }
 }
+
+/** hcloud-go's retry policy (conflict, bad_gateway, timeout) plus `locked` (see the header). */
+const TRANSIENT_CODES: readonly string[] = ["conflict", "locked", "timeout", "bad_gateway"];
+/** hcloud-go's waiter asks for at most this many action ids per request (one default page). */
+export const ACTIONS_PER_REQUEST = 25;
+/** The bucket refills one request per this many ms at the default limit of 3600 per hour. */
+const HOUR_MS = 3_600_000;
 
 const errorEnvelope = z.object({ error: z.object({ code: z.string(), message: z.string().nullish() }).loose() }).loose();
 
@@ -94,11 +121,24 @@ export type RateLimitState = { limit: number | null; remaining: number | null; r
 export type HetznerClientOptions = {
   token: string;
   endpoint?: string;
-  /** Longest a 429 is waited out in place; beyond it the error is thrown (the caller reschedules). */
+  /**
+   * Longest a request waits out 429s in total (a refill, about a second, at a time); beyond it
+   * the error is thrown with `retryAfterSeconds` (the caller reschedules). Default 10 s.
+   */
   maxRateLimitWaitMs?: number;
   /** Pause between action polls. */
   pollIntervalMs?: number;
   sleep?: (ms: number) => Promise<void>;
+  /** Retries of a transient error (conflict, locked, timeout, 502, 504) per request; default 5, as hcloud-go. */
+  maxRetries?: number;
+  /** First backoff of a transient error, doubled per retry up to 60 s (jittered); default 1000 ms, as hcloud-go. */
+  retryBaseMs?: number;
+  /** Below this many remaining requests, each request first waits part of a refill; default 10. */
+  paceBelowRemaining?: number;
+  /** Jitter source in [0, 1); default Math.random. */
+  random?: () => number;
+  /** The clock (ms since the epoch); default Date.now. */
+  now?: () => number;
 };
 
 export type CreateServerRequest = {
@@ -130,11 +170,19 @@ export class HetznerClient {
   readonly rateLimit: RateLimitState = { limit: null, remaining: null, resetAt: null };
   /** Requests made by this client: callers budget them. */
   requests = 0;
+  /** Time spent waiting out 429s and pacing, in ms, for callers that report it. */
+  rateLimitWaitedMs = 0;
   private readonly sleep: (ms: number) => Promise<void>;
+  private readonly random: () => number;
+  private readonly now: () => number;
+  /** When `rateLimit.remaining` was read: the bucket has refilled since. */
+  private remainingReadAt = 0;
 
   constructor(private readonly options: HetznerClientOptions) {
     this.endpoint = (options.endpoint ?? DEFAULT_HCLOUD_ENDPOINT).replace(/\/+$/, "");
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.random = options.random ?? Math.random;
+    this.now = options.now ?? Date.now;
   }
 
   private readRateLimit(headers: Headers): void {
@@ -143,14 +191,76 @@ export class HetznerClient {
       return value !== null && /^\d+$/.test(value) ? Number(value) : null;
     };
     this.rateLimit.limit = number("ratelimit-limit") ?? this.rateLimit.limit;
-    this.rateLimit.remaining = number("ratelimit-remaining") ?? this.rateLimit.remaining;
+    const remaining = number("ratelimit-remaining");
+    if (remaining !== null) {
+      this.rateLimit.remaining = remaining;
+      this.remainingReadAt = this.now();
+    }
     const reset = number("ratelimit-reset");
     this.rateLimit.resetAt = reset === null ? this.rateLimit.resetAt : reset * 1000;
   }
 
-  /** One request; JSON in and out, validated by `schema`. A 204 answers null. */
+  /** How long the bucket takes to give one request back: an hour over the limit (1 s at 3600). */
+  private refillMs(): number {
+    return this.rateLimit.limit ? HOUR_MS / this.rateLimit.limit : 1000;
+  }
+
+  /** Requests in the bucket now, by the last reading and the refill since; null before any. */
+  private estimatedRemaining(): number | null {
+    if (this.rateLimit.remaining === null) return null;
+    const refilled = Math.max(0, this.now() - this.remainingReadAt) / this.refillMs();
+    return Math.min(this.rateLimit.limit ?? Number.POSITIVE_INFINITY, this.rateLimit.remaining + refilled);
+  }
+
+  /**
+   * Slows down before the bucket is empty: below `paceBelowRemaining`, waits a share of a refill
+   * that grows as the bucket drains (a whole one at 0), so requests stop arriving faster than
+   * the bucket refills instead of running into 429s.
+   */
+  private async pace(): Promise<void> {
+    const threshold = this.options.paceBelowRemaining ?? 10;
+    const remaining = this.estimatedRemaining();
+    if (remaining === null || threshold <= 0 || remaining >= threshold) return;
+    const waitMs = Math.ceil(this.refillMs() * (1 - remaining / threshold));
+    if (waitMs <= 0) return;
+    this.rateLimitWaitedMs += waitMs;
+    await this.sleep(waitMs);
+  }
+
+  /**
+   * What a 429 that was not waited out tells the caller: the seconds until the bucket holds
+   * `paceBelowRemaining` requests again (a few requests' worth, not the single one a contended
+   * bucket hands out), never past RateLimit-Reset (the whole bucket back), at least 1.
+   */
+  private retryAfterSeconds(): number {
+    const wanted = Math.max(1, this.options.paceBelowRemaining ?? 10) - (this.estimatedRemaining() ?? 0);
+    let seconds = (Math.max(1, wanted) * this.refillMs()) / 1000;
+    if (this.rateLimit.resetAt !== null) seconds = Math.min(seconds, (this.rateLimit.resetAt - this.now()) / 1000);
+    return Math.max(1, Math.ceil(seconds));
+  }
+
+  /** hcloud-go's backoff: min(60 s, base × 2^retry), jittered between base and that. */
+  private backoffMs(retry: number): number {
+    const base = this.options.retryBaseMs ?? 1000;
+    const capped = Math.min(60_000, base * 2 ** retry);
+    return Math.round(base + (capped - base) * this.random());
+  }
+
+  /**
+   * One request; JSON in and out, validated by `schema`. A 204 answers null. A 429 is waited out
+   * a refill (about a second, jittered) at a time, up to `maxRateLimitWaitMs` in all; a transient
+   * error is retried up to `maxRetries` times with backoff; anything else is thrown at once.
+   */
   async request<S extends z.ZodType>(method: string, path: string, schema: S, body?: unknown): Promise<z.infer<S>> {
-    for (let attempt = 0; ; attempt += 1) {
+    const maxRateLimitWaitMs = this.options.maxRateLimitWaitMs ?? 10_000;
+    const maxRetries = this.options.maxRetries ?? 5;
+    let rateLimitWaitedMs = 0;
+    let retries = 0;
+    // A retry follows a wait of a refill or more: pacing it again would wait twice.
+    let justWaited = false;
+    for (;;) {
+      if (!justWaited) await this.pace();
+      justWaited = false;
       this.requests += 1;
       const response = await fetch(`${this.endpoint}${path}`, {
         method,
@@ -169,24 +279,34 @@ export class HetznerClient {
       const code = envelope.success ? envelope.data.error.code : response.status >= 500 ? "server_error" : "unknown";
       const detail = envelope.success ? envelope.data.error.message ?? "" : response.statusText;
       if (response.status === 429) {
-        const waitMs = this.rateLimit.resetAt !== null ? Math.max(1000, this.rateLimit.resetAt - Date.now()) : 1000 * 2 ** attempt;
-        if (waitMs <= (this.options.maxRateLimitWaitMs ?? 10_000) && attempt < 3) {
-          await this.sleep(waitMs);
-          continue;
-        }
-        throw new HetznerApiError(429, code, detail, Math.ceil(waitMs / 1000));
+        // One request comes back per refill: RateLimit-Reset (the whole bucket) is no wait time.
+        // hcloud-go backs a 429 off like any retry (1 s, then doubling); the first step is the
+        // same, and later ones stay at a refill, since that is when the next request fits.
+        const waitMs = Math.round(this.refillMs() * (1 + this.random() / 2));
+        if (rateLimitWaitedMs + waitMs > maxRateLimitWaitMs) throw new HetznerApiError(429, code, detail, this.retryAfterSeconds());
+        rateLimitWaitedMs += waitMs;
+        this.rateLimitWaitedMs += waitMs;
+        await this.sleep(waitMs);
+        justWaited = true;
+        continue;
       }
-      throw new HetznerApiError(response.status, code, detail);
+      const error = new HetznerApiError(response.status, code, detail);
+      if (!error.isTransient || retries >= maxRetries) throw error;
+      await this.sleep(this.backoffMs(retries));
+      retries += 1;
+      justWaited = true;
     }
   }
 
-  /** Every item of a paginated list (`key` names the array in the response). */
-  async listAll<S extends z.ZodType>(path: string, key: string, item: S, query: Record<string, string | undefined> = {}): Promise<z.infer<S>[]> {
+  /** Every item of a paginated list (`key` names the array in the response; an array value repeats its parameter). */
+  async listAll<S extends z.ZodType>(path: string, key: string, item: S, query: Record<string, string | readonly string[] | undefined> = {}): Promise<z.infer<S>[]> {
     const items: z.infer<S>[] = [];
     let page: number | null = 1;
     while (page !== null) {
       const params: URLSearchParams = new URLSearchParams(
-        Object.entries({ ...query, page: String(page), per_page: "50" }).filter((entry): entry is [string, string] => entry[1] !== undefined),
+        Object.entries<string | readonly string[] | undefined>({ ...query, page: String(page), per_page: "50" }).flatMap(([name, value]): [string, string][] =>
+          value === undefined ? [] : typeof value === "string" ? [[name, value]] : value.map((one): [string, string] => [name, one]),
+        ),
       );
       const result: Record<string, unknown> & z.infer<typeof paginationSchema> = await this.request("GET", `${path}?${params}`, paginationSchema.extend({ [key]: z.array(item) }));
       items.push(...(result[key] as z.infer<S>[]));
@@ -234,27 +354,39 @@ export class HetznerClient {
 
   // ---- actions
 
-  /** Several actions in one request. */
+  /**
+   * The actions with these ids: 25 ids per request, every page followed. Ids Hetzner does not
+   * know are simply absent from the answer (the caller decides what that means).
+   */
   async getActions(ids: readonly number[]): Promise<HetznerAction[]> {
-    if (ids.length === 0) return [];
-    const params = new URLSearchParams(ids.map((id): [string, string] => ["id", String(id)]));
-    return (await this.request("GET", `/actions?${params}`, z.object({ actions: z.array(actionSchema) }).loose())).actions;
+    const actions: HetznerAction[] = [];
+    for (let start = 0; start < ids.length; start += ACTIONS_PER_REQUEST) {
+      const chunk = ids.slice(start, start + ACTIONS_PER_REQUEST).map(String);
+      actions.push(...(await this.listAll("/actions", "actions", actionSchema, { id: chunk })));
+    }
+    return actions;
   }
 
-  /** Polls until every action finished; throws HetznerApiError (action_failed) when one failed. */
+  /**
+   * Polls until every action finished; throws HetznerApiError (the action's error code, or
+   * action_failed) when one failed, and action_not_found when Hetzner's answer lacks an id:
+   * an action nobody can see is never taken for a finished one (hcloud-go fails the same way).
+   */
   async waitForActions(ids: readonly number[], timeoutMs = 300_000): Promise<HetznerAction[]> {
-    const until = Date.now() + timeoutMs;
-    let pending = [...ids];
+    const until = this.now() + timeoutMs;
+    let pending = [...new Set(ids)];
     const done: HetznerAction[] = [];
     while (pending.length > 0) {
-      const actions = await this.getActions(pending);
-      for (const action of actions) {
-        if (action.status === "error") throw new HetznerApiError(200, action.error?.code ?? "action_failed", `${action.command}: ${action.error?.message ?? "failed"}`);
-        if (action.status === "success") done.push(action);
-      }
-      pending = actions.filter((action) => action.status === "running").map((action) => action.id);
+      const byId = new Map((await this.getActions(pending)).map((action) => [action.id, action]));
+      const missing = pending.filter((id) => !byId.has(id));
+      if (missing.length > 0) throw new HetznerApiError(404, "action_not_found", `actions ${missing.join(", ")} are missing from Hetzner's answer`);
+      const answered = pending.map((id) => byId.get(id)!);
+      const failed = answered.find((action) => action.status === "error");
+      if (failed) throw new HetznerApiError(200, failed.error?.code ?? "action_failed", `${failed.command} (action ${failed.id}): ${failed.error?.message ?? "failed"}`);
+      done.push(...answered.filter((action) => action.status === "success"));
+      pending = answered.filter((action) => action.status === "running").map((action) => action.id);
       if (pending.length === 0) break;
-      if (Date.now() > until) throw new HetznerApiError(200, "action_timeout", `actions ${pending.join(", ")} still running`);
+      if (this.now() > until) throw new HetznerApiError(200, "action_timeout", `actions ${pending.join(", ")} still running`);
       await this.sleep(this.options.pollIntervalMs ?? 3000);
     }
     return done;

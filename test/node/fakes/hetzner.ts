@@ -1,5 +1,8 @@
 // A fake Hetzner Cloud API (https://docs.hetzner.cloud, base URL `${url}/v1`) following the
 // documented JSON contract, for tests of provisioning code that talks to Hetzner over HTTP.
+// The rate limit, the actions list's paging, the ACPI shutdown and image status were checked
+// again on 2026-12-06 against the API description (docs.hetzner.cloud: Rate Limiting, Pagination,
+// Actions, "Shutdown a Server", image `status`) and hcloud-go main at b8cfa39 (v2.47.0 + 9).
 //
 // Contract, as the docs describe it:
 // - Auth: every API request needs `Authorization: Bearer <token>`; otherwise 401
@@ -15,10 +18,12 @@
 //   firewall_resource_not_found on apply_to_resources). invalid_input carries `details.fields:
 //   [{name, messages}]` and the message "invalid input in field 'x'"; uniqueness_error carries
 //   `details.fields: [{name}]`.
-// - Rate limit: a bucket of `rateLimit` requests (default 3600) that refills one request per second.
-//   Every API response (also 401, 404 and 429) carries `RateLimit-Limit`, `RateLimit-Remaining` and
-//   `RateLimit-Reset` (unix seconds when the bucket is full again). Every request counts, whether it
-//   is authenticated or not; an empty bucket answers 429 `rate_limit_exceeded`.
+// - Rate limit: a bucket of `rateLimit` requests per hour (default 3600) that refills gradually,
+//   limit/3600 requests per second (one per second at 3600). Every API response (also 401, 404
+//   and 429) carries `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` (unix seconds
+//   when the whole bucket is full again: about an hour away at Remaining 0, although one request
+//   comes back every second). Every request counts, whether it is authenticated or not; an empty
+//   bucket answers 429 `rate_limit_exceeded` ("limit of N requests per hour reached").
 // - Lists: `page` (from 1) and `per_page` (default 25, at most 50; larger values are capped) give
 //   `meta.pagination {page, per_page, previous_page, next_page, last_page, total_entries}` and a
 //   `Link` header (rel prev / next / last). `sort=field[:asc|:desc]` (repeatable; id, name, created
@@ -29,8 +34,10 @@
 //   stay `running` (progress growing from 0) for `actionMs` (default 300 ms), then become
 //   `success` (progress 100, `finished` set, `error: null`) — or `error` with `error: {code,
 //   message}` when an `actionError` fault says so. Their effects apply when they finish.
-//   GET /v1/actions?id=1&id=2 answers `{actions, meta}` (unknown ids are left out); without `id` it
-//   answers 410 deprecated_api_endpoint, since listing all actions was removed on 2025-01-30.
+//   GET /v1/actions?id=1&id=2 answers `{actions, meta}`, a paginated list like any other (25 per
+//   page by default, `per_page` at most 50, so 30 ids without paging answer 25 actions and
+//   `next_page: 2`); unknown ids are left out. Without `id` it answers 410
+//   deprecated_api_endpoint, since listing all actions was removed on 2025-01-30.
 //   GET /v1/actions/{id}.
 // - Servers: POST /v1/servers `{name, server_type, image, location? | datacenter?, labels?,
 //   user_data?, ssh_keys?, networks?, firewalls?, placement_group?, volumes?, start_after_create?,
@@ -49,10 +56,15 @@
 //   disappears when the action succeeds (stricter than the docs' "immediately removes"); its
 //   volumes, firewalls, networks and placement group are detached and its backup images deleted.
 //   POST /v1/servers/{id}/actions/poweroff (stop_server → off), poweron (start_server → running),
-//   shutdown (shutdown_server → off) → 201 `{action}`; create_image `{description?, type?:
-//   "snapshot", labels?}` → 201 `{image (status creating until the action finishes), action
-//   (create_image)}`. While an action on the server runs these answer 423 locked; a second DELETE
-//   while deleting does too.
+//   shutdown → 201 `{action}`; create_image `{description?, type?: "snapshot", labels?}` → 201
+//   `{image (status creating until the action finishes, then available), action (create_image)}`.
+//   shutdown only sends the ACPI signal: its shutdown_server action succeeds once the signal is
+//   sent, and the server stays `running` until its guest powers off, `acpiShutdownMs` later
+//   (default: actionMs), or never when the guest ignores ACPI (POST /__fake/acpi); poweroff cuts
+//   the power whatever the guest does. (The docs: "the action status in this case only reflects
+//   whether the action was sent to the server … If you need to ensure that the server is off, use
+//   the poweroff action".) While an action on the server runs these answer 423 locked; a second
+//   DELETE while deleting does too.
 // - Images: system images debian-12, debian-13, ubuntu-22.04 and ubuntu-24.04, each for x86 and
 //   arm (a name picks the one matching the server type's architecture), plus snapshots made by
 //   create_image or seeded through POST /__fake/images. GET /v1/images (type, status,
@@ -99,8 +111,13 @@
 //   user_data, server_type, location, image, ssh_keys, networks, placement_group,
 //   root_password}` of existing servers.
 // - POST /__fake/images {description, labels?, created?, type? (snapshot | backup), architecture?,
-//   os_flavor?, os_version?, disk_size?, image_size?, bound_to?, deprecated?} seeds an available
-//   image and answers 201 `{image}`.
+//   os_flavor?, os_version?, disk_size?, image_size?, bound_to?, deprecated?, status? (available |
+//   creating), availableAfterSeconds?} seeds an image and answers 201 `{image}`. A `creating` one
+//   becomes available `availableAfterSeconds` later (fake clock), or stays creating without it.
+// - POST /__fake/acpi {name? (regex), label_selector?, ignore?, shutdownSeconds?} says how the
+//   guests of matching servers answer an ACPI shutdown (the newest matching rule wins, checked
+//   when the signal arrives): `ignore: true` never powers off; otherwise off `shutdownSeconds`
+//   after the signal. DELETE forgets every rule; GET lists them.
 // - GET /__fake/requests?path=<regex>&method= lists `{method, path, query, body, at}` (at = ms,
 //   fake clock) of the API requests received, oldest first; DELETE /__fake/requests?path= forgets.
 // - POST /__fake/clock {advanceSeconds} moves the fake clock forward (actions finish, the rate
@@ -114,8 +131,10 @@ export type FakeHetznerOptions = {
   token?: string;
   /** How long an action stays "running" before it finishes; default 300 ms. */
   actionMs?: number;
-  /** RateLimit-Limit: the size of the request bucket, refilled one request per second; default 3600. */
+  /** RateLimit-Limit: requests per hour, the size of the bucket (refilled limit/3600 per second); default 3600. */
   rateLimit?: number;
+  /** How long a guest takes to power off after an ACPI shutdown; default actionMs. */
+  acpiShutdownMs?: number;
 };
 
 export const FAKE_HCLOUD_TOKEN = "fake-hcloud-token";
@@ -337,6 +356,8 @@ type ImageRecord = {
   deprecated: string | null;
   labels: Labels;
   architecture: "x86" | "arm";
+  /** A seeded `creating` image becomes available then; null: it stays as it is. */
+  availableAtMs?: number | null;
 };
 
 const SYSTEM_IMAGES: [string, string, string, string][] = [
@@ -592,6 +613,8 @@ type ServerRecord = {
   privateNet: { network: number; ip: string; mac: string }[];
   placementGroup: number | null;
   rootPassword: string | null;
+  /** When the guest powers off after an ACPI shutdown it honours; null when none is under way. */
+  acpiOffAtMs: number | null;
 };
 
 type Subnet = { type: string; cidr: Cidr; network_zone: string; vswitch_id: number | null; nextHost: number };
@@ -643,11 +666,13 @@ type Fault = {
   actionError: boolean;
 };
 type LoggedRequest = { method: string; path: string; query: Query; body: unknown; at: number };
+type AcpiRule = { id: number; name: RegExp | null; selector: string | null; ignore: boolean; shutdownMs: number | null };
 type Context = { actionFailure: { code: string; message: string } | null };
 
 export async function startFakeHetzner(options: FakeHetznerOptions = {}, port = 0): Promise<RunningFake> {
   const token = options.token ?? FAKE_HCLOUD_TOKEN;
   const actionMs = options.actionMs ?? DEFAULT_ACTION_MS;
+  const acpiShutdownMs = options.acpiShutdownMs ?? actionMs;
   let rateLimit = options.rateLimit ?? DEFAULT_RATE_LIMIT;
 
   let clockOffsetMs = 0;
@@ -664,6 +689,7 @@ export async function startFakeHetzner(options: FakeHetznerOptions = {}, port = 
   const sshKeys = new Map<number, SshKeyRecord>();
   const volumes = new Map<number, VolumeRecord>();
   const faults: Fault[] = [];
+  const acpiRules: AcpiRule[] = [];
   const requests: LoggedRequest[] = [];
   let macCounter = 1;
 
@@ -692,21 +718,22 @@ export async function startFakeHetzner(options: FakeHetznerOptions = {}, port = 
     }
   }
 
-  // --- rate limit: a bucket of `rateLimit` tokens refilled one per second
+  // --- rate limit: a bucket of `rateLimit` tokens per hour, refilled gradually (one per second at 3600)
   let tokens = rateLimit;
   let refilledAt = now();
+  const secondsPerToken = () => 3600 / rateLimit;
   const refill = () => {
     const t = now();
-    tokens = Math.min(rateLimit, tokens + Math.max(0, t - refilledAt) / 1000);
+    tokens = Math.min(rateLimit, tokens + Math.max(0, t - refilledAt) / 1000 / secondsPerToken());
     refilledAt = t;
   };
-  /** The RateLimit-* headers; `empty` reports an empty bucket (a 429 fault). */
+  /** The RateLimit-* headers; `empty` reports an empty bucket (a 429 fault). Reset: when the whole bucket is back. */
   const rateHeaders = (empty = false): Record<string, string> => {
     const level = empty ? 0 : tokens;
     return {
       "ratelimit-limit": String(rateLimit),
       "ratelimit-remaining": String(Math.max(0, Math.floor(level))),
-      "ratelimit-reset": String(Math.ceil(now() / 1000 + Math.max(0, rateLimit - level))),
+      "ratelimit-reset": String(Math.ceil(now() / 1000 + Math.max(0, rateLimit - level) * secondsPerToken())),
     };
   };
 
@@ -736,7 +763,24 @@ export async function startFakeHetzner(options: FakeHetznerOptions = {}, port = 
       if (action.failure) action.onError?.();
       else action.onSuccess?.();
     }
+    // Guests that honoured an ACPI shutdown power off by themselves.
+    for (const server of servers.values()) {
+      if (server.acpiOffAtMs === null || server.acpiOffAtMs > t) continue;
+      server.acpiOffAtMs = null;
+      if (server.status === "running") server.status = "off";
+    }
+    for (const image of images.values()) {
+      if (image.status === "creating" && typeof image.availableAtMs === "number" && image.availableAtMs <= t) {
+        image.status = "available";
+        image.availableAtMs = null;
+      }
+    }
   }
+  /** How the guest answers an ACPI shutdown: the newest matching /__fake/acpi rule, else off after acpiShutdownMs. */
+  const acpiAnswer = (server: ServerRecord): { ignore: boolean; shutdownMs: number } => {
+    const rule = [...acpiRules].reverse().find((candidate) => (candidate.name === null || candidate.name.test(server.name)) && (candidate.selector === null || matchesSelector(candidate.selector, server.labels)));
+    return { ignore: rule?.ignore ?? false, shutdownMs: rule?.shutdownMs ?? acpiShutdownMs };
+  };
   function renderAction(action: ActionRecord): Json {
     const span = Math.max(1, action.dueMs - action.startedMs);
     return {
@@ -1043,6 +1087,7 @@ export async function startFakeHetzner(options: FakeHetznerOptions = {}, port = 
         };
       }),
       placementGroup,
+      acpiOffAtMs: null,
       rootPassword:
         keyIds.length > 0
           ? null
@@ -1097,16 +1142,27 @@ export async function startFakeHetzner(options: FakeHetznerOptions = {}, port = 
     const power: Record<string, { command: string; status: ServerStatus }> = {
       poweroff: { command: "stop_server", status: "off" },
       poweron: { command: "start_server", status: "running" },
-      shutdown: { command: "shutdown_server", status: "off" },
     };
     const change = power[verb];
-    if (!change && verb !== "create_image") throw notFound("action");
+    if (!change && verb !== "create_image" && verb !== "shutdown") throw notFound("action");
     if (request.method !== "POST") throw apiError("method_not_allowed", "method not allowed");
     if (server.status === "deleting" || busy("server", server.id)) throw apiError("locked", "server is locked: another action is running");
     if (change) {
       const action = startAction(context, change.command, [{ id: server.id, type: "server" }], {
         onSuccess: () => {
-          if (servers.has(server.id)) server.status = change.status;
+          if (!servers.has(server.id)) return;
+          server.status = change.status;
+          server.acpiOffAtMs = null;
+        },
+      });
+      return { status: 201, body: { action: renderAction(action) } };
+    }
+    if (verb === "shutdown") {
+      // The action is the signal; the guest decides whether and when the server goes off.
+      const action = startAction(context, "shutdown_server", [{ id: server.id, type: "server" }], {
+        onSuccess: () => {
+          const answer = acpiAnswer(server);
+          if (servers.has(server.id) && server.status === "running" && !answer.ignore) server.acpiOffAtMs = now() + answer.shutdownMs;
         },
       });
       return { status: 201, body: { action: renderAction(action) } };
@@ -1751,13 +1807,19 @@ export async function startFakeHetzner(options: FakeHetznerOptions = {}, port = 
         }
         const createdMs = typeof body.created === "string" ? Date.parse(body.created) : now();
         if (Number.isNaN(createdMs)) return controlError("created must be an ISO 8601 time");
+        if (body.status !== undefined && body.status !== "available" && body.status !== "creating") return controlError("status must be available or creating");
+        if (body.availableAfterSeconds !== undefined && !(typeof body.availableAfterSeconds === "number" && body.availableAfterSeconds >= 0)) {
+          return controlError("availableAfterSeconds must be a number >= 0");
+        }
+        const creating = body.status === "creating";
         const image: ImageRecord = {
           id: counters.image++,
           type: body.type === "backup" ? "backup" : "snapshot",
-          status: "available",
+          status: creating ? "creating" : "available",
+          availableAtMs: creating && typeof body.availableAfterSeconds === "number" ? now() + body.availableAfterSeconds * 1000 : null,
           name: null,
           description: body.description,
-          image_size: typeof body.image_size === "number" ? body.image_size : 1.2,
+          image_size: creating ? null : typeof body.image_size === "number" ? body.image_size : 1.2,
           disk_size: typeof body.disk_size === "number" ? body.disk_size : 40,
           createdMs,
           created_from: isRecord(body.created_from) && isId(body.created_from.id) ? { id: body.created_from.id, name: String(body.created_from.name ?? "") } : null,
@@ -1771,6 +1833,33 @@ export async function startFakeHetzner(options: FakeHetznerOptions = {}, port = 
         };
         images.set(image.id, image);
         return { status: 201, body: { image: renderImage(image) } };
+      }
+      case "/__fake/acpi": {
+        if (method === "DELETE") {
+          acpiRules.splice(0, acpiRules.length);
+          return { status: 204 };
+        }
+        if (method === "GET") {
+          return { status: 200, body: acpiRules.map((rule) => ({ id: rule.id, name: rule.name?.source ?? null, label_selector: rule.selector, ignore: rule.ignore, shutdownSeconds: rule.shutdownMs === null ? null : rule.shutdownMs / 1000 })) };
+        }
+        if (method !== "POST") return controlError("GET, POST or DELETE");
+        let name: RegExp | null;
+        try {
+          name = typeof body.name === "string" ? new RegExp(body.name) : null;
+          if (typeof body.label_selector === "string") parseSelector(body.label_selector);
+        } catch (error) {
+          return controlError(error instanceof Error ? error.message : "invalid name or label_selector");
+        }
+        if (body.shutdownSeconds !== undefined && !(typeof body.shutdownSeconds === "number" && body.shutdownSeconds >= 0)) return controlError("shutdownSeconds must be a number >= 0");
+        const rule: AcpiRule = {
+          id: acpiRules.reduce((max, existing) => Math.max(max, existing.id), 0) + 1,
+          name,
+          selector: typeof body.label_selector === "string" ? body.label_selector : null,
+          ignore: body.ignore === true,
+          shutdownMs: typeof body.shutdownSeconds === "number" ? body.shutdownSeconds * 1000 : null,
+        };
+        acpiRules.push(rule);
+        return { status: 201, body: { id: rule.id } };
       }
       case "/__fake/requests": {
         let pattern: RegExp | null = null;
