@@ -5,51 +5,20 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { consumeVectorizeBatch } from "../queues/vectorize-consumer";
-import { OfflineEmbedder } from "../workers/vectorize/offline-embedder";
 import { ProviderRateLimited } from "../workers/vectorize/provider-errors";
 import { QdrantApiError } from "../workers/vectorize/qdrant-api";
 import { collectionName, QdrantVectorStore, supportsServerBm25 } from "../workers/vectorize/qdrant-vector-store";
-import { chunkId } from "../workers/vectorize/chunk-id";
-import type { IndexedChunk } from "../workers/vectorize/vector-store";
 import { fetchWith } from "./support/faults";
+import { embeddedChunk as chunk, embedder, fakeQdrantRequests as requestsOf, queryStore, uniquePrefix as unique } from "./support/qdrant";
 import { runBatch } from "./support/queue";
 
 afterEach(() => vi.restoreAllMocks());
 
-const embedder = new OfflineEmbedder();
-type FakeRequest = { method: string; path: string; query: Record<string, string>; body: unknown };
-
-const unique = (label: string) => `${label}-${crypto.randomUUID().slice(0, 8)}`;
-const requestsOf = async (url: string, collection: string): Promise<FakeRequest[]> =>
-  (await fetch(`${url}/__fake/requests?collection=${encodeURIComponent(collection)}`)).json();
 const forget = (url: string, collection: string) => fetch(`${url}/__fake/requests?collection=${encodeURIComponent(collection)}`, { method: "DELETE" });
 
 function store(prefix: string, url = env.FAKE_QDRANT_URL, apiKey: string = env.FAKE_QDRANT_API_KEY) {
   return new QdrantVectorStore({ url, apiKey, collection: prefix });
 }
-
-async function chunk(documentId: string, text: string, extra: Partial<IndexedChunk> = {}): Promise<IndexedChunk> {
-  const [vector] = await embedder.embed([text]);
-  return {
-    id: await chunkId(documentId, extra.chunkIndex ?? 0),
-    documentId,
-    chunkIndex: 0,
-    text,
-    vector: vector!,
-    source: "guesty",
-    entityType: "reservation",
-    room: null,
-    title: documentId,
-    url: null,
-    occurredAt: 1_780_000_000_000,
-    ...extra,
-  };
-}
-
-const query = async (target: QdrantVectorStore, text: string, k = 5) => {
-  const [vector] = await embedder.embed([text]);
-  return target.query({ model: embedder.model, vector: vector!, text, k });
-};
 
 describe("the Qdrant store", () => {
   it("names one collection per model, in the characters Qdrant allows", () => {
@@ -57,13 +26,8 @@ describe("the Qdrant store", () => {
       "edge-ops__openai-compatible-api-openai-com-text-embedding-3-small-512",
     );
     expect(collectionName("edge-ops", "x".repeat(300))).toHaveLength(110 + 1 + 8);
-    expect([supportsServerBm25("1.15.2"), supportsServerBm25("1.16.0"), supportsServerBm25("1.15.1"), supportsServerBm25("1.9.9"), supportsServerBm25(null)]).toEqual([
-      true,
-      true,
-      false,
-      false,
-      false,
-    ]);
+    // 1.15.2 has the BM25 model but starts its inference service only with inference.address set.
+    expect(["1.15.3", "1.16.0", "2.0.0", "1.15.2", "1.15.1", "1.9.9", "", null].map(supportsServerBm25)).toEqual([true, true, true, false, false, false, false, false]);
   });
 
   it("creates its collection once (cosine dense vector, BM25 sparse vector, payload indexes), then costs two waiting calls per batch", async () => {
@@ -99,7 +63,7 @@ describe("the Qdrant store", () => {
       `PUT /collections/${name}/points`,
       `POST /collections/${name}/points/delete`,
     ]);
-    expect((await query(target, "Baixa studio Ahmed"))[0]?.documentId).toBe("reservation:b");
+    expect((await queryStore(target, "Baixa studio Ahmed"))[0]?.documentId).toBe("reservation:b");
   });
 
   it("searches hybrid: dense and server-side BM25 prefetches fused by RRF, with the filter in both", async () => {
@@ -129,7 +93,7 @@ describe("the Qdrant store", () => {
     const target = store(prefix, env.FAKE_QDRANT_OLD_URL);
     const name = collectionName(prefix, embedder.model);
     await target.replaceDocuments(embedder.model, [{ documentId: "reservation:old", chunks: [await chunk("reservation:old", "Priya Nair inquiry for Sintra Garden House")] }]);
-    expect((await query(target, "Priya Nair Sintra"))[0]?.documentId).toBe("reservation:old");
+    expect((await queryStore(target, "Priya Nair Sintra"))[0]?.documentId).toBe("reservation:old");
     const requests = await requestsOf(env.FAKE_QDRANT_OLD_URL, name);
     expect(requests.find((request) => request.method === "PUT" && request.path === `/collections/${name}`)?.body).toEqual({ vectors: { dense: { size: 512, distance: "Cosine" } } });
     const search = requests.find((request) => request.path.endsWith("/points/query"))?.body as Record<string, unknown>;
@@ -141,7 +105,7 @@ describe("the Qdrant store", () => {
     const prefix = unique("faults");
     const target = store(prefix);
     const name = collectionName(prefix, embedder.model);
-    expect(await query(target, "anything")).toEqual([]);
+    expect(await queryStore(target, "anything")).toEqual([]);
     await fetch(`${env.FAKE_QDRANT_URL}/__fake/faults`, { method: "POST", body: JSON.stringify({ collection: name, status: 429, retryAfter: 42, count: 1 }) });
     const docs = [{ documentId: "reservation:f", chunks: [await chunk("reservation:f", "x")] }];
     await expect(target.replaceDocuments(embedder.model, docs)).rejects.toEqual(new ProviderRateLimited("qdrant", 42));

@@ -8,14 +8,22 @@ import { startFakeQdrant } from "./fakes/qdrant.ts";
 const API_KEY = "fake-qdrant-test-key";
 let fake: RunningFake;
 let noInference: RunningFake;
+let withAddress: RunningFake;
+let emptyAddress: RunningFake;
 
 beforeAll(async () => {
   fake = await startFakeQdrant({ apiKey: API_KEY });
-  noInference = await startFakeQdrant({ serverBm25: false, version: "1.16.0" });
+  // 1.15.2 starts its inference service only with `inference.address` set.
+  noInference = await startFakeQdrant({ version: "1.15.2" });
+  withAddress = await startFakeQdrant({ version: "1.15.2", inferenceAddress: "http://inference.internal:2114/api/v1/infer" });
+  // From 1.15.3 it always starts, unless the address is set and empty.
+  emptyAddress = await startFakeQdrant({ version: "1.16.0", inferenceAddress: "" });
 });
 afterAll(async () => {
   await fake.close();
   await noInference.close();
+  await withAddress.close();
+  await emptyAddress.close();
 });
 
 type Reply = { status: number; headers: Headers; text: string; json: any };
@@ -73,7 +81,7 @@ describe("root and authentication", () => {
     const reply = await call("GET", "/");
     expect(reply.status).toBe(200);
     expect(reply.json).toEqual({ title: "qdrant - vector search engine", version: "1.15.4", commit: expect.stringMatching(/^[0-9a-f]{40}$/) });
-    const other = await call("GET", "/", undefined, {}, noInference.url);
+    const other = await call("GET", "/", undefined, {}, emptyAddress.url);
     expect(other.json.version).toBe("1.16.0");
   });
 
@@ -391,20 +399,43 @@ describe("fake controls", () => {
   });
 });
 
-describe("without server-side BM25", () => {
-  it("rejects inference objects but takes explicit sparse vectors", async () => {
+describe("without the inference service", () => {
+  const notInitialized =
+    "Service internal error: InferenceService is not initialized. Please check if it was properly configured and initialized during startup.";
+
+  it("answers 500 to inference objects on 1.15.2 without inference.address, writes nothing, and takes explicit sparse vectors", async () => {
     const name = uniqueName("nobm25");
     const base = noInference.url;
     expectOk(await call("PUT", `/collections/${name}`, { vectors: { dense: { size: 2, distance: "Dot" } }, sparse_vectors: { text: { modifier: "idf" } } }, {}, base));
     expectError(
-      await call("PUT", `/collections/${name}/points?wait=true`, { points: [{ id: 1, vector: { dense: [1, 0], text: bm25("hello") } }] }, {}, base),
-      400,
-      /^Wrong input: InferenceService is not initialized/,
+      await call("PUT", `/collections/${name}/points?wait=true`, { points: [{ id: 2, vector: { dense: [1, 0], text: bm25("hello") } }] }, {}, base),
+      500,
+      notInitialized,
     );
+    expect(expectOk(await call("POST", `/collections/${name}/points/count`, {}, {}, base))).toEqual({ count: 0 });
     expectOk(await call("PUT", `/collections/${name}/points?wait=true`, { points: [{ id: 1, vector: { dense: [1, 0], text: { indices: [5, 9], values: [0.5, 1] } } }] }, {}, base));
-    expectError(await call("POST", `/collections/${name}/points/query`, { query: bm25("hello"), using: "text" }, {}, base), 400, /^Wrong input: InferenceService/);
+    // A point may leave a named vector out.
+    expectOk(await call("PUT", `/collections/${name}/points?wait=true`, { points: [{ id: 3, vector: { dense: [0, 1] } }] }, {}, base));
+    expectError(await call("POST", `/collections/${name}/points/query`, { query: bm25("hello"), using: "text" }, {}, base), 500, notInitialized);
+    expectError(
+      await call("POST", `/collections/${name}/points/query`, { prefetch: [{ query: [1, 0], using: "dense" }, { query: bm25("hello"), using: "text" }], query: { fusion: "rrf" } }, {}, base),
+      500,
+      notInitialized,
+    );
     const result = expectOk(await call("POST", `/collections/${name}/points/query`, { query: { indices: [9], values: [2] }, using: "text" }, {}, base));
-    expect(result.points).toHaveLength(1);
-    expect(result.points[0].id).toBe(1);
+    expect(result.points.map((point: { id: number }) => point.id)).toEqual([1]);
+  });
+
+  it("runs BM25 on 1.15.2 with inference.address set, and fails from 1.15.3 on when the address is set but empty", async () => {
+    for (const [base, works] of [
+      [withAddress.url, true],
+      [emptyAddress.url, false],
+    ] as const) {
+      const name = uniqueName("address");
+      expectOk(await call("PUT", `/collections/${name}`, { vectors: { dense: { size: 2, distance: "Dot" } }, sparse_vectors: { bm25: { modifier: "idf" } } }, {}, base));
+      const reply = await call("PUT", `/collections/${name}/points?wait=true`, { points: [{ id: 1, vector: { dense: [1, 0], bm25: bm25("hello") } }] }, {}, base);
+      if (works) expectOk(reply);
+      else expectError(reply, 500, notInitialized);
+    }
   });
 });

@@ -46,6 +46,18 @@ export type QdrantSettings = { url: string; apiKey: string | null };
 /** Qdrant filter JSON (must / should / must_not of conditions). */
 export type QdrantFilter = { must?: unknown[]; should?: unknown[]; must_not?: unknown[] };
 
+/**
+ * Qdrant's answer to an inference object (`{"text","model":"qdrant/bm25"}`) when its inference
+ * service did not start: 500 `Service internal error: InferenceService is not initialized. ...`
+ * (`StorageError::ServiceError`, src/common/inference/infer_processing.rs). Up to 1.15.2 the
+ * service starts only with `inference.address` configured; from 1.15.3 always, unless the address
+ * is set but empty (then its init fails the same way). Checked against qdrant/qdrant v1.15.2,
+ * v1.15.3 and v1.16.0 sources, 2026-12-06.
+ */
+export function isInferenceUnavailable(error: unknown): boolean {
+  return error instanceof QdrantApiError && error.status === 500 && error.detail.includes("InferenceService is not initialized");
+}
+
 export class QdrantApi {
   constructor(private readonly settings: QdrantSettings) {}
 

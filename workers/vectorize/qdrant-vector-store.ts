@@ -5,16 +5,32 @@
 // itself (server-side BM25 inference, where the server has it) and payload indexes on what
 // searches filter by. A batch costs two calls (upsert, then delete what the documents no longer
 // have), both with `wait=true`, so an acknowledged batch is searchable.
+//
+// A server that answers "InferenceService is not initialized" although its version says BM25
+// (a 1.15.3+ started with an empty `inference.address`, a version string we misread) is used
+// dense-only from then on: upserts leave the `bm25` vector out (a point may lack a named vector)
+// and searches use the dense vector alone, even in collections that have the `bm25` vector.
+// One alert says so. That knowledge lives in this isolate only: another isolate (and this one
+// after a restart) tries BM25 once more and falls back the same way, with its own alert line.
+// Points written meanwhile have no BM25 vector until they are re-vectorized.
 import { z } from "zod";
+import { logError } from "../log";
 import { fnv1a } from "./offline-embedder";
-import { QdrantApi, type QdrantCollection, type QdrantFilter } from "./qdrant-api";
-import type { DocumentChunks, SearchFilter, SearchHit, SearchQuery, VectorStore } from "./vector-store";
+import { isInferenceUnavailable, QdrantApi, type QdrantCollection, type QdrantFilter, type ScoredPoint } from "./qdrant-api";
+import type { DocumentChunks, IndexedChunk, SearchFilter, SearchHit, SearchQuery, VectorStore } from "./vector-store";
 
 const DENSE = "dense";
 const BM25 = "bm25";
 const BM25_MODEL = "qdrant/bm25";
-/** Server-side BM25 inference (`{"text","model":"qdrant/bm25"}` in place of a sparse vector). */
-export const SERVER_BM25_SINCE = [1, 15, 2] as const;
+/**
+ * Server-side BM25 inference (`{"text","model":"qdrant/bm25"}` in place of a sparse vector)
+ * without configuring an inference service. The local BM25 model ships in 1.15.2, but 1.15.2
+ * starts its inference service only when `inference.address` is set, so there every request
+ * carrying the object answers 500. "Always load InferenceService" (qdrant/qdrant#7050, commit
+ * 6ae07f0, 2025-08-13) is first in v1.15.3 (tagged 2025-08-14), not in v1.15.2 (2025-08-11):
+ * checked in qdrant/qdrant's git history and src/main.rs at both tags, 2026-12-06.
+ */
+export const SERVER_BM25_SINCE = [1, 15, 3] as const;
 /** How many candidates each half contributes to the fusion, per result asked for. */
 const CANDIDATES_PER_RESULT = 4;
 /** Points per upsert request: a queue batch of 100 documents fits in one. */
@@ -75,6 +91,10 @@ function qdrantFilter(filter: SearchFilter = {}): QdrantFilter | undefined {
 
 /** What this isolate knows of each collection: created, and whether it has the BM25 vector. */
 const collections = new Map<string, Promise<{ hybrid: boolean } | null>>();
+/** Per server URL, in this isolate: whether its version has server-side BM25. */
+const versionHasBm25 = new Map<string, Promise<boolean>>();
+/** Servers (URLs) that answered "InferenceService is not initialized": dense-only in this isolate. */
+const withoutInference = new Set<string>();
 
 export class QdrantVectorStore implements VectorStore {
   private readonly api: QdrantApi;
@@ -88,6 +108,32 @@ export class QdrantVectorStore implements VectorStore {
 
   private key(name: string) {
     return `${this.settings.url}#${name}`;
+  }
+
+  /** Whether the server's version has server-side BM25; asked once per isolate. */
+  private versionHasBm25(): Promise<boolean> {
+    const known = versionHasBm25.get(this.settings.url);
+    if (known) return known;
+    const asked = this.api.version().then(supportsServerBm25);
+    versionHasBm25.set(this.settings.url, asked);
+    asked.catch(() => versionHasBm25.delete(this.settings.url));
+    return asked;
+  }
+
+  /** Whether to send BM25 inference objects for a collection that has (`hybrid`) the vector. */
+  private async useBm25(hybrid: boolean): Promise<boolean> {
+    return hybrid && !withoutInference.has(this.settings.url) && (await this.versionHasBm25());
+  }
+
+  /** Dense-only for this server from now on, in this isolate; the first time, one alert. */
+  private fallBackToDense(): void {
+    if (withoutInference.has(this.settings.url)) return;
+    withoutInference.add(this.settings.url);
+    logError("qdrant cannot run server-side BM25 (InferenceService is not initialized): indexing and searching dense-only in this isolate", {
+      variable: "QDRANT_URL",
+      fix: "Qdrant 1.15.3 or later with inference.address unset, or a non-empty inference.address",
+      alert: true,
+    });
   }
 
   private static describe(info: QdrantCollection): { hybrid: boolean } {
@@ -124,7 +170,8 @@ export class QdrantVectorStore implements VectorStore {
   private async create(name: string, dimensions: number): Promise<{ hybrid: boolean }> {
     const info = await this.api.getCollection(name);
     if (info) return QdrantVectorStore.describe(info);
-    const hybrid = supportsServerBm25(await this.api.version());
+    // By version only (not by a fallback of this isolate), so a server fixed later gets BM25.
+    const hybrid = await this.versionHasBm25();
     await this.api.createCollection(name, {
       vectors: { [DENSE]: { size: dimensions, distance: "Cosine" } },
       ...(hybrid ? { sparse_vectors: { [BM25]: { modifier: "idf" } } } : {}),
@@ -142,24 +189,16 @@ export class QdrantVectorStore implements VectorStore {
     if (chunks.length > 0) {
       const { hybrid } = await this.ensure(name, chunks[0]!.vector.length);
       for (let start = 0; start < chunks.length; start += POINTS_PER_REQUEST) {
-        await this.api.upsert(
-          name,
-          chunks.slice(start, start + POINTS_PER_REQUEST).map((chunk) => ({
-            id: chunk.id,
-            vector: { [DENSE]: Array.from(chunk.vector), ...(hybrid ? { [BM25]: { text: chunk.text, model: BM25_MODEL } } : {}) },
-            payload: {
-              document_id: chunk.documentId,
-              chunk_index: chunk.chunkIndex,
-              text: chunk.text,
-              source: chunk.source,
-              entity_type: chunk.entityType,
-              room: chunk.room,
-              title: chunk.title,
-              url: chunk.url,
-              occurred_at: chunk.occurredAt,
-            },
-          })),
-        );
+        const slice = chunks.slice(start, start + POINTS_PER_REQUEST);
+        const withBm25 = await this.useBm25(hybrid);
+        try {
+          await this.api.upsert(name, QdrantVectorStore.points(slice, withBm25));
+        } catch (error) {
+          // Qdrant runs inference before it applies anything: nothing of this slice was written.
+          if (!withBm25 || !isInferenceUnavailable(error)) throw error;
+          this.fallBackToDense();
+          await this.api.upsert(name, QdrantVectorStore.points(slice, false));
+        }
       }
     }
     // What the documents no longer have: every other point of theirs (all of an emptied one's).
@@ -169,6 +208,25 @@ export class QdrantVectorStore implements VectorStore {
     });
   }
 
+  /** The points of `chunks`; the BM25 inference object only when the server runs it. */
+  private static points(chunks: readonly IndexedChunk[], withBm25: boolean) {
+    return chunks.map((chunk) => ({
+      id: chunk.id,
+      vector: { [DENSE]: Array.from(chunk.vector), ...(withBm25 ? { [BM25]: { text: chunk.text, model: BM25_MODEL } } : {}) },
+      payload: {
+        document_id: chunk.documentId,
+        chunk_index: chunk.chunkIndex,
+        text: chunk.text,
+        source: chunk.source,
+        entity_type: chunk.entityType,
+        room: chunk.room,
+        title: chunk.title,
+        url: chunk.url,
+        occurred_at: chunk.occurredAt,
+      },
+    }));
+  }
+
   async query(query: SearchQuery): Promise<SearchHit[]> {
     const name = collectionName(this.settings.collection, query.model);
     const collection = await this.existing(name);
@@ -176,14 +234,24 @@ export class QdrantVectorStore implements VectorStore {
     const filter = qdrantFilter(query.filter);
     const limit = Math.max(1, query.k);
     const dense = { query: Array.from(query.vector), using: DENSE, limit: limit * CANDIDATES_PER_RESULT, ...(filter ? { filter } : {}) };
-    const points = collection.hybrid && query.text.trim().length > 0
-      ? await this.api.query(name, {
+    const denseOnly = () => this.api.query(name, { ...dense, limit, with_payload: true });
+    let points: ScoredPoint[];
+    if (query.text.trim().length > 0 && (await this.useBm25(collection.hybrid))) {
+      try {
+        points = await this.api.query(name, {
           prefetch: [dense, { query: { text: query.text, model: BM25_MODEL }, using: BM25, limit: limit * CANDIDATES_PER_RESULT, ...(filter ? { filter } : {}) }],
           query: { fusion: "rrf" },
           limit,
           with_payload: true,
-        })
-      : await this.api.query(name, { ...dense, limit, with_payload: true });
+        });
+      } catch (error) {
+        if (!isInferenceUnavailable(error)) throw error;
+        this.fallBackToDense();
+        points = await denseOnly();
+      }
+    } else {
+      points = await denseOnly();
+    }
     return points.flatMap((point) => {
       const payload = payloadSchema.safeParse(point.payload);
       if (!payload.success) return [];

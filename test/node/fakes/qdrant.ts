@@ -41,7 +41,19 @@
 //   Qdrant's defaults k1 = 1.2, b = 0.75, avg_len = 256 (overridable with `options: {k, b,
 //   avg_len}`); a query weighs each distinct word 1. IDF comes from the collection, through the
 //   sparse vector's `modifier: "idf"`. Unlike Qdrant the fake does not stem words ("cookies" does
-//   not match "cookie"). With `serverBm25: false` inference objects answer 400.
+//   not match "cookie").
+// - Whether inference runs at all, as Qdrant's sources have it (checked against qdrant/qdrant
+//   v1.15.2, v1.15.3 and v1.16.0, src/main.rs and src/common/inference/{service,
+//   infer_processing}.rs, 2026-12-06): the inference service starts up to 1.15.2 only when
+//   `inference.address` is configured, from 1.15.3 ("Always load InferenceService", #7050)
+//   always, but (in each of those versions) its start fails when the address is set and empty.
+//   (The local BM25 model itself first ships in 1.15.2, src/common/inference/bm25.rs.) Without
+//   the service, every request carrying an inference object (upsert or query) answers 500 `{"status":
+//   {"error": "Service internal error: InferenceService is not initialized. Please check if it
+//   was properly configured and initialized during startup."}, "time": ...}` (a ServiceError,
+//   which Qdrant maps to 500) and applies nothing. `inferenceAddress` plays that setting
+//   (before 1.15.2, where BM25 was the remote service's, the fake stands in for that service);
+//   `serverBm25` overrides the outcome.
 // - Fusion `{fusion: "rrf"}` (and the `{rrf: {k?, weights?}}` form of later versions): Qdrant's
 //   formula, score = Σ over prefetches of 1 / (k + position), position counted from 0 within each
 //   prefetch result and k = 2 by default (Qdrant's DEFAULT_RRF_K; the paper's k = 60 with ranks
@@ -76,11 +88,33 @@ export type FakeQdrantOptions = {
   apiKey?: string;
   /** Reported by GET /; default "1.15.4". */
   version?: string;
-  /** Default true: accepts `{text, model: "qdrant/bm25"}` inference objects for sparse vectors. */
+  /** Qdrant's `inference.address` setting: unset by default; "" is set but empty. */
+  inferenceAddress?: string;
+  /**
+   * Whether the inference service started, so `{text, model: "qdrant/bm25"}` objects work;
+   * by default as `version` and `inferenceAddress` make it (see the header).
+   */
   serverBm25?: boolean;
 };
 
 const DEFAULT_VERSION = "1.15.4";
+/** The first version whose inference service starts without `inference.address`. */
+const INFERENCE_ALWAYS_SINCE = [1, 15, 3];
+const NOT_INITIALIZED =
+  "Service internal error: InferenceService is not initialized. Please check if it was properly configured and initialized during startup.";
+
+/** Whether Qdrant `version` (as "1.15.2") starts its inference service with this address setting. */
+function inferenceStarts(version: string, address: string | undefined): boolean {
+  if (address !== undefined) return address.length > 0;
+  const parts = version.split(".").map((part) => Number.parseInt(part, 10));
+  for (let i = 0; i < INFERENCE_ALWAYS_SINCE.length; i++) {
+    const part = parts[i] ?? 0;
+    const since = INFERENCE_ALWAYS_SINCE[i] ?? 0;
+    if (Number.isNaN(part)) return false;
+    if (part !== since) return part > since;
+  }
+  return true;
+}
 const FAKE_COMMIT = "fa4ce0b1a7e5f00dfa4ce0b1a7e5f00dfa4ce0b1";
 /** How long an update sent without `wait=true` stays invisible. */
 const UNSYNCED_DELAY_MS = 300;
@@ -471,7 +505,7 @@ const sparseToJson = (vector: SparseVector): { indices: number[]; values: number
 
 export async function startFakeQdrant(options: FakeQdrantOptions = {}, port = 0): Promise<RunningFake> {
   const version = options.version ?? DEFAULT_VERSION;
-  const serverBm25 = options.serverBm25 ?? true;
+  const serverBm25 = options.serverBm25 ?? inferenceStarts(version, options.inferenceAddress);
   const collections = new Map<string, Collection>();
   const faults: Fault[] = [];
   const requests: LoggedRequest[] = [];
@@ -509,9 +543,7 @@ export async function startFakeQdrant(options: FakeQdrantOptions = {}, port = 0)
   });
 
   function bm25(document: Record<string, unknown>, role: "document" | "query"): SparseVector {
-    if (!serverBm25) {
-      throw wrongInput("InferenceService is not initialized. Please check if it was properly configured and initialized during startup.");
-    }
+    if (!serverBm25) throw new QdrantError(500, NOT_INITIALIZED);
     if (typeof document.model !== "string" || typeof document.text !== "string") {
       throw formatError("an inference object needs a string `text` and a string `model`");
     }
