@@ -17,14 +17,17 @@ export function rocketChatApiFrom(values: {
 }
 
 export class RocketChatApiError extends Error {
+  /** Whole seconds Rocket.Chat asked us to wait (429), rounded up: it becomes a queue's `delaySeconds`. */
+  readonly retryAfterSeconds: number | null;
+
   constructor(
     readonly status: number,
     readonly code: string,
-    /** Seconds Rocket.Chat asked us to wait (429), when it said. */
-    readonly retryAfterSeconds: number | null = null,
+    retryAfterSeconds: number | null = null,
   ) {
     super(`rocket.chat answered ${status} ${code}`);
     this.name = "RocketChatApiError";
+    this.retryAfterSeconds = retryAfterSeconds === null ? null : Math.ceil(retryAfterSeconds);
   }
 }
 
@@ -40,7 +43,7 @@ export type RoomInfo = { id: string; name: string | null; type: string };
 const sentMessageSchema = z.object({ success: z.literal(true), message: z.object({ _id: z.string() }).loose() });
 const getMessageSchema = z.object({ success: z.literal(true), message: z.object({ _id: z.string() }).loose().nullable() });
 
-/** A message the bot posts: `_id` chosen by us, so posting it again is refused instead of doubled. */
+/** A message the bot posts, under an `_id` chosen by us so that a retry can look it up first. */
 export type OutgoingMessage = { _id: string; rid: string; tmid?: string; msg: string };
 
 /** Rocket.Chat's rate limiter says how long to wait in the error text or the reset header. */
@@ -72,7 +75,18 @@ export class RocketChatApi {
     return parsed.data;
   }
 
-  /** Posts `message` (chat.sendMessage). */
+  /**
+   * Posts `message` (chat.sendMessage). Rocket.Chat has no "already exists" answer: for an `_id`
+   * it already has, the server's sendMessage returns without inserting, and the endpoint then
+   * answers 400 `{"success":false,"error":"Cannot read properties of undefined (reading
+   * 'starred')"}` (no errorType) where it normalizes the result, 200 `{"success":true}` without
+   * a message on older servers, and a Mongo duplicate-key 400 when two inserts race. Whether a
+   * failed post is in the room is for `messageExists` to say. Checked against RocketChat/Rocket.Chat
+   * `apps/meteor/app/lib/server/functions/sendMessage.ts` (`messageAlreadyExists` → return, since
+   * PR #14945, July 2019), `app/api/server/v1/chat.ts` (`normalizeMessagesForUser([sent])`) and
+   * `app/api/server/ApiClass.ts` (any other error → `failure(e.message, e.error)`, 400), develop
+   * as stored on 2026-12-06.
+   */
   async sendMessage(message: OutgoingMessage): Promise<void> {
     await this.request("chat.sendMessage", sentMessageSchema, { method: "POST", body: JSON.stringify({ message }) });
   }
@@ -83,7 +97,10 @@ export class RocketChatApi {
       const found = await this.request(`chat.getMessage?msgId=${encodeURIComponent(messageId)}`, getMessageSchema);
       return found.message !== null;
     } catch (error) {
-      // Rocket.Chat answers 400 for an id it does not know.
+      // An unknown id answers 400 `{"success":false}` (`API.v1.failure()` when getSingleMessage
+      // finds nothing), a message in a room we cannot read 400 `error-not-allowed`: either way
+      // not ours to find. Checked against chat.ts `chat.getMessage` and
+      // `app/lib/server/methods/getSingleMessage.ts`, develop as stored on 2026-12-06.
       if (error instanceof RocketChatApiError && error.status === 400) return false;
       throw error;
     }

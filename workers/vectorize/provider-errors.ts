@@ -1,13 +1,22 @@
 // Failures of an embedder or vector store that tell the queue how long to wait.
 
-/** The provider said "too many requests" and, when it did, for how long (Retry-After). */
+/**
+ * The provider said "too many requests" and, when it did, for how long (Retry-After).
+ * `retryAfterSeconds` is whole seconds, rounded up: every reader hands it to a queue as
+ * `delaySeconds`, which Cloudflare Queues takes as an integer, and waiting a fraction longer
+ * than asked is always allowed.
+ */
 export class ProviderRateLimited extends Error {
+  readonly retryAfterSeconds: number | null;
+
   constructor(
     readonly provider: string,
-    readonly retryAfterSeconds: number | null,
+    retryAfterSeconds: number | null,
   ) {
-    super(`${provider} rate limited${retryAfterSeconds !== null ? `, retry after ${retryAfterSeconds} s` : ""}`);
+    const whole = retryAfterSeconds === null ? null : Math.ceil(retryAfterSeconds);
+    super(`${provider} rate limited${whole !== null ? `, retry after ${whole} s` : ""}`);
     this.name = "ProviderRateLimited";
+    this.retryAfterSeconds = whole;
   }
 }
 
@@ -19,10 +28,23 @@ export function requestedRetryDelay(error: unknown): number | null {
   return null;
 }
 
-/** Retry-After as seconds: delta-seconds or an HTTP date; null when absent or unreadable. */
+/** Seconds as APIs write them: digits with an optional fraction. */
+const DECIMAL_SECONDS = /^\d+(?:\.\d+)?$/;
+
+/**
+ * Retry-After in seconds, exactly as sent (fractions kept: `1.5` is 1.5 s); null when absent or
+ * unreadable. RFC 9110 allows delta-seconds or an HTTP date; some APIs send decimal seconds, so
+ * any numeric value is seconds and only a non-numeric one is read as a date. Callers that need
+ * whole seconds (a queue's `delaySeconds`) round up where they use it: ProviderRateLimited and
+ * RocketChatApiError do.
+ */
 export function parseRetryAfter(value: string | null, now = Date.now()): number | null {
-  if (!value) return null;
-  if (/^\d+$/.test(value.trim())) return Number(value.trim());
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? null : Math.max(0, Math.ceil((date - now) / 1000));
+  const trimmed = value?.trim();
+  if (!trimmed) return null;
+  if (DECIMAL_SECONDS.test(trimmed)) return Number(trimmed);
+  // Every HTTP-date form starts with a day name. Anything else ("-5", "1e3", "1,5") is unreadable:
+  // Date.parse would take some of it for a date in 2001.
+  if (!/^[A-Za-z]/.test(trimmed)) return null;
+  const date = Date.parse(trimmed);
+  return Number.isNaN(date) ? null : Math.max(0, (date - now) / 1000);
 }

@@ -4,8 +4,15 @@
 // `rooms.info` answering `{"room":{...},"success":true}`.
 //
 // `chat.sendMessage` takes `{"message":{"_id","rid","tmid"?,"msg"}}` and answers
-// `{"message":{...},"success":true}`; a second message with an `_id` already used answers 400
-// `error-duplicate-message`-style; `chat.getMessage?msgId=` answers the message or 400.
+// `{"message":{...},"success":true}`. A message with an `_id` already used is not stored again
+// and answers what Rocket.Chat answers: its sendMessage returns nothing for an existing `_id`, and
+// the endpoint's `normalizeMessagesForUser([undefined])` throws a TypeError that the API turns
+// into 400 `{"success":false,"error":"Cannot read properties of undefined (reading 'starred')"}`,
+// with no errorType (there is no "already exists" code). `chat.getMessage?msgId=` answers the
+// message, or 400 `{"success":false}` for an unknown id (`API.v1.failure()`). Checked against
+// RocketChat/Rocket.Chat develop as stored on 2026-12-06: apps/meteor/app/lib/server/functions/
+// sendMessage.ts, app/api/server/v1/chat.ts, app/api/server/ApiClass.ts,
+// app/lib/server/methods/getSingleMessage.ts.
 //
 // Tests drive it through /__fake/*: POST /__fake/rooms {id, name?, t, failures?: [{status,
 // retryAfter?}]} registers a room (failures are answered first, one per call, for rooms.info and
@@ -74,10 +81,9 @@ export async function startFakeRocketChat(port = 0): Promise<RunningFake> {
       if (failure) return failureResponse(failure);
       if (!rooms.has(message.rid)) return { status: 400, body: { success: false, error: "error-invalid-room", errorType: "error-invalid-room" } };
       const id = typeof message._id === "string" ? message._id : `fake${messages.size.toString().padStart(13, "0")}`;
-      if (messages.has(id)) {
-        return { status: 400, body: { success: false, error: "Message with that _id already exists [error-message-already-exists]", errorType: "error-message-already-exists" } };
-      }
+      // executeSendMessage checks the size before sendMessage looks the `_id` up.
       if (message.msg.length > 5000) return { status: 400, body: { success: false, error: "error-message-size-exceeded", errorType: "error-message-size-exceeded" } };
+      if (messages.has(id)) return { status: 400, body: { success: false, error: "Cannot read properties of undefined (reading 'starred')" } };
       const stored = {
         _id: id,
         rid: message.rid,
@@ -91,7 +97,7 @@ export async function startFakeRocketChat(port = 0): Promise<RunningFake> {
     }
     if (request.url.pathname === "/api/v1/chat.getMessage" && request.method === "GET") {
       const message = messages.get(request.url.searchParams.get("msgId") ?? "");
-      return message ? { status: 200, body: { message, success: true } } : { status: 400, body: { success: false, error: "error-not-allowed", errorType: "error-not-allowed" } };
+      return message ? { status: 200, body: { message, success: true } } : { status: 400, body: { success: false } };
     }
     return { status: 404, body: { success: false, error: "Not found" } };
   }

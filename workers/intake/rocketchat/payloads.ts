@@ -1,17 +1,29 @@
 // The bodies POST /webhooks/rocketchat takes. A message is what Rocket.Chat's outgoing
 // integration ("Message Sent", all messages) posts, field by field from its trigger handler:
-// `isEdited` marks an edit, `tmid` a reply in a thread, `bot` a bot's post. A deletion is what
-// our change-stream listener on the cluster sends, since outgoing integrations cannot.
-// `t` (a system message type) and `editedAt` only come from that listener.
+// `isEdited` marks an edit, `tmid` a reply in a thread, `bot` (a boolean or an object) a bot's
+// post. A deletion is what our change-stream listener on the cluster sends, since outgoing
+// integrations cannot. `t` (a system message type) and `editedAt` only come from that listener.
 import { z } from "zod";
 
 const id = z.string().min(1).max(64);
+
+/**
+ * Whether the post is a bot's, from Rocket.Chat's `bot`. The message document carries an object
+ * (`IMessage.bot?: Record<string, any>`, `{"i": "<integration id>"}` on posts by incoming
+ * integrations, outgoing-integration replies and SDK bots). The outgoing integration starts its
+ * body with `bot: false` and then sends `Boolean(message.bot)` on current servers, but the object
+ * as is on older ones (`data.bot = message.bot`). Both shapes, and `true`, mean a bot: parsed to
+ * `true`. Checked against RocketChat/Rocket.Chat `apps/meteor/app/integrations/server/lib/
+ * triggerHandler.ts` (develop) and earlier `triggerHandler.js` / `.ts` revisions, and
+ * `packages/core-typings/src/IMessage/IMessage.ts`, as stored on 2026-12-06.
+ */
+const botSchema = z.union([z.boolean(), z.object({}).loose()]).transform((bot) => bot !== false);
 
 export const chatMessagePayloadSchema = z
   .object({
     // Checked by the route, and not stored: the stored payload has none.
     token: z.string().optional(),
-    bot: z.boolean().optional(),
+    bot: botSchema.optional(),
     channel_id: id,
     channel_name: z.string().max(200).nullish(),
     message_id: id,
