@@ -24,6 +24,9 @@ export default defineConfig(async () => {
   const qdrant = await startFakeQdrant({ apiKey: qdrantApiKey });
   // A server from before server-side BM25: the store must fall back to dense-only search.
   const oldQdrant = await startFakeQdrant({ apiKey: qdrantApiKey, version: "1.14.1", serverBm25: false });
+  // 1.15.2 (BM25 only with inference.address set), and a 1.15.3 whose inference.address is set but empty.
+  const qdrant1152 = await startFakeQdrant({ apiKey: qdrantApiKey, version: "1.15.2" });
+  const qdrantNoInference = await startFakeQdrant({ apiKey: qdrantApiKey, version: "1.15.3", inferenceAddress: "" });
   const hetzner = await startFakeHetzner({ actionMs: 50 });
   const cloudflareApi = await startFakeCloudflareApi();
   const access = await startFakeAccess();
@@ -65,6 +68,8 @@ export default defineConfig(async () => {
                   FAKE_GROQ_API_KEY,
                   FAKE_QDRANT_URL: qdrant.url,
                   FAKE_QDRANT_OLD_URL: oldQdrant.url,
+                  FAKE_QDRANT_1152_URL: qdrant1152.url,
+                  FAKE_QDRANT_NO_INFERENCE_URL: qdrantNoInference.url,
                   FAKE_QDRANT_API_KEY: qdrantApiKey,
                   // Backups run against the Hetzner fake: the Durable Object reads its bindings.
                   HCLOUD_TOKEN: FAKE_HCLOUD_TOKEN,
@@ -83,6 +88,10 @@ export default defineConfig(async () => {
                   R2_SECRET_ACCESS_KEY: "test-r2-secret-access-key-0123456789",
                   PUBLIC_BASE_URL: "https://edge.example.test",
                   BACKUP_PATHS: "/srv/data,/etc/swarm",
+                  // Timed runs only where a test sets their schedule: a suite that happens to run
+                  // at 03:17 UTC must not start the daily backup from a tick.
+                  BACKUP_SCHEDULE: "off",
+                  RESTORE_TEST_SCHEDULE: "off",
                 },
                 // Deliver messages at once: a test waits for each event it sends.
                 queueConsumers: {

@@ -1,21 +1,21 @@
 // Consumer of the bot queue: questions not answered within the bot's budget. It answers each
 // (unless an earlier attempt already did) and posts the answer into the thread with
-// chat.sendMessage, under a message id derived from the question: a retry first checks whether
-// that message exists, and a "message already exists" is success, so an answer is never posted
-// twice. A message is acknowledged once its answer is in the thread.
+// chat.sendMessage, under a message id derived from the question: a retry first checks with
+// chat.getMessage whether that message exists, and a failed post counts as delivered only when
+// chat.getMessage then finds it, so an answer is never posted twice. A message is acknowledged
+// once its answer is in the thread.
 import { z } from "zod";
 import { answerQuestion } from "../workers/bot/answer";
 import { botConfig } from "../workers/bot/config";
 import { formatAnswer } from "../workers/bot/format";
 import { findQuery, markDelivered, recordAnswer, threadHistory } from "../workers/bot/queries";
-import { RocketChatApiError } from "../workers/chat/rocketchat-api";
+import { RocketChatApiError, type OutgoingMessage, type RocketChatApi } from "../workers/chat/rocketchat-api";
 import { openDatabase } from "../workers/db/client";
 import { GroqChat } from "../workers/llm/groq-chat";
 import { failureReason, logError, logInfo } from "../workers/log";
-import { vectorizeConfig } from "../workers/vectorize/config";
 import { requestedRetryDelay } from "../workers/vectorize/provider-errors";
 import { vectorizeProviders } from "../workers/vectorize/providers";
-import { retryDelaySeconds } from "./retry-delay";
+import { queueDelaySeconds, retryDelaySeconds } from "./retry-delay";
 
 const botMessageSchema = z.object({ queryId: z.uuid() });
 
@@ -41,19 +41,18 @@ export async function consumeBotBatch(batch: MessageBatch<unknown>, env: Env): P
         continue;
       }
       if (query.status === "pending") {
-        const vectorize = await vectorizeConfig.load(env);
         const started = Date.now();
         const result = await answerQuestion({
           db,
           providers: await vectorizeProviders(env, db),
-          groq: vectorize.groq ? new GroqChat(vectorize.groq) : null,
+          groq: config.groq ? new GroqChat(config.groq) : null,
           roomId: query.roomId,
           question: query.question,
           history: await threadHistory(db, query.threadId, query.createdAt),
           deadline: started + ANSWER_DEADLINE_MS,
         });
         if ("later" in result) {
-          message.retry({ delaySeconds: Math.max(result.delaySeconds, retryDelaySeconds(message.attempts)) });
+          message.retry({ delaySeconds: queueDelaySeconds(Math.max(result.delaySeconds, retryDelaySeconds(message.attempts))) });
           continue;
         }
         const text = formatAnswer(result, config.messageLimit);
@@ -61,21 +60,32 @@ export async function consumeBotBatch(batch: MessageBatch<unknown>, env: Env): P
         query = { ...query, answer: text };
       }
       const id = query.deliveryMessageId!;
+      // A retry may follow a post that reached the room but not our acknowledgement.
       const posted = message.attempts > 1 && (await config.api.messageExists(id));
-      if (!posted) {
-        try {
-          await config.api.sendMessage({ _id: id, rid: query.roomId, tmid: query.threadId, msg: query.answer ?? "" });
-        } catch (error) {
-          if (!(error instanceof RocketChatApiError && error.code === "error-message-already-exists")) throw error;
-        }
-      }
+      if (!posted) await postAnswer(config.api, { _id: id, rid: query.roomId, tmid: query.threadId, msg: query.answer ?? "" });
       await markDelivered(db, query.id);
       logInfo("bot answer delivered", { queryId: query.id, attempts: message.attempts });
       message.ack();
     } catch (error) {
-      const delaySeconds = (error instanceof RocketChatApiError ? error.retryAfterSeconds : requestedRetryDelay(error)) ?? retryDelaySeconds(message.attempts);
+      const delaySeconds = queueDelaySeconds((error instanceof RocketChatApiError ? error.retryAfterSeconds : requestedRetryDelay(error)) ?? retryDelaySeconds(message.attempts));
       logError("bot answer delivery failed", { queryId: parsed.data.queryId, attempts: message.attempts, delaySeconds, reason: failureReason(error), alert: message.attempts >= 3 });
       message.retry({ delaySeconds });
     }
+  }
+}
+
+/**
+ * Posts the answer once. Rocket.Chat answers no "already exists" for an `_id` it has (see
+ * RocketChatApi.sendMessage): it inserts nothing and fails in other ways, and a timed-out post
+ * may have landed. So after a failed post chat.getMessage decides; if the message is not there
+ * (or cannot be looked up) the post's own error goes back to the queue.
+ */
+async function postAnswer(api: RocketChatApi, answer: OutgoingMessage): Promise<void> {
+  try {
+    await api.sendMessage(answer);
+  } catch (error) {
+    // The rate limiter refused the post before it ran, and would refuse the lookup too.
+    if (error instanceof RocketChatApiError && error.status === 429) throw error;
+    if (!(await api.messageExists(answer._id).catch(() => false))) throw error;
   }
 }

@@ -3,12 +3,14 @@
 // once its document's vectors are written; on failure every message of the batch is retried
 // with exponential backoff, or after the delay a rate-limited provider asked for. After the
 // queue's last retry the message goes to the dead-letter queue, whose consumer records it.
+// A summarizer model Groq no longer serves fails nothing: the documents are indexed without
+// summaries (one alert, the summary backlog; workers/vectorize/summaries.ts).
 import { openDatabase, type Database } from "../workers/db/client";
 import { failureReason, logError, logInfo } from "../workers/log";
 import { requestedRetryDelay } from "../workers/vectorize/provider-errors";
 import { vectorizeProviders, type VectorizeProviders } from "../workers/vectorize/providers";
 import { vectorizeDocuments, type VectorizeStats } from "../workers/vectorize/vectorize-documents";
-import { retryDelaySeconds } from "./retry-delay";
+import { queueDelaySeconds, retryDelaySeconds } from "./retry-delay";
 import { vectorizeMessageSchema } from "./vectorize-message";
 
 
@@ -62,13 +64,14 @@ export async function vectorizeBatch(batch: MessageBatch<unknown>, db: Database,
       storeCalls: sum("storeCalls"),
       summarized: sum("summarized"),
       summaryCacheHits: sum("summaryCacheHits"),
+      summariesMissing: sum("summariesMissing"),
       model: providers.embedder.model,
       durationMs: Date.now() - started,
     });
   } catch (error) {
     const requested = requestedRetryDelay(error);
     for (const { message, documentId } of valid) {
-      const delaySeconds = requested ?? retryDelaySeconds(message.attempts);
+      const delaySeconds = queueDelaySeconds(requested ?? retryDelaySeconds(message.attempts));
       logError("vectorizing failed", { documentId, attempts: message.attempts, delaySeconds, reason: failureReason(error), alert: false });
       message.retry({ delaySeconds });
     }

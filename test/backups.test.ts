@@ -5,10 +5,9 @@ import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { BackupScheduler, backupScheduler } from "../durable-objects/backup-scheduler";
-import { CRONS } from "../workers/crons";
 import { adminFetch } from "./support/admin";
 import { row } from "./support/d1";
-import { cronWith, fetchWith } from "./support/faults";
+import { fetchWith, tickWith } from "./support/faults";
 
 afterEach(() => vi.restoreAllMocks());
 // Runs wait for Hetzner's (fake) actions, polled every second.
@@ -281,22 +280,34 @@ describe("the safety net and the cron triggers", () => {
       headers: { authorization: `Bearer ${env.HCLOUD_TOKEN}`, "content-type": "application/json" },
       body: JSON.stringify({ name: orphan, server_type: "cx23", image: images.images[0]!.id, labels: { role: "backup", run: "long-gone", expires: "1", "edge-ops-env": "dev" } }),
     });
-    await cronWith(CRONS.intakeSweep);
+    await tickWith();
     // Deleted: gone once Hetzner's delete action finishes.
     await vi.waitFor(async () => expect((await fakeServers("role=backup")).filter((server) => server.name === orphan)).toEqual([]), { timeout: 3000 });
     expect(errors.map((line) => JSON.parse(line))).toContainEqual(expect.objectContaining({ message: "orphan backup server deleted", name: orphan, alert: true }));
   });
 
-  it("starts the daily backup and the weekly restore test from their crons, calling back to PUBLIC_BASE_URL", async () => {
-    await cronWith(CRONS.restoreTestWeekly);
+  /** A schedule whose time is the minute before `tick` (UTC), so the tick at `tick` is the one to run it. */
+  const minuteBefore = (tick: number) => {
+    const due = new Date(tick - 60_000);
+    return `${due.getUTCMinutes()} ${due.getUTCHours()} * * *`;
+  };
+  const clearTimedState = () => env.DB.prepare("DELETE FROM cron_job_state WHERE name IN ('backup-daily', 'restore-test-weekly')").run();
+
+  it("starts the daily backup and the weekly restore test on the tick after their time, calling back to PUBLIC_BASE_URL", async () => {
+    await clearTimedState();
+    const tick = Date.now();
+    await tickWith({ RESTORE_TEST_SCHEDULE: minuteBefore(tick) }, tick);
     const latest = await row("SELECT id, kind, trigger, base_url FROM backup_runs ORDER BY created_at DESC LIMIT 1");
     expect(latest).toMatchObject({ kind: "restore-test", trigger: "cron", base_url: "https://edge.example.test" });
     const id = String(latest!.id);
-    // A run is active: the daily cron misses, and says so.
+    expect(await row("SELECT last_outcome, last_due_at FROM cron_job_state WHERE name = 'restore-test-weekly'")).toEqual({ last_outcome: "started", last_due_at: Math.floor(tick / 60_000) * 60_000 - 60_000 });
+    // A run is active: the daily backup's tick misses it, and says so.
     const errors: string[] = [];
     vi.spyOn(console, "error").mockImplementation((line: string) => void errors.push(line));
-    await cronWith(CRONS.backupDaily);
+    await tickWith({ BACKUP_SCHEDULE: minuteBefore(tick), RESTORE_TEST_SCHEDULE: minuteBefore(tick) }, tick);
     expect(errors.map((line) => JSON.parse(line))).toContainEqual(expect.objectContaining({ message: "scheduled backup run missed: another run is still active", alert: true }));
+    // The restore test's occurrence was claimed: the same tick again does not start a second one.
+    expect(await row("SELECT count(*) AS runs FROM backup_runs WHERE kind = 'restore-test' AND created_at >= ?", tick - 1000)).toEqual({ runs: 1 });
     await until(id, ["running"]);
     const [server] = await fakeServers(`run=${id}`);
     expect(runnerEnv(server!).url).toBe(`https://edge.example.test/backups/runs/${id}`);
@@ -304,5 +315,30 @@ describe("the safety net and the cron triggers", () => {
     await finish(id);
     expect(await runRow(id)).toMatchObject({ status: "done" });
     expect(await fakeServers(`run=${id}`)).toEqual([]);
+  });
+
+  it("never starts a daily backup late: a skipped tick is reported as missed, once, and nothing is created", async () => {
+    await clearTimedState();
+    const errors: string[] = [];
+    vi.spyOn(console, "error").mockImplementation((line: string) => void errors.push(line));
+    const schedule = { BACKUP_SCHEDULE: "17 3 * * *" };
+    const before = await row("SELECT count(*) AS runs FROM backup_runs");
+    // Ticks come at 03:10 and 03:15; the 03:20 tick never comes; the next ones are 03:25 and 03:30.
+    for (const time of ["03:10", "03:15", "03:25", "03:30"]) await tickWith(schedule, Date.parse(`2031-03-04T${time}:00Z`));
+    const missed = errors.map((line) => JSON.parse(line)).filter((entry) => String(entry.message).startsWith("scheduled backup run missed: no cron tick"));
+    expect(missed).toEqual([expect.objectContaining({ kind: "backup", dueAt: "2031-03-04T03:17:00.000Z", alert: true })]);
+    expect(await row("SELECT last_outcome, last_due_at FROM cron_job_state WHERE name = 'backup-daily'")).toEqual({ last_outcome: "missed", last_due_at: Date.parse("2031-03-04T03:17:00Z") });
+    expect(await row("SELECT count(*) AS runs FROM backup_runs")).toEqual(before);
+  });
+
+  it("does not report runs from before its first tick (a Worker deployed at noon) and starts none", async () => {
+    await clearTimedState();
+    const errors: string[] = [];
+    vi.spyOn(console, "error").mockImplementation((line: string) => void errors.push(line));
+    const before = await row("SELECT count(*) AS runs FROM backup_runs");
+    for (const time of ["12:00", "12:05"]) await tickWith({ BACKUP_SCHEDULE: "17 3 * * *" }, Date.parse(`2031-03-05T${time}:00Z`));
+    expect(errors.map((line) => JSON.parse(line)).filter((entry) => entry.alert === true)).toEqual([]);
+    expect(await row("SELECT count(*) AS runs FROM backup_runs")).toEqual(before);
+    expect(await row("SELECT last_outcome, last_tick_at FROM cron_job_state WHERE name = 'backup-daily'")).toEqual({ last_outcome: "none", last_tick_at: Date.parse("2031-03-05T12:05:00Z") });
   });
 });

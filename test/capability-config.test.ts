@@ -3,6 +3,7 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { defineCapability } from "../workers/config/capability";
 import worker from "../workers/index";
 import { aircallEvent, aircallRequestInit, ended } from "./support/aircall";
 import { row } from "./support/d1";
@@ -71,5 +72,28 @@ describe("malformed values", () => {
     expect((await call()).status).toBe(503);
     mutableEnv.GUESTY_WEBHOOK_SECRETS = env.GUESTY_WEBHOOK_SECRETS;
     expect((await call()).status).toBe(200);
+  });
+});
+
+describe("the Groq variables of two capabilities", () => {
+  it("a malformed GROQ_ANSWER_MODEL makes only the bot unconfigured; summaries keep their own GROQ_MODEL", async () => {
+    const response = await fetchWith({ GROQ_API_KEY: env.FAKE_GROQ_API_KEY, GROQ_ANSWER_MODEL: "m".repeat(201) } as Partial<Env>, "http://admin/healthz");
+    const { capabilities } = (await response.json()) as { capabilities: Record<string, unknown> };
+    expect(capabilities.rocketChatBot).toEqual({ configured: false, problems: [expect.stringMatching(/^GROQ_ANSWER_MODEL: /)] });
+    expect(capabilities.vectorization).toEqual({ configured: true });
+  });
+});
+
+describe("a capability's degradation hook", () => {
+  const capability = (degradation: () => Promise<string[]>) => defineCapability({ name: "hooked", variables: {}, build: () => ({}), degradation });
+
+  it("reports what the hook names, and nothing when the hook itself fails", async () => {
+    expect(await capability(async () => ["SOME_VARIABLE: it stopped answering"]).status(env)).toEqual({
+      configured: true,
+      degraded: true,
+      problems: ["SOME_VARIABLE: it stopped answering"],
+    });
+    expect(await capability(async () => []).status(env)).toEqual({ configured: true });
+    expect(await capability(() => Promise.reject(new Error("D1_ERROR: storage down"))).status(env)).toEqual({ configured: true });
   });
 });

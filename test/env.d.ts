@@ -10,6 +10,8 @@ declare namespace Cloudflare {
     FAKE_GROQ_API_KEY: string;
     FAKE_QDRANT_URL: string;
     FAKE_QDRANT_OLD_URL: string;
+    FAKE_QDRANT_1152_URL: string;
+    FAKE_QDRANT_NO_INFERENCE_URL: string;
     FAKE_QDRANT_API_KEY: string;
     FAKE_HETZNER_URL: string;
     FAKE_CLOUDFLARE_API_URL: string;

@@ -113,7 +113,7 @@ describe("choosing providers by configuration", () => {
       { ...env, AI: aiStandIn, EMBEDDINGS_URL: env.FAKE_EMBEDDINGS_URL, EMBEDDINGS_MODEL: "m1", QDRANT_URL: env.FAKE_QDRANT_URL, GROQ_API_KEY: env.FAKE_GROQ_API_KEY } as Env,
       db(),
     );
-    expect(describeProviders(configured)).toEqual({ embedder: expect.stringMatching(/^openai-compatible:.*\/m1$/), store: "qdrant", summarizer: "groq:llama-3.1-8b-instant" });
+    expect(describeProviders(configured)).toEqual({ embedder: expect.stringMatching(/^openai-compatible:.*\/m1$/), store: "qdrant", summarizer: "groq:openai/gpt-oss-20b" });
   });
 
   it("refuses a half-configured provider with 503 naming the variable, never falling back to another vector space", async () => {
@@ -155,7 +155,7 @@ describe("Groq summaries", () => {
 
     await runBatch("edge-ops-vectorize-dev", [{ documentId: "call:sum-1", force: true }], (batch) => consumeVectorizeBatch(batch, groqEnv));
     expect(await fakeRequests(env.FAKE_GROQ_URL, `match=${encodeURIComponent("flooded bathroom")}`)).toHaveLength(1);
-    expect(await row("SELECT model FROM document_summaries WHERE summary LIKE ?", "%flooded bathroom%")).toEqual({ model: "groq:llama-3.1-8b-instant" });
+    expect(await row("SELECT model FROM document_summaries WHERE summary LIKE ?", "%flooded bathroom%")).toEqual({ model: "groq:openai/gpt-oss-20b" });
   });
 
   it("waits for Groq's retry-after on a 429 and writes nothing", async () => {

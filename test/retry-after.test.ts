@@ -1,6 +1,7 @@
 // Retry-After as vendors send it: delta-seconds, decimal seconds (`1.5`) and HTTP dates, read
 // exactly by parseRetryAfter and rounded up to whole seconds only where a queue delay is made.
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { MAX_QUEUE_DELAY_SECONDS, queueDelaySeconds } from "../queues/retry-delay";
 import { RocketChatApi, RocketChatApiError } from "../workers/chat/rocketchat-api";
 import { parseRetryAfter, ProviderRateLimited, requestedRetryDelay } from "../workers/vectorize/provider-errors";
 
@@ -45,5 +46,12 @@ describe("whole seconds for the queues", () => {
     const error = await api.roomInfo("room1").catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(RocketChatApiError);
     expect(error).toMatchObject({ status: 429, code: "error-too-many-requests", retryAfterSeconds: 2 });
+  });
+
+  it("caps a queue delay at the day Cloudflare Queues accept, and never below zero", () => {
+    expect(queueDelaySeconds(1.5)).toBe(2);
+    expect(queueDelaySeconds(3 * 86_400)).toBe(MAX_QUEUE_DELAY_SECONDS);
+    expect(MAX_QUEUE_DELAY_SECONDS).toBe(86_400);
+    expect(queueDelaySeconds(-4)).toBe(0);
   });
 });

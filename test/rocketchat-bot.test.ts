@@ -244,7 +244,7 @@ describe("feedback and the record", () => {
       expect.objectContaining({
         question: "zzfeedback which error does the Porto boiler show?",
         mode: "groq",
-        model: "llama-3.1-8b-instant",
+        model: "openai/gpt-oss-120b",
         usage: { promptTokens: expect.any(Number), completionTokens: expect.any(Number) },
         timings: { retrievalMs: expect.any(Number), modelMs: expect.any(Number), totalMs: expect.any(Number) },
         feedback: "bad",

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { vectorizeBatch } from "../queues/vectorize-consumer";
 import worker from "../workers/index";
 import { openDatabase } from "../workers/db/client";
-import { CATCH_UP_CRON } from "../workers/vectorize/catch-up";
+import { CATCH_UP_SCHEDULE } from "../workers/vectorize/catch-up";
 import { D1VectorStore } from "../workers/vectorize/d1-vector-store";
 import type { Embedder } from "../workers/vectorize/embedder";
 import { OfflineEmbedder } from "../workers/vectorize/offline-embedder";
@@ -16,7 +16,7 @@ import type { VectorStore } from "../workers/vectorize/vector-store";
 import { adminFetch } from "./support/admin";
 import { accepted, aircallEvent, ended } from "./support/aircall";
 import { row } from "./support/d1";
-import { cronWith } from "./support/faults";
+import { tickTimeFor, tickWith } from "./support/faults";
 import { runBatch } from "./support/queue";
 import { postGuesty } from "./support/guesty";
 import { chatMessage, fakeRoom, postRocketChat, rocketChatId } from "./support/rocketchat";
@@ -276,7 +276,7 @@ describe("dead letters, catch-up and revectorize", () => {
     expect(letter).toMatchObject({ queue: "edge-ops-vectorize", body: { documentId: "task:dead-1" }, attempts: 6 });
 
     // The catch-up sweep does not loop on a dead-lettered document.
-    await cronWith(CATCH_UP_CRON);
+    await tickWith({}, tickTimeFor(CATCH_UP_SCHEDULE));
     expect(await row("SELECT enqueued_at FROM documents WHERE id = 'task:dead-1'")).toEqual({ enqueued_at: null });
 
     const replay = await adminFetch("/api/dlq/replay", { json: { ids: [letter!.id] } });
@@ -297,7 +297,7 @@ describe("dead letters, catch-up and revectorize", () => {
     await consume(["task:old-model"], countingProviders().providers);
     await env.DB.prepare("UPDATE documents SET indexed_model = 'retired-model-v0' WHERE id = 'task:old-model'").run();
 
-    await cronWith(CATCH_UP_CRON);
+    await tickWith({}, tickTimeFor(CATCH_UP_SCHEDULE));
     await waitIndexed(["task:lost-message"]);
     await vi.waitFor(async () => expect(await row("SELECT indexed_model FROM documents WHERE id = 'task:old-model'")).toEqual({ indexed_model: offline.model }));
     expect(await row("SELECT enqueued_at, indexed_hash FROM documents WHERE id = 'task:too-recent'")).toEqual({ enqueued_at: null, indexed_hash: null });

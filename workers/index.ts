@@ -1,11 +1,13 @@
 // Entry point: every way into the Worker is listed here, and each only dispatches.
 //   fetch     -> the Hono routes of every HTTP capability (workers/app.ts)
 //   queue     -> the consumer registered for the batch's queue name
-//   scheduled -> the jobs registered for the firing cron expression
+//   scheduled -> the cron dispatcher: the registered jobs due at this tick
 import { createApp } from "./app";
 import { logError } from "./log";
 import { queueConsumers, queueRole } from "./queue-consumers";
-import { scheduledJobs } from "./scheduled-jobs";
+import { cronJobs } from "./scheduled-jobs";
+import { CRONS } from "./crons";
+import { runTick } from "./scheduler/dispatch";
 
 const app = createApp();
 
@@ -27,9 +29,12 @@ export default {
   },
 
   async scheduled(controller, env, ctx) {
-    const jobs = scheduledJobs[controller.cron] ?? [];
-    if (jobs.length === 0) logError("no job for cron", { cron: controller.cron, alert: true });
-    for (const job of jobs) await job(controller, env, ctx);
+    // A trigger left over from an older wrangler.toml: the dispatcher's jobs run on the tick only.
+    if (controller.cron !== CRONS.tick) {
+      logError("no job for cron", { cron: controller.cron, alert: true });
+      return;
+    }
+    await runTick(cronJobs, env, ctx, controller.scheduledTime);
   },
 } satisfies ExportedHandler<Env>;
 

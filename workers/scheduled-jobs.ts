@@ -1,34 +1,41 @@
-// Jobs by cron expression. A capability with periodic work registers it here and lists the
-// same expression under [triggers] crons in wrangler.toml (a Node test checks that they agree).
-import { SWEEP_CRON, sweepReceivedEvents } from "./intake/sweep";
-import { CATCH_UP_CRON, catchUpStaleDocuments } from "./vectorize/catch-up";
-import { startScheduledRun, sweepBackups } from "./backups/scheduled";
-import { CRONS } from "./crons";
+// Every job the Worker's one cron trigger dispatches (workers/scheduler/dispatch.ts), with the
+// times it runs at. A capability with periodic work registers it here.
+import { backupSchedule, reportMissedRun, startScheduledRun, sweepBackups } from "./backups/scheduled";
+import { SWEEP_SCHEDULE, sweepReceivedEvents } from "./intake/sweep";
+import type { CronJob } from "./scheduler/dispatch";
+import { CATCH_UP_SCHEDULE, catchUpStaleDocuments } from "./vectorize/catch-up";
 
-export type ScheduledJob = (controller: ScheduledController, env: Env, ctx: ExecutionContext) => Promise<void>;
-
-export const scheduledJobs: Record<string, ScheduledJob[]> = {
-  [SWEEP_CRON]: [
-    async (controller, env) => {
-      await sweepReceivedEvents(env, controller.scheduledTime);
-    },
-    async (_controller, env) => {
-      await sweepBackups(env);
-    },
-  ],
-  [CRONS.backupDaily]: [
-    async (_controller, env) => {
-      await startScheduledRun(env, "backup");
-    },
-  ],
-  [CRONS.restoreTestWeekly]: [
-    async (_controller, env) => {
-      await startScheduledRun(env, "restore-test");
-    },
-  ],
-  [CATCH_UP_CRON]: [
-    async (controller, env) => {
-      await catchUpStaleDocuments(env, controller.scheduledTime);
-    },
-  ],
-};
+export const cronJobs: readonly CronJob[] = [
+  {
+    name: "intake-sweep",
+    timed: false,
+    schedule: () => SWEEP_SCHEDULE,
+    run: async ({ env, tickTime }) => void (await sweepReceivedEvents(env, tickTime)),
+  },
+  {
+    name: "backup-reaper",
+    timed: false,
+    schedule: () => "*/5 * * * *",
+    run: ({ env }) => sweepBackups(env),
+  },
+  {
+    name: "vectorize-catch-up",
+    timed: false,
+    schedule: () => CATCH_UP_SCHEDULE,
+    run: async ({ env, tickTime }) => void (await catchUpStaleDocuments(env, tickTime)),
+  },
+  {
+    name: "backup-daily",
+    timed: true,
+    schedule: (env) => backupSchedule(env, "backup"),
+    run: ({ env }) => startScheduledRun(env, "backup"),
+    missed: (env, dueAt) => reportMissedRun(env, "backup", dueAt),
+  },
+  {
+    name: "restore-test-weekly",
+    timed: true,
+    schedule: (env) => backupSchedule(env, "restore-test"),
+    run: ({ env }) => startScheduledRun(env, "restore-test"),
+    missed: (env, dueAt) => reportMissedRun(env, "restore-test", dueAt),
+  },
+];

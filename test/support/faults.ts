@@ -3,7 +3,8 @@
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import worker from "../../workers/index";
-import { SWEEP_CRON } from "../../workers/intake/sweep";
+import { CRONS } from "../../workers/crons";
+import { occurrenceAt } from "../../workers/scheduler/dispatch";
 
 export type SqlFault = (sql: string) => boolean;
 
@@ -103,15 +104,27 @@ export async function fetchWith(overrides: Partial<Env>, url: string, init?: Req
   return response;
 }
 
-/** Runs the jobs of `cron` as its trigger would at `scheduledTime`, with some bindings replaced. */
-export async function cronWith(cron: string, overrides: Partial<Env> = {}, scheduledTime = Date.now()): Promise<void> {
+/**
+ * Runs one tick of the Worker's cron trigger at `scheduledTime`, with some bindings replaced:
+ * every job due then runs. (The suites' BACKUP_SCHEDULE and RESTORE_TEST_SCHEDULE are "off", so
+ * a tick runs a timed backup only where a test sets its schedule.)
+ */
+export async function tickWith(overrides: Partial<Env> = {}, scheduledTime = Date.now()): Promise<void> {
   const ctx = createExecutionContext();
-  await worker.scheduled(createScheduledController({ cron, scheduledTime }), { ...env, ...overrides }, ctx);
+  await worker.scheduled(createScheduledController({ cron: CRONS.tick, scheduledTime }), { ...env, ...overrides }, ctx);
   await waitOnExecutionContext(ctx);
 }
 
-/** Runs the intake sweep as its cron trigger would at `scheduledTime`, with some bindings replaced. */
-export const sweepWith = (overrides: Partial<Env>, scheduledTime = Date.now()) => cronWith(SWEEP_CRON, overrides, scheduledTime);
+/** The latest minute at or before `near` whose tick runs a job scheduled at `schedule`. */
+export function tickTimeFor(schedule: string, near = Date.now()): number {
+  for (let minute = Math.floor(near / 60_000) * 60_000; minute > near - 8 * 86_400_000; minute -= 60_000) {
+    if (occurrenceAt(schedule, minute).due !== null) return minute;
+  }
+  throw new Error(`no tick within a week runs ${schedule}`);
+}
+
+/** Runs the intake sweep (it runs on every tick) at `scheduledTime`, with some bindings replaced. */
+export const sweepWith = (overrides: Partial<Env>, scheduledTime = Date.now()) => tickWith(overrides, scheduledTime);
 
 export const touches = (table: string, verb: "insert into" | "update") => (sql: string) =>
   sql.toLowerCase().startsWith(`${verb} "${table}"`);

@@ -6,6 +6,25 @@ import { defineCapability } from "../config/capability";
 import { commaList, secretString } from "../config/variables";
 import { rocketChatApiFrom } from "../chat/rocketchat-api";
 import { DEFAULT_HCLOUD_ENDPOINT } from "../hetzner/client";
+import { parseCron } from "../scheduler/cron-expression";
+
+export const DEFAULT_BACKUP_SCHEDULE = "17 3 * * *";
+export const DEFAULT_RESTORE_TEST_SCHEDULE = "47 4 * * 0";
+
+/** A cron expression (UTC) for a timed run, or "off" to switch the scheduled run off. */
+const schedule = z
+  .string()
+  .trim()
+  .refine((value) => {
+    if (value === "off") return true;
+    try {
+      parseCron(value);
+      return true;
+    } catch {
+      return false;
+    }
+  }, { error: 'must be a five-field cron expression (UTC), e.g. "17 3 * * *", or "off"' })
+  .transform((value) => (value === "off" ? null : value));
 
 const positiveInt = (max: number) => z.coerce.number().int().min(1).max(max);
 const httpUrl = z.url({ protocol: /^https?$/, error: "must be an http(s) URL" });
@@ -35,6 +54,9 @@ export const backupsConfig = defineCapability({
     BACKUP_DEADLINE_MINUTES: z.coerce.number().positive().max(24 * 60).optional(),
     /** restic's --host: fixed, or retention would never forget anything. */
     BACKUP_HOST: z.string().regex(/^[\w.-]{1,64}$/).optional(),
+    /** When the daily backup and the weekly restore test run (the Worker's one cron trigger dispatches them). */
+    BACKUP_SCHEDULE: schedule.optional(),
+    RESTORE_TEST_SCHEDULE: schedule.optional(),
     BACKUP_PATHS: commaList(z.string().startsWith("/")).optional(),
     BACKUP_MONGODB_URI: z.string().startsWith("mongodb").optional(),
     BACKUP_SEAWEEDFS_ENDPOINT: httpUrl.optional(),
@@ -69,6 +91,10 @@ export const backupsConfig = defineCapability({
       seaweedfs: values.BACKUP_SEAWEEDFS_ENDPOINT && values.BACKUP_SEAWEEDFS_BUCKET ? { endpoint: values.BACKUP_SEAWEEDFS_ENDPOINT, bucket: values.BACKUP_SEAWEEDFS_BUCKET } : null,
     },
     retention: { daily: 7, weekly: 4, monthly: 12 },
+    schedules: {
+      backup: values.BACKUP_SCHEDULE === undefined ? DEFAULT_BACKUP_SCHEDULE : values.BACKUP_SCHEDULE,
+      restoreTest: values.RESTORE_TEST_SCHEDULE === undefined ? DEFAULT_RESTORE_TEST_SCHEDULE : values.RESTORE_TEST_SCHEDULE,
+    },
     alertRoom: values.ROCKETCHAT_ALERT_ROOM ?? null,
     environment: values.EDGE_OPS_ENV ?? "dev",
     rocketChat: rocketChatApiFrom(values),

@@ -1,6 +1,7 @@
-// What the cron triggers ask of the backup scheduler: a daily backup, a weekly restore test, and
-// every few minutes the safety net (reap servers by label and age, resume a stuck run). An
-// installation without the backups capability configured skips them quietly.
+// What the cron dispatcher (workers/scheduler/dispatch.ts) asks of the backup scheduler: a daily
+// backup and a weekly restore test at BACKUP_SCHEDULE / RESTORE_TEST_SCHEDULE, and every few
+// minutes the safety net (reap servers by label and age, resume a stuck run). An installation
+// without the backups capability configured has no timed runs and skips the safety net.
 import { backupScheduler } from "../../durable-objects/backup-scheduler";
 import { CapabilityNotConfigured } from "../config/capability";
 import type { BackupKind } from "../db/schema";
@@ -25,6 +26,18 @@ export async function startScheduledRun(env: Env, kind: BackupKind): Promise<voi
   }
   const result = await backupScheduler(env).start({ kind, trigger: "cron", baseUrl: config.publicBaseUrl });
   if (!result.started) await backupAlert(config, "scheduled backup run missed: another run is still active", { kind, activeRunId: result.activeRunId });
+}
+
+/** The cron expression of a timed run; null when backups are not configured or the run is "off". */
+export async function backupSchedule(env: Env, kind: BackupKind): Promise<string | null> {
+  const config = await configured(env);
+  if (!config) return null;
+  return kind === "backup" ? config.schedules.backup : config.schedules.restoreTest;
+}
+
+/** No tick ran a timed occurrence: the run did not happen and will not start late. */
+export async function reportMissedRun(env: Env, kind: BackupKind, dueAt: number): Promise<void> {
+  await backupAlert(await configured(env), "scheduled backup run missed: no cron tick came within five minutes of its time", { kind, dueAt: new Date(dueAt).toISOString() });
 }
 
 export async function sweepBackups(env: Env): Promise<void> {

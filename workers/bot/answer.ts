@@ -2,19 +2,33 @@
 // Groq grounded in numbered context (or, without a Groq key, the best passages as they are).
 // Groq's faults follow one policy, inside a deadline: a 429 waits its retry-after when that
 // fits, else the answer is left for later; a 5xx or a timeout is retried once, then the answer
-// is an honest error. Never silence.
+// is an honest error. Never silence. A model Groq no longer serves (model_not_found /
+// model_decommissioned) is a configuration error: the answer is extractive and says the
+// language model is unavailable, one alert names GROQ_ANSWER_MODEL, and later questions do not
+// ask the model until PROBE_INTERVAL_MS has passed (workers/llm/model-outages.ts). A reply the
+// model did not finish (its completion budget ran out) is never passed on as the answer: the
+// answer is extractive and says so.
 import type { Database } from "../db/client";
-import { GroqApiError, type GroqChat } from "../llm/groq-chat";
+import { GroqApiError, GroqModelUnavailable, type GroqChat } from "../llm/groq-chat";
+import { ANSWER_MAX_COMPLETION_TOKENS } from "../llm/groq-models";
+import { clearModelOutage, modelOutage, reportModelUnavailable, skipModel } from "../llm/model-outages";
+import { logWarn } from "../log";
 import { searchIndex } from "../search/search";
 import { ProviderRateLimited } from "../vectorize/provider-errors";
 import type { VectorizeProviders } from "../vectorize/providers";
 import type { SearchHit } from "../vectorize/vector-store";
+import { answerModelRole } from "./config";
 import { citedNumbers, promptMessages, REFUSAL, type ContextItem, type Turn } from "./prompt";
 
 export type Source = { n: number; documentId: string; title: string; occurredAt: number | null; url: string | null };
 
+/** Why an answer is extractive: no model configured, the model unavailable, or its reply unfinished. */
+export type ExtractiveReason = "no-model" | "model-unavailable" | "model-incomplete";
+
 export type Answer = {
   mode: "groq" | "extractive" | "refusal" | "error";
+  /** Set on extractive answers. */
+  extractiveReason?: ExtractiveReason;
   body: string;
   sources: Source[];
   model: string | null;
@@ -72,18 +86,27 @@ export async function answerQuestion(input: AnswerInput): Promise<Answer | Later
   const retrievalMs = Date.now() - retrievalStarted;
   const base = { retrievalMs, promptTokens: null, completionTokens: null, modelMs: 0 };
 
-  if (!input.groq) {
+  /** The best passages as they are, numbered, with their sources. */
+  const extractive = (extractiveReason: ExtractiveReason, modelMs = 0): Answer => {
     const passages = items.slice(0, EXTRACTIVE_PASSAGES);
-    if (passages.length === 0) return { ...base, mode: "refusal", body: REFUSAL, sources: [], model: null };
+    if (passages.length === 0) return { ...base, modelMs, mode: "refusal", body: REFUSAL, sources: [], model: null };
     return {
       ...base,
+      modelMs,
       mode: "extractive",
+      extractiveReason,
       body: passages.map(({ n, hit }) => `**[${n}]** ${hit.text.split("\n").slice(1).join(" ").trim() || hit.text}`).join("\n\n"),
       sources: passages.map(({ n, hit }) => sourceOf(n, hit)),
       model: null,
     };
-  }
+  };
+
+  if (!input.groq) return extractive("no-model");
   if (items.length === 0) return { ...base, mode: "refusal", body: REFUSAL, sources: [], model: null };
+
+  const role = answerModelRole(input.groq.settings.model);
+  const outage = await modelOutage(input.db, role);
+  if (skipModel(outage, Date.now())) return extractive("model-unavailable");
 
   const messages = promptMessages(input.question, items, input.history);
   const modelStarted = Date.now();
@@ -92,7 +115,9 @@ export async function answerQuestion(input: AnswerInput): Promise<Answer | Later
     const remaining = input.deadline - Date.now();
     if (remaining < MIN_CALL_MS) return { later: true, delaySeconds: 0, reason: "deadline" };
     try {
-      const completion = await input.groq.complete(messages, { timeoutMs: remaining, maxTokens: 400 });
+      // The budget covers gpt-oss's reasoning as well as the answer (workers/llm/groq-models.ts).
+      const completion = await input.groq.complete(messages, { timeoutMs: remaining, maxTokens: ANSWER_MAX_COMPLETION_TOKENS });
+      if (outage) await clearModelOutage(input.db, role);
       const cited = citedNumbers(completion.text, items.length);
       const refused = cited.length === 0;
       return {
@@ -107,6 +132,16 @@ export async function answerQuestion(input: AnswerInput): Promise<Answer | Later
         modelMs: Date.now() - modelStarted,
       };
     } catch (error) {
+      if (error instanceof GroqModelUnavailable) {
+        await reportModelUnavailable(input.db, role, error.code, Date.now());
+        return extractive("model-unavailable", Date.now() - modelStarted);
+      }
+      if (error instanceof GroqApiError && (error.kind === "incomplete" || error.kind === "empty")) {
+        // Deterministic at temperature 0: asking again would spend the same budget the same way.
+        if (outage) await clearModelOutage(input.db, role);
+        logWarn("bot answer not finished", { model: role.model, kind: error.kind });
+        return extractive("model-incomplete", Date.now() - modelStarted);
+      }
       if (error instanceof ProviderRateLimited) {
         const waitMs = (error.retryAfterSeconds ?? 5) * 1000;
         if (Date.now() + waitMs + MIN_CALL_MS < input.deadline) {

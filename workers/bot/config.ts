@@ -2,6 +2,23 @@ import { z } from "zod";
 import { defineCapability } from "../config/capability";
 import { commaList, secretString } from "../config/variables";
 import { rocketChatApiFrom } from "../chat/rocketchat-api";
+import { openDatabase } from "../db/client";
+import { DEFAULT_GROQ_BASE_URL, groqVariables } from "../llm/groq-config";
+import { outageProblems, type ModelRole } from "../llm/model-outages";
+
+/**
+ * Answers: Groq's larger production model (the bot used GROQ_MODEL's llama-3.1-8b-instant,
+ * retired on 2026-08-16). Its own variable, so summaries can stay on the small model.
+ */
+export const DEFAULT_GROQ_ANSWER_MODEL = "openai/gpt-oss-120b";
+
+/** The answers' model, as the outage records, the alert and /healthz name it. */
+export const answerModelRole = (model: string): ModelRole => ({
+  variable: "GROQ_ANSWER_MODEL",
+  model,
+  capability: "rocket.chat bot",
+  withoutIt: "the bot answers extractively",
+});
 
 const trigger = z.string().regex(/^\S{1,32}$/, { error: "one word, at most 32 characters" });
 const positiveInt = (max: number) => z.coerce.number().int().min(1).max(max);
@@ -10,8 +27,10 @@ const positiveInt = (max: number) => z.coerce.number().int().min(1).max(max);
  * The Rocket.Chat bot: the outgoing integration's token (required), its trigger words, the time
  * it may take before answering later instead, and Rocket.Chat's message limit. Answering later
  * needs the REST credentials; without them the bot answers in the webhook's reply, waiting up to
- * its Rocket.Chat timeout. Groq comes from the vectorization settings (GROQ_*): without a key the
- * bot answers extractively.
+ * its Rocket.Chat timeout. Written answers come from Groq: the bot reads GROQ_API_KEY and
+ * GROQ_BASE_URL itself (the same values summaries use: one Groq account) and its own model,
+ * GROQ_ANSWER_MODEL, so it never loads the vectorization capability's configuration for them.
+ * Without a key the bot answers extractively.
  */
 export const botConfig = defineCapability({
   name: "rocket.chat bot",
@@ -25,6 +44,9 @@ export const botConfig = defineCapability({
     ROCKETCHAT_URL: z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }).optional(),
     ROCKETCHAT_USER_ID: z.string().min(1).optional(),
     ROCKETCHAT_AUTH_TOKEN: secretString(8).optional(),
+    GROQ_API_KEY: groqVariables.apiKey,
+    GROQ_ANSWER_MODEL: groqVariables.model,
+    GROQ_BASE_URL: groqVariables.baseUrl,
   },
   build: (values) => ({
     tokens: values.ROCKETCHAT_BOT_TOKEN,
@@ -33,7 +55,12 @@ export const botConfig = defineCapability({
     messageLimit: values.ROCKETCHAT_MESSAGE_LIMIT ?? 5000,
     botUserId: values.ROCKETCHAT_USER_ID ?? null,
     api: rocketChatApiFrom(values),
+    groq: values.GROQ_API_KEY
+      ? { apiKey: values.GROQ_API_KEY, model: values.GROQ_ANSWER_MODEL ?? DEFAULT_GROQ_ANSWER_MODEL, baseUrl: values.GROQ_BASE_URL ?? DEFAULT_GROQ_BASE_URL }
+      : null,
   }),
+  // An answer model Groq no longer serves: the bot answers extractively meanwhile.
+  degradation: async (config, env) => (config.groq ? outageProblems(openDatabase(env.DB), answerModelRole(config.groq.model)) : []),
 });
 
 export type BotConfig = Awaited<ReturnType<typeof botConfig.load>>;

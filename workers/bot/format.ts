@@ -1,9 +1,14 @@
 // An answer as a Rocket.Chat message: the answer (or passages), then the numbered sources with
 // title, date and link. The message fits Rocket.Chat's limit by trimming the answer's text,
 // never the list of sources.
-import type { Answer, Source } from "./answer";
+import type { Answer, ExtractiveReason, Source } from "./answer";
 
-const EXTRACTIVE_LABEL = "_Extractive answer: no language model is configured, so here are the most relevant records._";
+/** What an extractive answer says about why: truthful, and naming nothing secret (no variable, no key). */
+const EXTRACTIVE_LABELS: Record<ExtractiveReason, string> = {
+  "no-model": "_Extractive answer: no language model is configured, so here are the most relevant records._",
+  "model-unavailable": "_Extractive answer: the language model is unavailable right now, so here are the most relevant records._",
+  "model-incomplete": "_Extractive answer: the language model did not finish an answer, so here are the most relevant records._",
+};
 
 function sourceLine(source: Source): string {
   const date = source.occurredAt === null ? null : new Date(source.occurredAt).toISOString().slice(0, 10);
@@ -12,8 +17,8 @@ function sourceLine(source: Source): string {
   return `[${source.n}] ${[label, date].filter(Boolean).join(" · ")}`;
 }
 
-export function formatAnswer(answer: Pick<Answer, "mode" | "body" | "sources">, limit: number): string {
-  const head = answer.mode === "extractive" ? `${EXTRACTIVE_LABEL}\n\n` : "";
+export function formatAnswer(answer: Pick<Answer, "mode" | "body" | "sources" | "extractiveReason">, limit: number): string {
+  const head = answer.mode === "extractive" ? `${EXTRACTIVE_LABELS[answer.extractiveReason ?? "no-model"]}\n\n` : "";
   const sources = answer.sources.length > 0 ? `\n\n*Sources*\n${answer.sources.map(sourceLine).join("\n")}` : "";
   const room = limit - head.length - sources.length;
   const body = answer.body.length <= room ? answer.body : `${answer.body.slice(0, Math.max(0, room - 1)).trimEnd()}…`;

@@ -12,7 +12,7 @@ import { issueReason } from "../http/validation";
 import { chatMessagePayloadSchema } from "../intake/rocketchat/payloads";
 import { GroqChat } from "../llm/groq-chat";
 import { logInfo } from "../log";
-import { vectorizeConfig } from "../vectorize/config";
+import { queueDelaySeconds } from "../../queues/retry-delay";
 import { vectorizeProviders } from "../vectorize/providers";
 import { answerQuestion } from "./answer";
 import { botConfig, SYNC_ONLY_BUDGET_MS } from "./config";
@@ -37,6 +37,7 @@ botRoutes.post("/bot", async (c) => {
   const parsed = chatMessagePayloadSchema.safeParse(body);
   if (!parsed.success) throw badRequest(issueReason(parsed.error, "body"));
   const message = parsed.data;
+  // `bot` is parsed to true for both of Rocket.Chat's shapes (a boolean, an integration's object).
   if (message.bot === true) return c.json({ ignored: "bot message" }, 200);
   if (config.botUserId !== null && message.user_id === config.botUserId) return c.json({ ignored: "own message" }, 200);
 
@@ -68,12 +69,11 @@ botRoutes.post("/bot", async (c) => {
   });
   if (!query) return reply(ACKNOWLEDGEMENT);
 
-  const vectorize = await vectorizeConfig.load(c.env);
   const canAnswerLater = config.api !== null;
   const result = await answerQuestion({
     db,
     providers: await vectorizeProviders(c.env, db),
-    groq: vectorize.groq ? new GroqChat(vectorize.groq) : null,
+    groq: config.groq ? new GroqChat(config.groq) : null,
     roomId: message.channel_id,
     question: rest,
     history: await threadHistory(db, tmid, started),
@@ -83,7 +83,7 @@ botRoutes.post("/bot", async (c) => {
 
   if ("later" in result) {
     if (canAnswerLater) {
-      await c.env.BOT_QUEUE.send({ queryId: query.id } satisfies BotQueueMessage, { delaySeconds: result.delaySeconds });
+      await c.env.BOT_QUEUE.send({ queryId: query.id } satisfies BotQueueMessage, { delaySeconds: queueDelaySeconds(result.delaySeconds) });
       c.set("outcome", `answer later: ${result.reason}`);
       return reply(ACKNOWLEDGEMENT);
     }

@@ -1,11 +1,17 @@
 // Each capability (Aircall intake, Guesty intake, admin API, and the ones to come) declares the
 // variables it needs and parses only those. A capability whose variables are missing or
 // malformed answers 503 naming them (never their values) while every other capability keeps
-// working, and /healthz lists which capabilities are configured.
+// working, and /healthz lists which capabilities are configured, and which of them, though
+// configured, run degraded (a capability reports that through its own `degradation` hook, so
+// this module and /healthz stay free of any one feature's code).
 import { z } from "zod";
 import { AppError } from "../http/errors";
 
-export type CapabilityStatus = { configured: true } | { configured: false; problems: string[] };
+export type CapabilityStatus =
+  | { configured: true }
+  /** Configured, but working without part of what it offers; `problems` name the variable to fix. */
+  | { configured: true; degraded: true; problems: string[] }
+  | { configured: false; problems: string[] };
 
 /** A variable that is set but cannot be used; thrown by a capability's `build` step. */
 export class ConfigProblem extends Error {
@@ -44,6 +50,12 @@ export function defineCapability<Shape extends z.ZodRawShape, T>(options: {
   name: string;
   variables: Shape;
   build: (values: z.output<z.ZodObject<Shape>>) => T | Promise<T>;
+  /**
+   * What the configured capability currently cannot do (e.g. its model stopped answering), as
+   * lines naming the variable; [] when nothing. Only /healthz asks. A failure here (storage down)
+   * reports nothing: the storage check says so.
+   */
+  degradation?: (value: T, env: Env) => Promise<string[]>;
 }): Capability<T> {
   const variables = Object.keys(options.variables);
   const schema = z.object(options.variables);
@@ -83,7 +95,9 @@ export function defineCapability<Shape extends z.ZodRawShape, T>(options: {
     },
     async status(env) {
       const outcome = await evaluate(env);
-      return outcome.ok ? { configured: true } : { configured: false, problems: outcome.problems };
+      if (!outcome.ok) return { configured: false, problems: outcome.problems };
+      const problems = options.degradation ? await options.degradation(outcome.value, env).catch(() => []) : [];
+      return problems.length > 0 ? { configured: true, degraded: true, problems } : { configured: true };
     },
   };
 }

@@ -517,3 +517,61 @@ export const secretReadCounts = sqliteTable(
   },
   (t) => [uniqueIndex("secret_read_counts_token_minute").on(t.tokenId, t.minute)],
 );
+
+/** What a timed cron job did with its occurrences, each recorded once. */
+export const CRON_JOB_OUTCOMES = ["none", "started", "failed", "missed"] as const;
+export type CronJobOutcome = (typeof CRON_JOB_OUTCOMES)[number];
+
+/**
+ * Timed cron jobs (the daily backup, the weekly restore test), one row each. One cron trigger
+ * fires every five minutes and the dispatcher (workers/scheduler/dispatch.ts) decides what is
+ * due: a job's occurrence runs on the one tick within five minutes after its time, claimed here
+ * so a redelivered tick never runs it twice; an occurrence whose ticks never came is reported
+ * as missed by the next tick, never started late.
+ */
+export const cronJobState = sqliteTable("cron_job_state", {
+  name: text("name").primaryKey(),
+  /** Scheduled time (ms) of the last occurrence handled (run or reported missed); 0 for none yet. */
+  lastDueAt: integer("last_due_at").notNull(),
+  lastOutcome: text("last_outcome", { enum: CRON_JOB_OUTCOMES }).notNull(),
+  /** The last tick (scheduled time, ms) that looked at this job: an occurrence between it and a later tick's window was skipped. */
+  lastTickAt: integer("last_tick_at").notNull(),
+  updatedAt: integer("updated_at").notNull(),
+});
+
+// ---- Language models that stopped answering ----
+
+/**
+ * A Groq model that answered `model_not_found` or `model_decommissioned`, by the variable that
+ * names it (GROQ_MODEL for summaries, GROQ_ANSWER_MODEL for the bot): a configuration error,
+ * alerted once when the row is made, shown on /healthz while it exists, and deleted when the
+ * model answers again. Keyed by model id, so a corrected variable takes effect at once.
+ */
+export const groqModelOutages = sqliteTable(
+  "groq_model_outages",
+  {
+    variable: text("variable").notNull(),
+    model: text("model").notNull(),
+    /** Groq's error code. */
+    code: text("code").notNull(),
+    /** First answer saying so (ms). */
+    since: integer("since").notNull(),
+    /** Latest call that got that answer (ms): the model is asked again only some time after it. */
+    checkedAt: integer("checked_at").notNull(),
+  },
+  (t) => [uniqueIndex("groq_model_outages_variable_model").on(t.variable, t.model)],
+);
+
+/**
+ * Index units indexed without the summary they should have, because the summarizer's model was
+ * unavailable. The catch-up sweep sends them again once the model answers; a unit leaves the
+ * list when it is indexed with its summary (or no longer needs one).
+ */
+export const summaryBacklog = sqliteTable("summary_backlog", {
+  unitId: text("unit_id").primaryKey(),
+  /** A member document of the unit: sending it to the vectorize queue rebuilds the unit. */
+  documentId: text("document_id").notNull(),
+  /** The summarizer model that could not summarize it. */
+  model: text("model").notNull(),
+  since: integer("since").notNull(),
+});

@@ -1,6 +1,7 @@
-// GET /healthz: does storage answer, and which capabilities are configured? Answers 200
-// whenever storage answers: an unconfigured capability is a choice, not an outage. Names
-// missing variables, never values.
+// GET /healthz: does storage answer, and which capabilities are configured (or configured but
+// degraded, e.g. a language model that stopped answering)? Answers 200 whenever storage
+// answers: an unconfigured or degraded capability is for its variable to fix, not an outage of
+// the Worker. Names the variables, never their values.
 import { Hono } from "hono";
 import { capabilities } from "../config/capabilities";
 import type { CapabilityStatus } from "../config/capability";

@@ -5,11 +5,11 @@ import { and, asc, eq, inArray, lt, sql } from "drizzle-orm";
 import { openDatabase } from "../db/client";
 import { withStorage } from "../db/with-storage";
 import { webhookEvents } from "../db/schema";
-import { CRONS } from "../crons";
 import { logError, logInfo } from "../log";
 import { processIsolating } from "./process-events";
 
-export const SWEEP_CRON = CRONS.intakeSweep;
+/** Every tick of the cron dispatcher. */
+export const SWEEP_SCHEDULE = "*/5 * * * *";
 /** Younger events are still in the queue's hands (its retries span about 5 minutes). */
 export const SWEEP_MIN_AGE_MS = 2 * 60_000;
 export const SWEEP_BATCH = 100;

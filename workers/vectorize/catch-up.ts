@@ -2,19 +2,21 @@
 // is not their current one (a lost queue message, a queue that ran without a consumer, a new
 // embedder model) are sent to the vectorize queue again. The queue path alone makes a new
 // document searchable; this only finishes what it did not. The admin API's revectorize uses
-// the same selection on demand.
-import { sql, type SQL } from "drizzle-orm";
-import { CRONS } from "../crons";
+// the same selection on demand. Units indexed without their summary because the summarizer's
+// model was unavailable (the summary backlog) are sent again, rebuilt, once the model answers.
+import { eq, sql, type SQL } from "drizzle-orm";
 import { openDatabase, type Database } from "../db/client";
 import { inIdList } from "../db/id-list";
 import { prepare } from "../db/prepare";
 import { withStorage } from "../db/with-storage";
-import { documents } from "../db/schema";
+import { documents, summaryBacklog } from "../db/schema";
 import { enqueueDocuments } from "../documents/sync-documents";
+import { modelOutage, skipModel } from "../llm/model-outages";
 import { logInfo } from "../log";
-import { vectorizeProviders } from "./providers";
+import { vectorizeProviders, type VectorizeProviders } from "./providers";
 
-export const CATCH_UP_CRON = CRONS.vectorizeCatchUp;
+/** Every other tick of the cron dispatcher. */
+export const CATCH_UP_SCHEDULE = "*/10 * * * *";
 /** Younger documents are still in the queue's hands. */
 export const CATCH_UP_MIN_AGE_MS = 2 * 60_000;
 /** A document sent this recently is still being retried by the queue (its retries span about 10 minutes). */
@@ -37,9 +39,35 @@ export async function sendForVectorizing(db: Database, queue: Queue, ids: readon
   );
 }
 
-export async function catchUpStaleDocuments(env: Env, now = Date.now()): Promise<{ enqueued: number }> {
+/**
+ * Sends (forced: the units are indexed, only their summary is missing) the documents of units in
+ * the summary backlog, once the summarizer's model answers. While it is known not to, nothing;
+ * every PROBE_INTERVAL_MS one unit, whose batch asks the model again.
+ */
+async function resendSummaryBacklog(env: Env, db: Database, providers: VectorizeProviders, now: number): Promise<number> {
+  const summarizer = providers.summarizer;
+  if (!summarizer) return 0;
+  const outage = summarizer.modelRole ? await modelOutage(db, summarizer.modelRole) : null;
+  if (skipModel(outage, now)) return 0;
+  const rows = await withStorage("picking units without their summary", () =>
+    db
+      .select({ id: summaryBacklog.documentId })
+      .from(summaryBacklog)
+      .innerJoin(documents, eq(documents.id, summaryBacklog.documentId))
+      .where(sql`(${documents.enqueuedAt} IS NULL OR ${documents.enqueuedAt} < ${now - RESEND_AFTER_MS}) AND ${notDeadLettered}`)
+      .orderBy(summaryBacklog.since)
+      .limit(outage ? 1 : CATCH_UP_BATCH),
+  );
+  if (rows.length === 0) return 0;
+  await sendForVectorizing(db, env.VECTORIZE_QUEUE, rows.map((row) => row.id), { force: true, now });
+  logInfo("summary backlog resent", { enqueued: rows.length, model: summarizer.model, probe: outage !== null });
+  return rows.length;
+}
+
+export async function catchUpStaleDocuments(env: Env, now = Date.now()): Promise<{ enqueued: number; summaryBacklog: number }> {
   const db = openDatabase(env.DB);
-  const { embedder } = await vectorizeProviders(env, db);
+  const providers = await vectorizeProviders(env, db);
+  const { embedder } = providers;
   const rows = await withStorage("picking stale documents", () =>
     db
       .select({ id: documents.id })
@@ -51,10 +79,11 @@ export async function catchUpStaleDocuments(env: Env, now = Date.now()): Promise
       .orderBy(documents.updatedAt)
       .limit(CATCH_UP_BATCH),
   );
-  if (rows.length === 0) return { enqueued: 0 };
-  await sendForVectorizing(db, env.VECTORIZE_QUEUE, rows.map((row) => row.id), { now });
-  logInfo("vectorize catch-up", { enqueued: rows.length, model: embedder.model });
-  return { enqueued: rows.length };
+  if (rows.length > 0) {
+    await sendForVectorizing(db, env.VECTORIZE_QUEUE, rows.map((row) => row.id), { now });
+    logInfo("vectorize catch-up", { enqueued: rows.length, model: embedder.model });
+  }
+  return { enqueued: rows.length, summaryBacklog: await resendSummaryBacklog(env, db, providers, now) };
 }
 
 export type RevectorizeRequest = {

@@ -5,14 +5,21 @@
 import { z } from "zod";
 import { ConfigProblem, defineCapability } from "../config/capability";
 import { secretString } from "../config/variables";
+import { openDatabase } from "../db/client";
+import { DEFAULT_GROQ_BASE_URL, groqVariables } from "../llm/groq-config";
+import { outageProblems, type ModelRole } from "../llm/model-outages";
 
 const httpUrl = z.url({ protocol: /^https?$/, error: "must be an http(s) URL" });
 const positiveInt = (max: number) => z.coerce.number().int().min(1).max(max);
 
 export const DEFAULT_WORKERS_AI_EMBEDDING_MODEL = "@cf/baai/bge-m3";
 export const DEFAULT_QDRANT_COLLECTION = "edge-ops";
-export const DEFAULT_GROQ_MODEL = "llama-3.1-8b-instant";
-export const DEFAULT_GROQ_BASE_URL = "https://api.groq.com";
+/**
+ * Summaries: Groq's small production model (llama-3.1-8b-instant, the former default, was
+ * retired on 2026-08-16). It reasons before answering; see workers/llm/groq-models.ts.
+ */
+export const DEFAULT_GROQ_MODEL = "openai/gpt-oss-20b";
+export { DEFAULT_GROQ_BASE_URL };
 export const DEFAULT_SUMMARY_MIN_CHARS = 2500;
 
 export const vectorizeConfig = defineCapability({
@@ -27,9 +34,9 @@ export const vectorizeConfig = defineCapability({
     QDRANT_URL: httpUrl.optional(),
     QDRANT_API_KEY: secretString(8).optional(),
     QDRANT_COLLECTION: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, { error: "letters, digits, - and _ only" }).optional(),
-    GROQ_API_KEY: secretString(8).optional(),
-    GROQ_MODEL: z.string().min(1).max(200).optional(),
-    GROQ_BASE_URL: httpUrl.optional(),
+    GROQ_API_KEY: groqVariables.apiKey,
+    GROQ_MODEL: groqVariables.model,
+    GROQ_BASE_URL: groqVariables.baseUrl,
     SUMMARY_MIN_CHARS: positiveInt(1_000_000).optional(),
   },
   build: (values) => {
@@ -59,6 +66,16 @@ export const vectorizeConfig = defineCapability({
         : null,
     };
   },
+  // A summary model Groq no longer serves: documents are indexed without summaries meanwhile.
+  degradation: async (config, env) => (config.groq ? outageProblems(openDatabase(env.DB), summaryModelRole(config.groq.model)) : []),
+});
+
+/** The summaries' model, as the outage records, the alert and /healthz name it. */
+export const summaryModelRole = (model: string): ModelRole => ({
+  variable: "GROQ_MODEL",
+  model,
+  capability: "vectorization",
+  withoutIt: "documents are indexed without summaries (and summarized afterwards)",
 });
 
 export type VectorizeConfig = Awaited<ReturnType<typeof vectorizeConfig.load>>;

@@ -10,7 +10,7 @@ import { chunkId } from "./chunk-id";
 import { chunkDocument } from "./chunker";
 import { indexUnits, isIndexed, loadDocumentsForIndexing, type IndexUnit } from "./index-units";
 import type { VectorizeProviders } from "./providers";
-import { summariesFor, type SummaryStats } from "./summaries";
+import { summariesFor, summaryBacklogStatements, type SummaryStats } from "./summaries";
 import type { DocumentChunks, IndexedChunk } from "./vector-store";
 
 export type VectorizeStats = {
@@ -45,7 +45,9 @@ function markIndexedStatement(units: readonly IndexUnit[], model: string, now: n
 
 /**
  * Indexes the documents `ids`. `force` rebuilds units that look up to date. Throws when the
- * embedder, the store or D1 fails; nothing is then recorded as indexed.
+ * embedder, the store or D1 fails; nothing is then recorded as indexed. A summarizer whose
+ * model is unavailable does not fail it: those units are indexed without their summary and
+ * recorded in the summary backlog (workers/vectorize/summaries.ts).
  */
 export async function vectorizeDocuments(
   db: Database,
@@ -69,6 +71,7 @@ export async function vectorizeDocuments(
     storeCalls: 0,
     summarized: 0,
     summaryCacheHits: 0,
+    summariesMissing: 0,
   };
   if (stale.length === 0) return stats;
 
@@ -111,6 +114,10 @@ export async function vectorizeDocuments(
   );
   await providers.store.replaceDocuments(model, replacements);
   stats.storeCalls = 1;
-  await withStorage("recording what is indexed", () => db.$client.batch([prepare(db, markIndexedStatement(stale, model, now))]));
+  // With what is indexed, which units still wait for a summary (the summarizer's model was unavailable).
+  const backlog = providers.summarizer ? summaryBacklogStatements(providers.summarizer, stale, summaries?.lacking ?? [], now) : [];
+  await withStorage("recording what is indexed", () =>
+    db.$client.batch([prepare(db, markIndexedStatement(stale, model, now)), ...backlog.map((statement) => prepare(db, statement))]),
+  );
   return stats;
 }
