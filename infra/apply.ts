@@ -64,7 +64,7 @@ async function runningServers(context: ApplyContext): Promise<HetznerServer[]> {
 }
 
 /** Converges from `observed` (what plan read just before): a no-op apply costs no further call. */
-export async function applyResources(context: ApplyContext, observed: Observed): Promise<{ nodes: Node[]; observed: Observed }> {
+export async function applyResources(context: ApplyContext, observed: Observed): Promise<{ nodes: Node[]; observed: Observed; network: { id: number; name: string } }> {
   const { hetzner, resources, environment, log } = context;
 
   let key = observed.deployKey;
@@ -194,7 +194,7 @@ export async function applyResources(context: ApplyContext, observed: Observed):
   }
   await settleAll(context, attachSteps);
 
-  return { nodes: nodeServers.map((server) => nodeOf(server, networkId)), observed: current };
+  return { nodes: nodeServers.map((server) => nodeOf(server, networkId)), observed: current, network: { id: network.id, name: network.name } };
 }
 
 /** A server as the SSH steps need it: public address to reach, private address for the Swarm. */

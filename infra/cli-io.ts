@@ -3,13 +3,18 @@
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
-/** `interactive`: a person at a terminal may be asked (infra destroy); unset means never ask. */
-export type Io = { out: (line: string) => void; err: (line: string) => void; interactive?: boolean };
+/**
+ * `interactive`: a person at a terminal may be asked (infra destroy); unset means never ask.
+ * `outIsTerminal`: `out` reaches a terminal; a command that prints credentials (infra
+ * backup-targets) writes them only when this is false, so unset counts as a terminal.
+ */
+export type Io = { out: (line: string) => void; err: (line: string) => void; interactive?: boolean; outIsTerminal?: boolean };
 
 export const processIo: Io = {
   out: (line) => process.stdout.write(`${line}\n`),
   err: (line) => process.stderr.write(`${line}\n`),
   interactive: process.stdin.isTTY === true,
+  outIsTerminal: process.stdout.isTTY === true,
 };
 
 /** A mistake in the command line: printed with the usage text. */

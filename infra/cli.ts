@@ -1,4 +1,4 @@
-// `npm run infra -- <plan|apply|destroy|status|deploy|backup-image> --env <name> [--yes]`
+// `npm run infra -- <plan|apply|destroy|status|deploy|backup-image|backup-targets> --env <name> [--yes]`
 //
 // Provisions the environment's 3-manager Docker Swarm on Hetzner Cloud without Terraform: labelled
 // resources are the state. Exit codes: 0 done (plan: no changes; status: healthy), 2 plan has
@@ -12,6 +12,7 @@ import { parseArgs } from "node:util";
 import { DEFAULT_HCLOUD_ENDPOINT, HetznerClient } from "../workers/hetzner/client.ts";
 import { applyResources, nodeOf, type ApplyContext } from "./apply.ts";
 import { buildBackupImage } from "./backup-image.ts";
+import { backupNetworkLine, backupSecretNames, buildBackupTargets, checkBackupSettings, dumpEndpoints, readHostKeys } from "./backup-route.ts";
 import { loadEnvironment, type Environment } from "./config.ts";
 import { deployStacks, resolveSecrets } from "./deploy.ts";
 import { destroy, listLabelled } from "./destroy.ts";
@@ -22,7 +23,7 @@ import { Ssh } from "./ssh.ts";
 import { status } from "./status.ts";
 import { bootstrapSwarm, findManager, type SwarmContext } from "./swarm.ts";
 
-const COMMANDS = ["plan", "apply", "destroy", "status", "deploy", "backup-image"] as const;
+const COMMANDS = ["plan", "apply", "destroy", "status", "deploy", "backup-image", "backup-targets"] as const;
 type Command = (typeof COMMANDS)[number];
 
 const USAGE = `usage: npm run infra -- <${COMMANDS.join("|")}> --env <name> [--yes]
@@ -33,6 +34,8 @@ const USAGE = `usage: npm run infra -- <${COMMANDS.join("|")}> --env <name> [--y
   status        servers, Swarm nodes and stack health (exit 0 healthy, 2 degraded)
   deploy        create the docker secrets, then docker stack deploy each configured stack
   backup-image  build the backup-runner snapshot the Worker's backups boot from
+  backup-targets  print the environment's BACKUP_TARGETS JSON (with passwords: only into a pipe),
+                e.g. npm run -s infra -- backup-targets --env prod | npx wrangler secret put BACKUP_TARGETS --env production
 
 environment: HCLOUD_TOKEN (required), HCLOUD_ENDPOINT, INFRA_SSH, INFRA_SSH_PUBLIC_KEY,
              INFRA_ENVIRONMENTS_DIR, INFRA_POLL_MS, INFRA_ACTION_TIMEOUT_S, INFRA_READY_TIMEOUT_S`;
@@ -108,8 +111,14 @@ function summary(run: Runtime): string {
   return `Hetzner API: ${run.hetzner.requests} requests${budget}; remote commands: ${run.ssh.commands}.`;
 }
 
+const BACKUP_TARGETS_PIPE = "npm run -s infra -- backup-targets --env <name> | npx wrangler secret put BACKUP_TARGETS --env <worker env>";
+
 async function execute(io: Io, command: Command, environment: Environment, yes: boolean, env: NodeJS.ProcessEnv): Promise<number> {
-  const out = io.out;
+  if (command === "backup-targets" && io.outIsTerminal !== false) {
+    throw new Error(`backup-targets prints the backup users' passwords and keys, so it writes only into a pipe, never to a terminal: ${BACKUP_TARGETS_PIPE}`);
+  }
+  // backup-targets' stdout is the JSON alone: its progress and summary go to stderr.
+  const out = command === "backup-targets" ? io.err : io.out;
   const run = runtime(environment, env, out);
   try {
     switch (command) {
@@ -125,10 +134,11 @@ async function execute(io: Io, command: Command, environment: Environment, yes: 
         const changes = plan(environment, observed);
         formatPlan(changes).forEach((line) => out(line));
         if (changes.some((change) => change.op !== "manual") && !(await approved(io, "apply", environment, yes))) return 1;
-        const { nodes } = await applyResources({ ...run.apply, publicKey, fingerprint }, observed);
+        const { nodes, network } = await applyResources({ ...run.apply, publicKey, fingerprint }, observed);
         const swarm = await bootstrapSwarm(run.swarm, nodes);
         const swarmChanged = swarm.initialized || swarm.joined.length > 0 || swarm.labelled.length > 0;
         out(`Swarm: ${swarmChanged ? `${swarm.initialized ? "initialised, " : ""}${swarm.joined.length} joined, ${swarm.labelled.length} labelled` : "no changes"} (${nodes.length} managers).`);
+        out(backupNetworkLine(environment, network));
         const manual = changes.filter((change) => change.op === "manual");
         if (manual.length > 0) {
           io.err(`error: ${manual.length} difference${manual.length > 1 ? "s" : ""} need a person (marked ! above)`);
@@ -153,9 +163,10 @@ async function execute(io: Io, command: Command, environment: Environment, yes: 
         return 0;
       }
       case "status": {
-        const servers = await run.hetzner.listServers({ labelSelector: ownedSelector(environment) });
-        const nodes = servers.filter((server) => server.labels.role === SWARM_NODE_ROLE).sort((a, b) => Number(a.labels.node) - Number(b.labels.node)).map((server) => nodeOf(server, null));
-        const report = await status(run.swarm, servers, nodes);
+        const [servers, networks] = await Promise.all([run.hetzner.listServers({ labelSelector: ownedSelector(environment) }), run.resources.listNetworks(ownedSelector(environment))]);
+        const network = networks.length === 1 ? networks[0]! : null;
+        const nodes = servers.filter((server) => server.labels.role === SWARM_NODE_ROLE).sort((a, b) => Number(a.labels.node) - Number(b.labels.node)).map((server) => nodeOf(server, network?.id ?? null));
+        const report = await status(run.swarm, servers, nodes, network);
         report.lines.forEach((line) => out(line));
         return report.healthy ? 0 : 2;
       }
@@ -174,6 +185,25 @@ async function execute(io: Io, command: Command, environment: Environment, yes: 
           observed.deployKey ?? (await run.resources.createSshKey({ name: `${resourceName(environment)}-deploy`, public_key: publicKey, labels: resourceLabels(environment) }));
         const image = await buildBackupImage({ ...run.apply, publicKey, fingerprint, ssh: run.ssh, swarm: run.swarm, root: repositoryRoot, keyId: key.id, now: () => new Date() });
         out(`Backup image ${image.imageId} ready: the Worker's backups use the newest snapshot labelled role=backup-runner.`);
+        return 0;
+      }
+      case "backup-targets": {
+        // Everything read from files first: a missing secret or key fails before any call.
+        checkBackupSettings(environment);
+        const endpoints = dumpEndpoints(repositoryRoot, environment);
+        const secrets = new Map(resolveSecrets(repositoryRoot, environment, env, backupSecretNames(environment, endpoints)).map((secret) => [secret.name, secret.value]));
+        const [networks, servers] = await Promise.all([
+          run.resources.listNetworks(ownedSelector(environment)),
+          run.hetzner.listServers({ labelSelector: `${ownedSelector(environment)},role=${SWARM_NODE_ROLE}` }),
+        ]);
+        if (networks.length !== 1) throw new Error(`${networks.length} networks carry this environment's labels: run apply (or delete the extra one by hand)`);
+        const nodes = servers.sort((a, b) => Number(a.labels.node) - Number(b.labels.node)).map((server) => nodeOf(server, networks[0]!.id));
+        const hostKeys = environment.backup.paths.length > 0 ? await readHostKeys(run.ssh, nodes, out) : new Map<number, string | null>();
+        const targets = buildBackupTargets({ environment, endpoints, nodes, secrets, hostKeys });
+        if (targets.length === 0) out("! no backup targets: the stacks publish no dump endpoint and backup.paths is empty (a run backs up nothing and fails saying so)");
+        io.out(JSON.stringify(targets));
+        out(`BACKUP_TARGETS written to stdout: ${targets.map((target) => target.name).join(", ") || "no targets"}.`);
+        out(backupNetworkLine(environment, networks[0]!));
         return 0;
       }
     }

@@ -1,7 +1,10 @@
 // cloud-init for a Swarm node: Docker from Docker's Debian repository (Debian's docker.io is too old
 // for `docker stack deploy --detach=false`), MTU 1450 on the private interface and in Docker (Hetzner
-// private networks carry 1450-byte frames), and the data volume mounted at /mnt/data whenever a
-// Hetzner volume appears (at boot or when attached later). Hostname = server name (Hetzner sets it).
+// private networks carry 1450-byte frames), the data volume mounted at /mnt/data whenever a
+// Hetzner volume appears (at boot or when attached later), and the backup route's read-only SSH
+// user (infra/backup-route.ts; `deploy` runs the same script again on every node). Hostname =
+// server name (Hetzner sets it).
+import { backupAccessScript } from "./backup-route.ts";
 import type { Environment } from "./config.ts";
 
 export const PRIVATE_MTU = 1450;
@@ -10,7 +13,8 @@ export function nodeUserData(environment: Environment): string {
   const lines = [
     "#cloud-config",
     "package_update: true",
-    "packages: [ca-certificates, curl, gnupg]",
+    // rsync ships rrsync (Debian 12), acl setfacl: both for the backup user.
+    "packages: [ca-certificates, curl, gnupg, rsync, acl]",
     "write_files:",
     "  - path: /etc/docker/daemon.json",
     '    permissions: "0644"',
@@ -57,6 +61,13 @@ export function nodeUserData(environment: Environment): string {
     "      ExecStart=/usr/local/sbin/edge-ops-private-mtu",
     "      [Install]",
     "      WantedBy=multi-user.target",
+    "  - path: /usr/local/sbin/edge-ops-backup-access",
+    '    permissions: "0755"',
+    "    content: |",
+    ...backupAccessScript(environment)
+      .trimEnd()
+      .split("\n")
+      .map((line) => `      ${line}`),
     "runcmd:",
     "  - [systemctl, daemon-reload]",
     "  - [systemctl, enable, --now, edge-ops-private-mtu.service, edge-ops-mount-data.service]",
@@ -67,6 +78,7 @@ export function nodeUserData(environment: Environment): string {
     "  - apt-get update",
     "  - DEBIAN_FRONTEND=noninteractive apt-get install -y docker-ce docker-ce-cli containerd.io",
     "  - [systemctl, enable, --now, docker]",
+    "  - [/usr/local/sbin/edge-ops-backup-access]",
     "",
   ];
   return lines.join("\n");

@@ -8,6 +8,26 @@ import { z } from "zod";
 /** Public ports the cloud firewall may never open: the Docker API and Swarm's own ports. */
 export const FORBIDDEN_PUBLIC_PORTS = [2375, 2376, 2377, 4789, 7946] as const;
 
+/**
+ * The backup route's ports (docs/architecture.md): the stacks publish MongoDB, Postgres and the
+ * SeaweedFS S3 gateway in host mode so that the backup server reaches them over the private
+ * network. Swarm binds a host-mode port on every address of the node, the public one included, so
+ * only the cloud firewall (which filters the public interface) keeps them off the internet: it
+ * may never open them, nor the filer's own API.
+ */
+export const BACKUP_ROUTE_PORTS = [
+  { port: 27017, service: "MongoDB" },
+  { port: 5432, service: "Postgres" },
+  { port: 8333, service: "SeaweedFS S3" },
+  { port: 8888, service: "SeaweedFS filer" },
+] as const;
+
+/** Whether a firewall port ("22", 80, "8000-8100") covers `port`. */
+export function portRangeCovers(range: string | number, port: number): boolean {
+  const [from, to = from] = String(range).split("-").map(Number) as [number, number?];
+  return port >= from && port <= to;
+}
+
 const ipv4Cidr = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
 
 /** [first address, prefix length] of an IPv4 CIDR, or null. */
@@ -43,10 +63,29 @@ const extraRule = z
     sources: z.array(sourceCidr).min(1),
   })
   .strict()
-  .refine((rule) => {
-    const [from, to = from] = String(rule.port).split("-").map(Number) as [number, number?];
-    return !FORBIDDEN_PUBLIC_PORTS.some((port) => port >= from && port <= to);
-  }, { message: `must not open the Docker API or Swarm ports (${FORBIDDEN_PUBLIC_PORTS.join(", ")}): they stay on the private network`, path: ["port"] });
+  .refine((rule) => !FORBIDDEN_PUBLIC_PORTS.some((port) => portRangeCovers(rule.port, port)), {
+    message: `must not open the Docker API or Swarm ports (${FORBIDDEN_PUBLIC_PORTS.join(", ")}): they stay on the private network`,
+    path: ["port"],
+  })
+  .refine((rule) => !BACKUP_ROUTE_PORTS.some(({ port }) => portRangeCovers(rule.port, port)), {
+    message: `must not open the backup route's ports (${BACKUP_ROUTE_PORTS.map(({ port, service }) => `${port} ${service}`).join(", ")}): the backup server reaches them over the private network, and the firewall is what keeps them off the internet`,
+    path: ["port"],
+  });
+
+/** An absolute host path without `..`, spaces or shell characters (it is quoted into scripts). */
+const hostPath = z
+  .string()
+  .regex(/^\/[A-Za-z0-9._/-]*[A-Za-z0-9._-]$/, "must be an absolute path of letters, digits, . _ - and / (not / itself)")
+  .refine((path) => !path.split("/").includes(".."), "must not contain ..");
+
+/** An OpenSSH public key line without options: type, base64 body, optional plain comment. */
+const publicKey = z
+  .string()
+  .trim()
+  .regex(
+    /^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com|ssh-rsa) [A-Za-z0-9+/]+={0,2}( [A-Za-z0-9._@+:=-]{1,100})?$/,
+    "must be one OpenSSH public key line (type, base64 key, optional comment of letters, digits, . _ @ + : = -), without options",
+  );
 
 const stack = z
   .object({
@@ -107,6 +146,33 @@ export const environmentSchema = z
       .object({ server_type: z.string().min(1).default("cx23"), image: z.string().min(1).default("debian-12") })
       .strict()
       .default({ server_type: "cx23", image: "debian-12" }),
+    /**
+     * What the Worker's backups read besides the databases and SeaweedFS, which the stacks publish
+     * (docs/architecture.md); `npm run infra -- backup-targets` turns it into BACKUP_TARGETS.
+     */
+    backup: z
+      .object({
+        /** Host paths read on every node over SSH as edge-ops-backup (rrsync -ro). */
+        paths: z
+          .array(hostPath)
+          .max(20)
+          .default([])
+          .refine((paths) => new Set(paths).size === paths.length, "must not list a path twice"),
+        /** The public half of the Worker's BACKUP_SSH_PRIVATE_KEY; installed for edge-ops-backup on every node. */
+        ssh_public_key: publicKey.optional(),
+        /**
+         * The node whose MongoDB member mongodump reads, by a direct connection (the replica set's
+         * member names resolve only on the overlay network). Node 2: a secondary while mongo1
+         * (priority 2) is primary; point it at another node while node 2 is down.
+         */
+        mongodb_node: z.number().int().min(1).max(3).default(2),
+        /** Buckets of the S3 target; empty: every bucket the backup identity may list. */
+        s3_buckets: z
+          .array(z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be an S3 bucket name"))
+          .default([]),
+      })
+      .strict()
+      .default({ paths: [], mongodb_node: 2, s3_buckets: [] }),
     /** Docker secrets the stacks use: values from `secrets/<env>/swarm.env` or `INFRA_SECRET_<NAME>`. */
     secrets: z.array(z.string().regex(/^[a-z][a-z0-9_]*$/, "must be a lower-case secret name")).default([]),
     /** Extra labels on every Hetzner resource (managed-by and env are always set). */

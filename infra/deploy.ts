@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
 import type { Node } from "./apply.ts";
+import { BACKUP_USER, backupAccessScript } from "./backup-route.ts";
 import type { Environment } from "./config.ts";
 import { readEnvFile } from "./env-file.ts";
 import type { SwarmContext } from "./swarm.ts";
@@ -25,11 +26,12 @@ export type SwarmSecret = { name: string; dockerName: string; value: string };
  */
 export const dockerSecretName = (name: string, value: string) => `${name}_${createHash("sha256").update(`${name}\0${value}`).digest("hex").slice(0, 12)}`;
 
-export function resolveSecrets(root: string, environment: Environment, env: NodeJS.ProcessEnv): SwarmSecret[] {
+/** The values of `names` (default: every secret the environment lists); a missing one throws, naming where to set it. */
+export function resolveSecrets(root: string, environment: Environment, env: NodeJS.ProcessEnv, names: readonly string[] = environment.secrets): SwarmSecret[] {
   const path = secretsFile(root, environment);
-  const file = environment.secrets.length > 0 ? readEnvFile(path) : null;
+  const file = names.length > 0 ? readEnvFile(path) : null;
   const missing: string[] = [];
-  const secrets = environment.secrets.flatMap((name) => {
+  const secrets = names.flatMap((name) => {
     const value = env[secretEnvironmentVariable(name)] ?? file?.get(name.toUpperCase()) ?? file?.get(name);
     if (value === undefined || value === "") {
       missing.push(name);
@@ -108,6 +110,12 @@ export async function deployStacks(context: SwarmContext & { root: string; secre
       }),
     );
   }
+  // The backup route's SSH side (docs/architecture.md) on every node, also for an environment
+  // without backup paths or key: a key removed from the file is revoked on the nodes.
+  const access = backupAccessScript(environment);
+  await Promise.all(nodes.map((node) => ssh.check(node.publicIp, "bash -s", { stdin: access })));
+  const { ssh_public_key: backupKey, paths: backupPaths } = environment.backup;
+  log(`~ ${BACKUP_USER} on ${nodes.length} nodes: ${backupKey ? `read-only rsync${backupPaths.length > 0 ? ` of ${backupPaths.join(", ")}` : ""}` : "no key accepted (backup.ssh_public_key unset)"}`);
   const existing = new Set((await ssh.check(manager.publicIp, "docker secret ls --format '{{.Name}}'")).split("\n").map((line) => line.trim()));
   for (const secret of context.secrets) {
     if (existing.has(secret.dockerName)) continue;

@@ -3,6 +3,7 @@
 // and every service at its desired count.
 import type { HetznerServer } from "../workers/hetzner/client.ts";
 import type { Node } from "./apply.ts";
+import { backupNetworkLine } from "./backup-route.ts";
 import { findManager, listSwarmNodes, type SwarmContext } from "./swarm.ts";
 
 export type StackService = { Name: string; Mode: string; Replicas: string; Image: string };
@@ -16,8 +17,9 @@ export function replicaCounts(replicas: string): { running: number; desired: num
   return match ? { running: Number(match[1]), desired: Number(match[2]) } : null;
 }
 
-export async function status(context: SwarmContext, servers: HetznerServer[], nodes: Node[]): Promise<StatusReport> {
-  const lines: string[] = ["Servers:"];
+/** `network`: the environment's Hetzner network, whose id the Worker's BACKUP_NETWORK_ID must be. */
+export async function status(context: SwarmContext, servers: HetznerServer[], nodes: Node[], network: { id: number; name: string } | null = null): Promise<StatusReport> {
+  const lines: string[] = [backupNetworkLine(context.environment, network), "", "Servers:"];
   let healthy = nodes.length === context.environment.nodes;
   for (const server of servers) {
     const role = server.labels.role ?? "";

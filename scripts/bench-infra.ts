@@ -41,7 +41,7 @@ async function bench(): Promise<number> {
     INFRA_SSH_PUBLIC_KEY: join(dir, "key.pub"),
     INFRA_ENVIRONMENTS_DIR: environments,
     INFRA_POLL_MS: "1000",
-    ...Object.fromEntries(["seaweedfs_s3_config", "mongo_root_password", "mongo_keyfile", "rocketchat_mongo_password", "keycloak_db_password", "keycloak_admin_password"].map((secret) => [`INFRA_SECRET_${secret.toUpperCase()}`, randomBytes(12).toString("hex")])),
+    ...Object.fromEntries(["seaweedfs_s3_config", "mongo_root_password", "mongo_keyfile", "rocketchat_mongo_password", "keycloak_db_password", "keycloak_admin_password", "mongo_backup_password", "postgres_backup_password"].map((secret) => [`INFRA_SECRET_${secret.toUpperCase()}`, randomBytes(12).toString("hex")])),
   };
   const requests = async () => (await (await fetch(`${hetzner.url}/__fake/requests`)).json()) as Logged[];
 

@@ -211,6 +211,24 @@ describe("connections", () => {
       ["true", null],
     ]);
   });
+
+  it("answers each host's own ed25519 host key, as OpenSSH writes the .pub file, and no other file", async () => {
+    const state = readyState();
+    const [a, b] = (await createServers("hostkey")) as [Host, Host];
+    const file = "cat /etc/ssh/ssh_host_ed25519_key.pub";
+    const first = await check(state, a.ip, file);
+    expect(first).toMatch(new RegExp(`^ssh-ed25519 [A-Za-z0-9+/]+={0,2} root@${a.name}\\n$`));
+    // The wire form: string "ssh-ed25519", then a string of the 32-byte key.
+    const wire = Buffer.from(first.split(" ")[1]!, "base64");
+    expect(wire.readUInt32BE(0)).toBe(11);
+    expect(wire.subarray(4, 15).toString()).toBe("ssh-ed25519");
+    expect(wire.readUInt32BE(15)).toBe(32);
+    expect(wire.length).toBe(51);
+    expect(await check(state, a.ip, file)).toBe(first);
+    expect(state.host(a.name)!.hostKey).toBe(first.split(" ").slice(0, 2).join(" "));
+    expect((await check(state, b.ip, file)).split(" ")[1]).not.toBe(first.split(" ")[1]);
+    for (const command of ["cat /etc/shadow", "cat /etc/ssh/ssh_host_ed25519_key"]) expect((await remote(state, a.ip, command)).code, command).toBe(127);
+  });
 });
 
 describe("swarm", () => {

@@ -1,12 +1,16 @@
 // The infra CLI end to end against the Hetzner fake and the fake SSH program (which resolves IPs to
-// the fake's servers and plays Docker Swarm): plan, apply, a no-op second apply, deploy, status,
-// destroy; a failure half-way through apply finished by the next apply; drift; backup-image.
-import { execFile } from "node:child_process";
+// the fake's servers and plays Docker Swarm): plan, apply, a no-op second apply, deploy, the backup
+// route (backup user, BACKUP_NETWORK_ID, backup-targets), status, destroy; a failure half-way
+// through apply finished by the next apply; drift; backup-image.
+import { execFile, spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { backupAccessScript, backupTargetsSchema, HOST_KEY_COMMAND } from "../../infra/backup-route.ts";
+import { loadEnvironment } from "../../infra/config.ts";
 import { createFakeSshState, type FakeSshStateHandle } from "./fakes/fake-ssh-state.ts";
 import { FAKE_HCLOUD_TOKEN, startFakeHetzner } from "./fakes/hetzner.ts";
-import { infraWorkspace, REPOSITORY_ROOT, uniqueEnvironment, type InfraWorkspace } from "./support/infra.ts";
+import { ed25519PublicKey, infraWorkspace, REPOSITORY_ROOT, uniqueEnvironment, type InfraWorkspace } from "./support/infra.ts";
 
 const hetzner = await startFakeHetzner({ actionMs: 30 }, 0);
 afterAll(() => hetzner.close());
@@ -39,14 +43,26 @@ async function fakeServers(selector: string): Promise<any[]> {
 }
 
 const mutating = (requests: Logged[]) => requests.filter((request) => request.method !== "GET");
+const S3_BACKUP_KEY = { accessKey: "backupAK7Q", secretKey: "backup-secret-K4v" };
+const s3Config = (backupActions: string[]) =>
+  JSON.stringify({
+    identities: [
+      { name: "app", credentials: [{ accessKey: "appAK2", secretKey: "app-secret-W9" }], actions: ["Admin", "Read", "Write", "List", "Tagging"] },
+      { name: "backup", credentials: [S3_BACKUP_KEY], actions: backupActions },
+    ],
+  });
 const SECRETS = {
-  INFRA_SECRET_SEAWEEDFS_S3_CONFIG: '{"identities":[]}',
+  INFRA_SECRET_SEAWEEDFS_S3_CONFIG: s3Config(["Read", "List"]),
   INFRA_SECRET_MONGO_ROOT_PASSWORD: "root-pass-Vx81",
   INFRA_SECRET_MONGO_KEYFILE: "a2V5ZmlsZS1jb250ZW50LTAxMjM0NTY3ODk=",
   INFRA_SECRET_ROCKETCHAT_MONGO_PASSWORD: "rc-pass-Q77",
   INFRA_SECRET_KEYCLOAK_DB_PASSWORD: "kc-db-pass-Z12",
   INFRA_SECRET_KEYCLOAK_ADMIN_PASSWORD: "kc-admin-pass-P03",
+  // Characters a URI must encode.
+  INFRA_SECRET_MONGO_BACKUP_PASSWORD: "mb/p@ss:w0rd?#",
+  INFRA_SECRET_POSTGRES_BACKUP_PASSWORD: "pg-backup-pass-M5",
 };
+const BACKUP_KEY = ed25519PublicKey("edge-ops-backup");
 
 function workspace(): { ws: InfraWorkspace; ssh: FakeSshStateHandle } {
   const ssh = createFakeSshState(undefined, { hetznerUrl: hetzner.url });
@@ -58,7 +74,9 @@ describe("the lifecycle of an environment", { shuffle: false, timeout: 30_000 },
   const { ws, ssh } = workspace();
   const name = uniqueEnvironment("life");
   const selector = `managed-by=edge-ops,env=${name}`;
-  beforeAll(() => ws.environment(name, "example"));
+  const withBackupKey = (mongodbNode = 2) => (document: Record<string, unknown>) => Object.assign(document.backup as Record<string, unknown>, { ssh_public_key: BACKUP_KEY, mongodb_node: mongodbNode });
+  beforeAll(() => ws.environment(name, "example", withBackupKey()));
+  const networkOf = async () => (await hetznerApi("GET", `/networks?label_selector=${encodeURIComponent(selector)}`)).networks[0];
 
   it("plans every resource, exit 2", async () => {
     const result = await ws.run("plan", "--env", name);
@@ -83,12 +101,19 @@ describe("the lifecycle of an environment", { shuffle: false, timeout: 30_000 },
 
     const servers = await fakeServers(selector);
     expect(servers.map((server) => server.name).sort()).toEqual([1, 2, 3].map((node) => `edge-ops-${name}-${node}`));
+    const environment = loadEnvironment(join(ws.dir, "environments"), name);
     for (const server of servers) {
       expect(server.labels).toMatchObject({ "managed-by": "edge-ops", env: name, role: "swarm-node" });
       expect(server.user_data).toContain('"mtu": 1450');
       expect(server.user_data).toContain("docker-ce");
       expect(server.placement_group).not.toBeNull();
+      // The backup user from the first boot: the same script deploy runs, as valid cloud-config.
+      const cloudConfig = parse(server.user_data) as { packages: string[]; write_files: { path: string; content: string }[]; runcmd: unknown[] };
+      expect(cloudConfig.packages).toEqual(expect.arrayContaining(["rsync", "acl"]));
+      expect(cloudConfig.write_files.find((file) => file.path === "/usr/local/sbin/edge-ops-backup-access")?.content).toBe(backupAccessScript(environment));
+      expect(cloudConfig.runcmd).toContainEqual(["/usr/local/sbin/edge-ops-backup-access"]);
     }
+    expect(result.out).toContain(`BACKUP_NETWORK_ID=${(await networkOf()).id} (network edge-ops-${name}, eu-central`);
     const [firewall] = (await hetznerApi("GET", `/firewalls?label_selector=${encodeURIComponent(selector)}`)).firewalls;
     expect(firewall.rules.map((rule: any) => `${rule.protocol}/${rule.port ?? ""}`).sort()).toEqual(["icmp/", "tcp/22", "tcp/443", "tcp/80"]);
     expect(firewall.applied_to.map((target: any) => target.server.id).sort()).toEqual(servers.map((server) => server.id).sort());
@@ -141,7 +166,7 @@ describe("the lifecycle of an environment", { shuffle: false, timeout: 30_000 },
     expect(result.code, `${result.out}\n${result.err}`).toBe(0);
     const records = ssh.commands().slice(before);
     const creates = records.filter((record) => record.command.startsWith("docker secret create"));
-    expect(creates).toHaveLength(6);
+    expect(creates).toHaveLength(8);
     for (const record of creates) expect(record.stdin).toMatch(/^<redacted \d+ bytes>$/);
     const deploys = records.filter((record) => record.command.startsWith("docker stack deploy"));
     expect(deploys.map((record) => record.command)).toEqual(["docker stack deploy --prune --with-registry-auth --detach=false -c - core", "docker stack deploy --prune --with-registry-auth --detach=false -c - apps"]);
@@ -160,6 +185,17 @@ describe("the lifecycle of an environment", { shuffle: false, timeout: 30_000 },
     expect(mkdirs).toHaveLength(3);
     expect(mkdirs[0]!.command.split(" ").slice(2)).toEqual(expect.arrayContaining(["/mnt/data/traefik", "/mnt/data/seaweedfs/master", "/mnt/data/mongo", "/mnt/data/postgres"]));
     expect(records.findIndex((record) => record.command.startsWith("docker stack deploy"))).toBeGreaterThan(records.findLastIndex((record) => record.command.startsWith("mkdir -p")));
+    // The backup user on every node: only read-only rsync with the environment's key, and the paths readable.
+    const access = records.filter((record) => record.command === "bash -s");
+    expect(access.map((record) => record.hostname).sort()).toEqual([1, 2, 3].map((node) => `edge-ops-${name}-${node}`));
+    const script = access[0]!.stdin!;
+    expect(script).toContain(`printf '%s %s\\n' 'restrict,command="rrsync -ro /"' '${BACKUP_KEY}' > /var/lib/edge-ops-backup/.ssh/authorized_keys.new`);
+    expect(script).toContain("useradd --system --user-group --shell /bin/sh --home-dir /var/lib/edge-ops-backup --no-create-home edge-ops-backup");
+    expect(script).toContain("install -d -o root -g root -m 0755 /var/lib/edge-ops-backup /var/lib/edge-ops-backup/.ssh");
+    expect(script).toContain("for path in '/opt/core' '/opt/apps'; do");
+    expect(script).toContain('setfacl -R -m u:edge-ops-backup:rX,d:u:edge-ops-backup:rX "$path"');
+    expect(spawnSync("sh", ["-n"], { input: script }).status, "the script parses").toBe(0);
+    expect(result.out).toContain("~ edge-ops-backup on 3 nodes: read-only rsync of /opt/core, /opt/apps");
   });
 
   it("refuses to deploy onto a node without its data volume, before any stack", async () => {
@@ -178,10 +214,69 @@ describe("the lifecycle of an environment", { shuffle: false, timeout: 30_000 },
     expect(ssh.commands().slice(before).filter((record) => record.command.startsWith("docker secret create"))).toEqual([]);
   });
 
+  it("backup-targets refuses to write to a terminal, before any Hetzner call", async () => {
+    const startedAt = await clock();
+    const result = await ws.runAtTerminal("backup-targets", "--env", name);
+    expect(result.code).toBe(1);
+    expect(result.out).toBe("");
+    expect(result.err).toContain("backup-targets prints the backup users' passwords and keys, so it writes only into a pipe, never to a terminal");
+    expect(result.err).toContain("npm run -s infra -- backup-targets --env <name> | npx wrangler secret put BACKUP_TARGETS");
+    expect(await requestsSince(startedAt)).toEqual([]);
+  });
+
+  it("backup-targets prints BACKUP_TARGETS from the nodes' private addresses, the secrets and the host keys", async () => {
+    const before = ssh.commands().length;
+    const result = await ws.run("backup-targets", "--env", name);
+    expect(result.code, result.err).toBe(0);
+    // stdout is the JSON alone (it goes into wrangler secret put); everything else is on stderr.
+    expect(result.out.split("\n")).toHaveLength(1);
+    const targets = JSON.parse(result.out) as unknown;
+    expect(backupTargetsSchema.safeParse(targets).success).toBe(true);
+    const node = (n: number) => ssh.host(`edge-ops-${name}-${n}`)!;
+    expect(targets).toEqual([
+      { name: "mongodb", kind: "mongodb", uri: `mongodb://backup:mb%2Fp%40ss%3Aw0rd%3F%23@${node(2).privateIp}:27017/?directConnection=true&authSource=admin` },
+      { name: "keycloak-postgres", kind: "postgres", host: node(3).privateIp, port: 5432, database: "keycloak", user: "backup", password: SECRETS.INFRA_SECRET_POSTGRES_BACKUP_PASSWORD },
+      { name: "seaweedfs", kind: "s3", endpoint: `http://${node(1).privateIp}:8333`, accessKeyId: S3_BACKUP_KEY.accessKey, secretAccessKey: S3_BACKUP_KEY.secretKey, region: "us-east-1" },
+      ...[1, 2, 3].map((n) => ({ name: `node${n}-host`, kind: "path", host: node(n).privateIp, user: "edge-ops-backup", port: 22, paths: ["/opt/core", "/opt/apps"], hostKey: node(n).hostKey })),
+    ]);
+    for (const n of [1, 2, 3]) {
+      expect(node(n).privateIp).toMatch(/^10\.42\.1\.\d+$/);
+      expect(node(n).hostKey).toMatch(/^ssh-ed25519 [A-Za-z0-9+/]+=*$/);
+    }
+    expect(ssh.commands().slice(before).map((record) => record.command)).toEqual([HOST_KEY_COMMAND, HOST_KEY_COMMAND, HOST_KEY_COMMAND]);
+    expect(result.err).toContain("BACKUP_TARGETS written to stdout: mongodb, keycloak-postgres, seaweedfs, node1-host, node2-host, node3-host.");
+    expect(result.err).toContain(`BACKUP_NETWORK_ID=${(await networkOf()).id}`);
+    for (const value of Object.values(SECRETS)) expect(result.err).not.toContain(value);
+
+    // Another member while node 2 is down: the file says which.
+    ws.environment(name, "example", withBackupKey(3));
+    try {
+      const moved = await ws.run("backup-targets", "--env", name);
+      expect((JSON.parse(moved.out) as { uri?: string }[])[0]?.uri).toContain(`@${node(3).privateIp}:27017/?directConnection=true`);
+    } finally {
+      ws.environment(name, "example", withBackupKey());
+    }
+  });
+
+  it("backup-targets refuses an S3 backup identity that may write, naming it, and prints nothing", async () => {
+    const saved = ws.env.INFRA_SECRET_SEAWEEDFS_S3_CONFIG;
+    ws.env.INFRA_SECRET_SEAWEEDFS_S3_CONFIG = s3Config(["Read", "List", "Write:uploads"]);
+    try {
+      const result = await ws.run("backup-targets", "--env", name);
+      expect(result.code).toBe(1);
+      expect(result.out).toBe("");
+      expect(result.err).toContain('seaweedfs_s3_config: the identity "backup" must have only Read and List actions (it has Write:uploads)');
+      expect(result.err).not.toContain(S3_BACKUP_KEY.secretKey);
+    } finally {
+      ws.env.INFRA_SECRET_SEAWEEDFS_S3_CONFIG = saved;
+    }
+  });
+
   it("status: healthy, exit 0; a service short of replicas is degraded, exit 2", async () => {
     const healthy = await ws.run("status", "--env", name);
     expect(healthy.code, healthy.out).toBe(0);
     expect(healthy.out).toContain("Healthy.");
+    expect(healthy.out).toContain(`BACKUP_NETWORK_ID=${(await networkOf()).id}`);
     expect(healthy.out).toMatch(new RegExp(`edge-ops-${name}-1\\s+Ready`));
     ssh.setServiceHealth("apps_rocketchat", "0/1");
     const degraded = await ws.run("status", "--env", name);
@@ -300,7 +395,7 @@ describe("the command line", { timeout: 30_000 }, () => {
 
   it("explains usage errors", async () => {
     expect((await ws.run("plan")).err).toContain("--env <name> is required");
-    expect((await ws.run("launch", "--env", "dev")).err).toContain("expected one command of plan, apply, destroy, status, deploy, backup-image");
+    expect((await ws.run("launch", "--env", "dev")).err).toContain("expected one command of plan, apply, destroy, status, deploy, backup-image, backup-targets");
     expect((await ws.run("plan", "--env", "dev", "--force")).err).toContain("Unknown option '--force'");
   });
 
@@ -311,6 +406,33 @@ describe("the command line", { timeout: 30_000 }, () => {
     expect(result.code).toBe(1);
     expect(result.err).toContain("network.subnet: must lie inside ip_range 10.42.0.0/16");
     expect((await requestsSince(startedAt)).filter((request) => String(request.query.label_selector ?? "").includes("env=broken"))).toEqual([]);
+  });
+
+  it("backup-targets names what the environment lacks before any Hetzner call: the backup key, a secret", async () => {
+    ws.environment("nokey", "example");
+    const startedAt = await clock();
+    const noKey = await ws.run("backup-targets", "--env", "nokey");
+    expect(noKey.code).toBe(1);
+    expect(noKey.err).toContain("backup.ssh_public_key is not set, but backup.paths names host paths");
+    ws.environment("nosecret", "example", (document) => ((document.backup as Record<string, unknown>).ssh_public_key = BACKUP_KEY));
+    const saved = ws.env.INFRA_SECRET_POSTGRES_BACKUP_PASSWORD;
+    delete ws.env.INFRA_SECRET_POSTGRES_BACKUP_PASSWORD;
+    try {
+      const noSecret = await ws.run("backup-targets", "--env", "nosecret");
+      expect(noSecret.code).toBe(1);
+      expect(noSecret.out).toBe("");
+      expect(noSecret.err).toContain("no value for the docker secret postgres_backup_password: set POSTGRES_BACKUP_PASSWORD in");
+    } finally {
+      ws.env.INFRA_SECRET_POSTGRES_BACKUP_PASSWORD = saved;
+    }
+    ws.environment("unlisted", "example", (document) => {
+      (document.backup as Record<string, unknown>).ssh_public_key = BACKUP_KEY;
+      document.secrets = (document.secrets as string[]).filter((secret) => secret !== "mongo_backup_password");
+    });
+    const unlisted = await ws.run("backup-targets", "--env", "unlisted");
+    expect(unlisted.err).toContain("secrets: the stacks publish a backup endpoint that needs mongo_backup_password, which the environment file does not list");
+    const hetznerCalls = (await requestsSince(startedAt)).filter((request) => /env=(nokey|nosecret|unlisted)/.test(String(request.query.label_selector ?? "")));
+    expect(hetznerCalls).toEqual([]);
   });
 
   it("refuses without HCLOUD_TOKEN, naming it", async () => {

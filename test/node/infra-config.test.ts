@@ -1,12 +1,15 @@
 // Environment files: the shipped ones load, every stack they deploy renders with their variables,
-// and a wrong value is refused before any Hetzner call with an error naming the field.
+// and a wrong value is refused before any Hetzner call with an error naming the field; the backup
+// route's node script and S3 identity check.
+import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { backupAccessScript, s3BackupCredentials } from "../../infra/backup-route.ts";
 import { ConfigError, loadEnvironment, parseEnvironment } from "../../infra/config.ts";
 import { renderStack, secretVariable } from "../../infra/deploy.ts";
 import { parseEnvText, EnvFileError, isGitCryptEncrypted } from "../../infra/env-file.ts";
-import { REPOSITORY_ROOT } from "./support/infra.ts";
+import { ed25519PublicKey, REPOSITORY_ROOT } from "./support/infra.ts";
 
 const environmentsDir = join(REPOSITORY_ROOT, "infra", "environments");
 const shipped = readdirSync(environmentsDir).filter((file) => file.endsWith(".yaml")).map((file) => file.replace(/\.yaml$/, ""));
@@ -47,6 +50,12 @@ describe("shipped environments", () => {
     }
   });
 
+  it.each(shipped)("%s backs up /opt/core and /opt/apps and lists the backup users' secrets", (name) => {
+    const environment = loadEnvironment(environmentsDir, name);
+    expect(environment.backup).toMatchObject({ paths: ["/opt/core", "/opt/apps"], mongodb_node: 2, s3_buckets: [] });
+    expect(environment.secrets).toEqual(expect.arrayContaining(["mongo_backup_password", "postgres_backup_password", "seaweedfs_s3_config"]));
+  });
+
   it("example keeps to what every Hetzner project offers and names no secret it cannot have", () => {
     const example = loadEnvironment(environmentsDir, "example");
     expect(["fsn1", "nbg1", "hel1"]).toContain(example.location);
@@ -59,6 +68,7 @@ describe("validation names the field", () => {
   it("accepts the minimal environment and fills defaults", () => {
     const environment = parseEnvironment("check", valid(), "check.yaml");
     expect(environment).toMatchObject({ image: "debian-12", networkZone: "eu-central", network: { swarm_address_pool: "10.128.0.0/12" }, stacks: [], secrets: [] });
+    expect(environment.backup).toEqual({ paths: [], mongodb_node: 2, s3_buckets: [] });
   });
 
   it.each([
@@ -78,6 +88,27 @@ describe("validation names the field", () => {
       (document: Record<string, any>) => (document.firewall.extra_rules = [{ description: "range", protocol: "udp", port: "7000-8000", sources: ["0.0.0.0/0"] }]),
       /firewall\.extra_rules\.0\.port: must not open/,
     ],
+    [
+      "MongoDB's port",
+      (document: Record<string, any>) => (document.firewall.extra_rules = [{ description: "mongo", protocol: "tcp", port: 27017, sources: ["10.0.0.0/8"] }]),
+      /firewall\.extra_rules\.0\.port: must not open the backup route's ports \(27017 MongoDB, 5432 Postgres, 8333 SeaweedFS S3, 8888 SeaweedFS filer\)/,
+    ],
+    [
+      "a range covering Postgres's port",
+      (document: Record<string, any>) => (document.firewall.extra_rules = [{ description: "ok", protocol: "tcp", port: 8000, sources: ["0.0.0.0/0"] }, { description: "range", protocol: "tcp", port: "5000-6000", sources: ["0.0.0.0/0"] }]),
+      /firewall\.extra_rules\.1\.port: must not open the backup route's ports/,
+    ],
+    ["the S3 gateway's port as a string", (document: Record<string, any>) => (document.firewall.extra_rules = [{ description: "s3", protocol: "tcp", port: "8333", sources: ["0.0.0.0/0"] }]), /firewall\.extra_rules\.0\.port: must not open the backup route's ports/],
+    ["the filer's API", (document: Record<string, any>) => (document.firewall.extra_rules = [{ description: "filer", protocol: "tcp", port: "8800-8900", sources: ["0.0.0.0/0"] }]), /firewall\.extra_rules\.0\.port: must not open the backup route's ports/],
+    ["a relative backup path", (document: Record<string, any>) => (document.backup = { paths: ["opt/core"] }), /backup\.paths\.0: must be an absolute path/],
+    ["a backup path with ..", (document: Record<string, any>) => (document.backup = { paths: ["/opt/../etc"] }), /backup\.paths\.0: must not contain \.\./],
+    ["a backup path with a quote", (document: Record<string, any>) => (document.backup = { paths: ["/opt/it's"] }), /backup\.paths\.0: must be an absolute path/],
+    ["a backup path twice", (document: Record<string, any>) => (document.backup = { paths: ["/opt/core", "/opt/core"] }), /backup\.paths: must not list a path twice/],
+    ["a backup key with options", (document: Record<string, any>) => (document.backup = { ssh_public_key: `command="sh" ${ed25519PublicKey()}` }), /backup\.ssh_public_key: must be one OpenSSH public key line/],
+    ["a backup key with a quote in its comment", (document: Record<string, any>) => (document.backup = { ssh_public_key: ed25519PublicKey("it's") }), /backup\.ssh_public_key: must be one OpenSSH public key line/],
+    ["a MongoDB node", (document: Record<string, any>) => (document.backup = { mongodb_node: 4 }), /backup\.mongodb_node/],
+    ["an S3 bucket", (document: Record<string, any>) => (document.backup = { s3_buckets: ["Uploads"] }), /backup\.s3_buckets\.0: must be an S3 bucket name/],
+    ["an unknown backup key", (document: Record<string, any>) => (document.backup = { path: ["/opt/core"] }), /backup: Unrecognized key: "path"/],
     ["an unknown key", (document: Record<string, any>) => (document.sever_type = "cx23"), /\(top level\): Unrecognized key: "sever_type"/],
     ["a volume size", (document: Record<string, any>) => (document.volume.size_gb = 5), /volume\.size_gb/],
     ["a reserved label", (document: Record<string, any>) => (document.labels = { env: "x" }), /labels: must not set managed-by, env, node or role/],
@@ -119,5 +150,56 @@ describe("env files", () => {
   it("recognises git-crypt's header", () => {
     expect(isGitCryptEncrypted(Buffer.from("\0GITCRYPT\0\x01\x02"))).toBe(true);
     expect(isGitCryptEncrypted(Buffer.from("A=1\n"))).toBe(false);
+  });
+});
+
+describe("the backup route's node script", () => {
+  const environment = (backup: Record<string, unknown>) => parseEnvironment("check", { ...valid(), backup }, "check.yaml");
+  const parses = (script: string) => spawnSync("sh", ["-n"], { input: script }).status;
+
+  it("installs the key for edge-ops-backup, restricted to read-only rsync, and makes the paths readable", () => {
+    const key = ed25519PublicKey("edge-ops-backup");
+    const script = backupAccessScript(environment({ ssh_public_key: key, paths: ["/opt/core", "/srv/app-data"] }));
+    expect(parses(script)).toBe(0);
+    expect(script).toContain(`printf '%s %s\\n' 'restrict,command="rrsync -ro /"' '${key}' > /var/lib/edge-ops-backup/.ssh/authorized_keys.new`);
+    expect(script).toContain("--shell /bin/sh");
+    expect(script).toContain("usermod --password '*' edge-ops-backup");
+    expect(script).toContain("for path in '/opt/core' '/srv/app-data'; do");
+    expect(script).not.toMatch(/sudo|NOPASSWD|usermod -aG|--groups/);
+  });
+
+  it("accepts no key (and revokes one installed before) when the environment has none", () => {
+    const script = backupAccessScript(environment({ paths: ["/opt/core"] }));
+    expect(parses(script)).toBe(0);
+    expect(script).toContain("if [ -f /var/lib/edge-ops-backup/.ssh/authorized_keys ]; then : > /var/lib/edge-ops-backup/.ssh/authorized_keys; fi");
+    expect(script).not.toContain("rrsync");
+    expect(script).not.toContain("setfacl");
+  });
+});
+
+describe("the S3 backup identity (seaweedfs_s3_config)", () => {
+  const config = (identities: unknown[]) => JSON.stringify({ identities });
+  const backup = (actions: string[], credentials = [{ accessKey: "AK", secretKey: "SK-secret" }]) => ({ name: "backup", credentials, actions });
+
+  it("takes the first key of the identity named backup when it may only read and list", () => {
+    expect(s3BackupCredentials(config([{ name: "app", credentials: [{ accessKey: "A", secretKey: "S" }], actions: ["Admin"] }, backup(["Read", "List"])]))).toEqual({ accessKeyId: "AK", secretAccessKey: "SK-secret" });
+    expect(s3BackupCredentials(config([backup(["Read:uploads", "List:uploads"])]))).toEqual({ accessKeyId: "AK", secretAccessKey: "SK-secret" });
+  });
+
+  it.each([
+    ["no backup identity", config([{ name: "app", credentials: [{ accessKey: "A", secretKey: "S" }], actions: ["Admin"] }]), 'has no identity named "backup" with credentials'],
+    ["no credentials", config([backup(["Read", "List"], [])]), 'has no identity named "backup" with credentials'],
+    ["a write action", config([backup(["Read", "List", "Write"])]), 'must have only Read and List actions (it has Write)'],
+    ["admin", config([backup(["Admin"])]), "(it has Admin)"],
+    ["no actions", config([backup([])]), "must have only Read and List actions"],
+    ["not JSON", "{identities", "seaweedfs_s3_config is not JSON"],
+    ["another shape", JSON.stringify({ users: [] }), "seaweedfs_s3_config is not a SeaweedFS identities file"],
+  ])("refuses %s, without quoting the secret", (_, text, message) => {
+    expect(() => s3BackupCredentials(text)).toThrow(message);
+    try {
+      s3BackupCredentials(text);
+    } catch (error) {
+      expect((error as Error).message).not.toContain("SK-secret");
+    }
   });
 });

@@ -1,6 +1,7 @@
 // The Docker Swarm stack files (swarm-stacks/*.yml) hold the rules every stack must keep: health
 // checks, memory limits, spread placement, docker secrets only, pinned images, listed variables,
-// encrypted overlay networks at Hetzner's MTU, Traefik as the only published service. There is no
+// encrypted overlay networks at Hetzner's MTU, nothing published but Traefik's 80/443 and the
+// backup route's dump ports (host mode, never opened by an environment's firewall). There is no
 // Docker here, so each file is parsed with `yaml` (as YAML 1.1, like Docker's parser) and checked
 // by the functions below; the last block feeds them broken stacks to show that each rule can fail.
 import { readdirSync, readFileSync } from "node:fs";
@@ -9,6 +10,11 @@ import { fileURLToPath } from "node:url";
 import { parseDocument } from "yaml";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
+import { POSTGRES_CLIENT_MAJOR } from "../../infra/backup-image.ts";
+import { dumpEndpoints, MONGO_BACKUP_SECRET, POSTGRES_BACKUP_SECRET, S3_CONFIG_SECRET } from "../../infra/backup-route.ts";
+import { BACKUP_ROUTE_PORTS, loadEnvironment, portRangeCovers } from "../../infra/config.ts";
+import { desiredRules } from "../../infra/plan.ts";
+import type { FirewallRule } from "../../infra/hcloud.ts";
 
 // ---------------------------------------------------------------------------------------------
 // The compose subset these stacks may use. Strict objects: a key that `docker stack deploy`
@@ -418,13 +424,33 @@ const checkNetworks: Check = (stack, all) => {
   return problems;
 };
 
+/** The port a stateful service publishes for the backup server (docs/architecture.md), or null. */
+function dumpPortOf(service: Service): number | null {
+  const { repository } = imageParts(service.image);
+  if (repository === "mongo") return 27017;
+  if (repository === "postgres") return 5432;
+  const flags = flagsOf(service);
+  if (repository === "seaweedfs" && argsOf(service)[0] === "filer" && flags.get("s3") === "true") return Number(flags.get("s3.port") ?? 8333);
+  return null;
+}
+
 const checkPorts: Check = (stack) => {
   const problems = services(stack).flatMap(([name, service]) =>
     (service.ports ?? []).flatMap((port) => {
-      if (imageParts(service.image).repository !== "traefik") return [`${name}: publishes port ${port.published ?? port.target}; only Traefik publishes ports`];
+      const published = port.published ?? port.target;
       const portProblems: string[] = [];
-      if (port.published !== 80 && port.published !== 443) portProblems.push(`${name}: publishes ${port.published}; Traefik publishes only 80 and 443`);
-      if (port.mode !== "host") portProblems.push(`${name}: port ${port.published} must use mode: host`);
+      if (imageParts(service.image).repository === "traefik") {
+        if (published !== 80 && published !== 443) portProblems.push(`${name}: publishes ${published}; Traefik publishes only 80 and 443`);
+      } else {
+        const dump = dumpPortOf(service);
+        if (dump === null || port.target !== dump) {
+          return [`${name}: publishes port ${published}; only Traefik (80, 443) and the backup route's dump ports (MongoDB 27017, Postgres 5432, the SeaweedFS S3 gateway) are published`];
+        }
+        if (published !== dump) portProblems.push(`${name}: publishes its dump port ${dump} as ${published}; the backup targets reach it on ${dump}`);
+        if (pinnedNode(service) === null) portProblems.push(`${name}: publishes dump port ${dump} but is not pinned to a node (node.labels.node == N): no address would reach it`);
+      }
+      // Ingress would publish it on every node through the routing mesh; host binds it where the task runs.
+      if (port.mode !== "host") portProblems.push(`${name}: port ${published} must use mode: host`);
       return portProblems;
     }),
   );
@@ -500,7 +526,7 @@ const RULES: Record<string, Check> = {
   "takes secrets only from external docker secrets named by variables": checkSecrets,
   "keeps secret values out of environment (…_FILE=/run/secrets/… only)": checkEnvironment,
   "uses encrypted overlay networks with MTU 1450, declared and joined": checkNetworks,
-  "publishes nothing but Traefik's 80 and 443 in host mode": checkPorts,
+  "publishes nothing but Traefik's 80 and 443 and the backup route's dump ports, in host mode": checkPorts,
   "mounts host paths only under /mnt/data, or read-only system paths": checkMounts,
   "routes through Traefik with Host(${VAR}), a cert resolver and a load-balancer port": checkRouting,
 };
@@ -760,6 +786,120 @@ describe("Netdata", () => {
     const mounts = bindMountsOf(netdata.service);
     expect(mounts).toContainEqual({ source: "/proc", target: "/host/proc", readOnly: true });
     expect(mounts).toContainEqual({ source: "/sys", target: "/host/sys", readOnly: true });
+  });
+});
+
+describe("the backup route (docs/architecture.md)", () => {
+  const environmentsDir = fileURLToPath(new URL("../../infra/environments/", import.meta.url));
+  const shippedEnvironments = readdirSync(environmentsDir).filter((file) => file.endsWith(".yaml")).map((file) => file.replace(/\.yaml$/, ""));
+  const hostPort = (port: number) => ({ target: port, published: port, protocol: "tcp", mode: "host" });
+
+  it("publishes each stateful service's dump port in host mode, on the node it is pinned to", () => {
+    const mongo = servicesWithImage(stacks, "mongo");
+    expect(mongo.map(({ name }) => name).sort()).toEqual(["mongo1", "mongo2", "mongo3"]);
+    for (const { name, service } of mongo) {
+      expect(service.ports, name).toEqual([hostPort(27017)]);
+      expect(pinnedNode(service), name).not.toBeNull();
+    }
+    const [postgres, ...otherPostgres] = servicesWithImage(stacks, "postgres");
+    expect(otherPostgres).toEqual([]);
+    expect(postgres?.service.ports).toEqual([hostPort(5432)]);
+    expect(pinnedNode(postgres!.service)).not.toBeNull();
+    const filers = servicesWithImage(stacks, "seaweedfs").filter(({ service }) => argsOf(service)[0] === "filer");
+    expect(filers.map(({ service }) => service.ports)).toEqual([[hostPort(Number(flagsOf(filers[0]!.service).get("s3.port")))]]);
+    // Nothing else publishes: masters, volume servers, the filer's API, Netdata, the apps.
+    const publishing = stacks.flatMap((stack) => services(stack).filter(([, service]) => (service.ports ?? []).length > 0).map(([name]) => name));
+    expect(publishing.sort()).toEqual(["filer", "mongo1", "mongo2", "mongo3", "postgres", "traefik"]);
+  });
+
+  it("is what infra's backup-targets reads from the stack files", () => {
+    const environment = loadEnvironment(environmentsDir, "example");
+    const endpoints = dumpEndpoints(fileURLToPath(new URL("../../", import.meta.url)), environment);
+    expect(endpoints.map((endpoint) => `${endpoint.kind} ${endpoint.stack}/${endpoint.service} node ${endpoint.node}:${endpoint.port}`)).toEqual([
+      "mongodb apps/mongo1 node 1:27017",
+      "mongodb apps/mongo2 node 2:27017",
+      "mongodb apps/mongo3 node 3:27017",
+      "postgres apps/postgres node 3:5432",
+      "s3 core/filer node 1:8333",
+    ]);
+    expect(endpoints.find((endpoint) => endpoint.kind === "postgres")?.database).toBe("keycloak");
+  });
+
+  /** The rules of a firewall that let `port` in over TCP. */
+  const opening = (rules: FirewallRule[], port: number) => rules.filter((rule) => rule.direction === "in" && rule.protocol === "tcp" && typeof rule.port === "string" && portRangeCovers(rule.port, port));
+
+  it("is never opened by an environment's firewall: no shipped file opens a published port but Traefik's, nor the filer's API", () => {
+    const dumpPorts = new Set(stacks.flatMap((stack) => services(stack).flatMap(([, service]) => (service.ports ?? []).map((port) => port.published ?? port.target))));
+    for (const web of [80, 443]) dumpPorts.delete(web);
+    expect([...dumpPorts].sort()).toEqual([27017, 5432, 8333].sort());
+    // infra refuses a rule over any of these (infra-config.test.ts); the filer's own API is among them.
+    expect(BACKUP_ROUTE_PORTS.map(({ port }) => port).sort()).toEqual([...dumpPorts, 8888].sort());
+    expect(shippedEnvironments).toEqual(expect.arrayContaining(["dev", "staging", "prod", "example"]));
+    for (const name of shippedEnvironments) {
+      const rules = desiredRules(loadEnvironment(environmentsDir, name));
+      for (const port of [...dumpPorts, 8888]) expect(opening(rules, port), `${name}: port ${port}`).toEqual([]);
+      expect(opening(rules, 443).length, `${name}: the check sees the rules`).toBeGreaterThan(0);
+    }
+    // The check can fail: a rule whose range covers a dump port.
+    const wide: FirewallRule = { direction: "in", protocol: "tcp", port: "5000-6000", source_ips: ["0.0.0.0/0"], destination_ips: [], description: "wide" };
+    expect(opening([wide], 5432)).toEqual([wide]);
+  });
+
+  it("gives the backup read-only database users from docker secrets, created idempotently", () => {
+    const apps = stackNamed("apps");
+    const mongo1 = apps.compose.services["mongo1"]!;
+    const mongoCheck = JSON.stringify(mongo1.healthcheck?.test);
+    expect(secretRefsOf(mongo1).map((ref) => ref.target)).toContain(MONGO_BACKUP_SECRET);
+    expect(mongoCheck).toContain(`fs.readFileSync('/run/secrets/${MONGO_BACKUP_SECRET}', 'utf8').trim()`);
+    expect(mongoCheck).toContain("admin.getUser('backup') === null");
+    expect(mongoCheck).toContain("admin.createUser(Object.assign({ user: 'backup' }, backup))");
+    expect(mongoCheck).toContain("admin.updateUser('backup', backup)");
+    // The built-in role backup, and nothing else.
+    expect(/roles: \[ \{ role: 'backup', db: 'admin' \} \]/.test(mongoCheck)).toBe(true);
+
+    const postgres = apps.compose.services["postgres"]!;
+    const [shell, script = ""] = postgres.healthcheck?.test as string[];
+    expect(shell).toBe("CMD-SHELL");
+    expect(secretRefsOf(postgres).map((ref) => ref.target)).toContain(POSTGRES_BACKUP_SECRET);
+    // psql reads the password itself: it is on no command line and in no environment.
+    expect(script).toContain(`\\set password \`cat /run/secrets/${POSTGRES_BACKUP_SECRET}\``);
+    expect(script).toContain("PASSWORD :'password'");
+    expect(script).not.toMatch(/PGPASSWORD|-c ['"]ALTER/);
+    expect(script).toContain("SET log_min_error_statement = panic;");
+    expect(script).toContain("NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS");
+    expect(script.match(/GRANT [^;]+;/g)).toEqual(["GRANT pg_read_all_data TO backup;"]);
+    // Once per container, and pg_isready has the last word.
+    expect(script).toContain("[ ! -e /tmp/edge-ops-backup-role ]");
+    expect(script.trimEnd().split("\n").at(-1)).toBe("pg_isready -h 127.0.0.1 -U keycloak -d keycloak");
+
+    const filer = servicesWithImage(stacks, "seaweedfs").find(({ service }) => argsOf(service)[0] === "filer")!;
+    expect(secretRefsOf(filer.service).map((ref) => ref.target)).toContain(S3_CONFIG_SECRET);
+  });
+
+  it("is dumped by a pg_dump at least as new as the Postgres it runs (pg_dump refuses a newer server)", () => {
+    const [postgres] = servicesWithImage(stacks, "postgres");
+    const major = Number(/^(\d+)/.exec(imageParts(postgres!.service.image).tag ?? "")?.[1]);
+    expect(major).toBeGreaterThan(0);
+    expect(POSTGRES_CLIENT_MAJOR).toBeGreaterThanOrEqual(major);
+  });
+
+  it("rejects a dump port in ingress mode, on another number, a port the service does not own, or a host address", () => {
+    const apps = stackNamed("apps");
+    const problemsOf = (from: string, to: string) => {
+      if (!apps.text.includes(from)) throw new Error(`test bug: ${JSON.stringify(from)} is not in apps.yml`);
+      return checkPorts(loadStack("apps.yml", apps.text.replace(from, to)), stacks).join("\n");
+    };
+    const mongo1Port = "      - target: 27017\n        published: 27017\n        protocol: tcp\n        mode: host";
+    expect(problemsOf(mongo1Port, mongo1Port.replace("mode: host", "mode: ingress"))).toContain("mongo1: port 27017 must use mode: host");
+    expect(problemsOf(mongo1Port, mongo1Port.replace("published: 27017", "published: 27018"))).toContain("mongo1: publishes its dump port 27017 as 27018");
+    expect(problemsOf(mongo1Port, mongo1Port.replaceAll("27017", "28017"))).toContain("mongo1: publishes port 28017; only Traefik");
+    const pinnedPostgres = "          - node.labels.node == 3\n      resources:\n        limits:\n          memory: 1G";
+    expect(problemsOf(pinnedPostgres, pinnedPostgres.replace("node.labels.node == 3", "node.role == manager"))).toContain(
+      "postgres: publishes dump port 5432 but is not pinned to a node",
+    );
+    // Swarm ignores a host address on a published port (the Engine API's EndpointPortConfig has
+    // none): the schema refuses one rather than let it look like a restriction.
+    expect(() => loadStack("apps.yml", apps.text.replace(mongo1Port, `${mongo1Port}\n        host_ip: 10.42.1.2`))).toThrow(/Unrecognized key: "host_ip"/);
   });
 });
 

@@ -68,6 +68,8 @@ export type FakeSshHost = {
   localNodeState: "inactive" | "active";
   nodeId: string | null;
   swarmId: string | null;
+  /** `ssh-ed25519 <base64>`: what /etc/ssh/ssh_host_ed25519_key.pub holds (without its comment). */
+  hostKey?: string;
 };
 
 export type SwarmNode = {

@@ -23,7 +23,9 @@
 // shell would (quotes, backslashes; redirections such as `>/dev/null 2>&1` are dropped). Pipes,
 // `;`, `&&`, `$…` and anything not listed below answer 127 `fake-ssh: unsupported command: <cmd>`.
 // Besides Docker and cloud-init: `true`, `echo`, `hostname`, `bash -s` (a script on stdin),
-// `mountpoint -q <path>` (mounted) and `mkdir -p <absolute paths>`.
+// `mountpoint -q <path>` (mounted), `mkdir -p <absolute paths>` and
+// `cat /etc/ssh/ssh_host_ed25519_key.pub` (the host's own key, as Debian's ssh-keygen -A writes it:
+// `ssh-ed25519 <base64> root@<hostname>`).
 import { existsSync, writeSync } from "node:fs";
 import { connect } from "node:net";
 import {
@@ -346,6 +348,16 @@ function randomId(length: number): string {
   return id;
 }
 const newToken = (caDigest: string) => `SWMTKN-1-${caDigest}-${randomId(25)}`;
+
+/** An ed25519 public key in OpenSSH's form without comment: string "ssh-ed25519", string of 32 random bytes. */
+function newHostKey(): string {
+  const type = Buffer.from("ssh-ed25519");
+  const key = Buffer.alloc(32);
+  for (let i = 0; i < key.length; i++) key[i] = Math.floor(Math.random() * 256);
+  const length = (value: number) => Buffer.from([value >>> 24, (value >>> 16) & 255, (value >>> 8) & 255, value & 255]);
+  return `ssh-ed25519 ${Buffer.concat([length(type.length), type, length(key.length), key]).toString("base64")}`;
+}
+const HOST_KEY_FILE = "/etc/ssh/ssh_host_ed25519_key.pub";
 const isoNow = () => new Date().toISOString();
 
 // ---------------------------------------------------------------------------------------------
@@ -1308,6 +1320,7 @@ function runCommand(ctx: Context): Result {
   // The data volume: always mounted here (arm a fault with exit 1 to play a node without it).
   if (program === "mountpoint" && args.length === 2 && args[0] === "-q" && args[1]?.startsWith("/")) return ok();
   if (program === "mkdir" && args[0] === "-p" && args.length > 1 && args.slice(1).every((path) => path.startsWith("/"))) return ok();
+  if (program === "cat" && args.length === 1 && args[0] === HOST_KEY_FILE) return ok(`${(ctx.host.hostKey ??= newHostKey())} root@${ctx.host.hostname}\n`);
   if (program === "docker") {
     if (ctx.cloudInitPending) return fail(127, "bash: line 1: docker: command not found");
     return docker(ctx, args);
@@ -1557,6 +1570,7 @@ async function main(): Promise<never> {
         localNodeState: "inactive",
         nodeId: null,
         swarmId: null,
+        hostKey: newHostKey(),
       });
       Object.assign(host, { ip: invocation.host, hostname: target.name, privateIp: cached.privateIp });
       const boot = bootOf(state, target.name);

@@ -29,7 +29,10 @@ export type InfraWorkspace = {
   env: NodeJS.ProcessEnv;
   /** Writes `<name>.yaml`: the shipped environment `from`, changed by `change`. */
   environment(name: string, from: string, change?: (document: Record<string, unknown>) => void): void;
+  /** Runs the CLI with its output captured, as when piped (not a terminal). */
   run(...argv: string[]): Promise<CliRun>;
+  /** Runs the CLI as if its standard output were a terminal. */
+  runAtTerminal(...argv: string[]): Promise<CliRun>;
 };
 
 export function infraWorkspace(options: { hetznerUrl: string; sshEnv: NodeJS.ProcessEnv; extraEnv?: NodeJS.ProcessEnv }): InfraWorkspace {
@@ -59,13 +62,15 @@ export function infraWorkspace(options: { hetznerUrl: string; sshEnv: NodeJS.Pro
       change?.(document);
       writeFileSync(join(environments, `${name}.yaml`), stringify(document));
     },
-    async run(...argv) {
-      const out: string[] = [];
-      const err: string[] = [];
-      const code = await main(argv, env, { out: (line) => out.push(line), err: (line) => err.push(line), interactive: false });
-      return { code, out: out.join("\n"), err: err.join("\n") };
-    },
+    run: (...argv) => runCli(argv, false),
+    runAtTerminal: (...argv) => runCli(argv, true),
   };
+  async function runCli(argv: string[], outIsTerminal: boolean): Promise<CliRun> {
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await main(argv, env, { out: (line) => out.push(line), err: (line) => err.push(line), interactive: false, outIsTerminal });
+    return { code, out: out.join("\n"), err: err.join("\n") };
+  }
 }
 
 /** A unique environment name (Hetzner names are unique per project; the fake may be shared). */
