@@ -17,25 +17,38 @@ export const BUILDER_ROLE = "backup-image-builder";
 export const RUNNER_PATH = "/opt/edge-ops/backup-runner.sh";
 const RUNNER_DELIMITER = "EDGE_OPS_BACKUP_RUNNER";
 
-/** The script `bash -s` runs on the builder: packages, the runner, a clean cloud-init. */
+/**
+ * The major version of the Postgres client (pg_dump) in the image: at least the Postgres that
+ * swarm-stacks/apps.yml runs (pg_dump refuses a newer server), so Debian 12's 15 is not enough and
+ * it comes from PGDG's repository. Raise it with the stack's image.
+ */
+export const POSTGRES_CLIENT_MAJOR = 17;
+
+/**
+ * The script `bash -s` runs on the builder: packages (restic, jq, curl, the AWS CLI, mongodump,
+ * pg_dump, rsync, ssh: what backup-runner.sh runs), the runner, a clean cloud-init.
+ */
 export function installScript(runner: string): string {
   if (runner.split("\n").includes(RUNNER_DELIMITER)) throw new Error(`the runner script contains the line ${RUNNER_DELIMITER}`);
   return [
     "set -euo pipefail",
     "export DEBIAN_FRONTEND=noninteractive",
     "apt-get update -q",
-    "apt-get install -y -q --no-install-recommends restic jq curl ca-certificates gnupg awscli",
+    "apt-get install -y -q --no-install-recommends restic jq curl ca-certificates gnupg awscli rsync openssh-client",
     "# mongodump: Debian does not package MongoDB's database tools; MongoDB's repository does.",
     "curl -fsSL https://pgp.mongodb.com/server-8.0.asc | gpg --dearmor --yes -o /usr/share/keyrings/mongodb-server-8.0.gpg",
     'echo "deb [signed-by=/usr/share/keyrings/mongodb-server-8.0.gpg] http://repo.mongodb.org/apt/debian $(. /etc/os-release && echo "$VERSION_CODENAME")/mongodb-org/8.0 main" > /etc/apt/sources.list.d/mongodb-org-8.0.list',
+    "# pg_dump: PGDG's repository (apt.postgresql.org) has every supported major version; Debian 12 only 15.",
+    "curl -fsSL https://www.postgresql.org/media/keys/ACCC4CF8.asc | gpg --dearmor --yes -o /usr/share/keyrings/postgresql-pgdg.gpg",
+    'echo "deb [signed-by=/usr/share/keyrings/postgresql-pgdg.gpg] https://apt.postgresql.org/pub/repos/apt $(. /etc/os-release && echo "$VERSION_CODENAME")-pgdg main" > /etc/apt/sources.list.d/pgdg.list',
     "apt-get update -q",
-    "apt-get install -y -q --no-install-recommends mongodb-database-tools",
+    `apt-get install -y -q --no-install-recommends mongodb-database-tools postgresql-client-${POSTGRES_CLIENT_MAJOR}`,
     "install -d -m 0755 /opt/edge-ops",
     `cat > ${RUNNER_PATH} <<'${RUNNER_DELIMITER}'`,
     runner.replace(/\n$/, ""),
     RUNNER_DELIMITER,
     `chmod 0755 ${RUNNER_PATH}`,
-    "restic version && jq --version && aws --version && mongodump --version",
+    "restic version && jq --version && aws --version && mongodump --version && pg_dump --version && rsync --version && ssh -V",
     "# Servers made from the snapshot are new instances: cloud-init runs their user_data again.",
     "cloud-init clean --logs",
     "truncate -s 0 /etc/machine-id",
