@@ -1,99 +1,18 @@
 // Self-destructing backup servers: the BackupScheduler Durable Object against the Hetzner fake
 // (test/node/fakes/hetzner.ts), driven through the admin API, the runner's endpoints, its
 // alarms and the cron triggers. Every test ends with no backup server of its run left.
-import { runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { BackupScheduler, backupScheduler } from "../durable-objects/backup-scheduler";
+import { BackupScheduler } from "../durable-objects/backup-scheduler";
 import { adminFetch } from "./support/admin";
+import { addressOf, due, fakeServers, fault, finish, hetzner, hetznerRequests, runRow, runnerCall, runnerEnv, scheduler, startRun, summary, until } from "./support/backups";
 import { row } from "./support/d1";
 import { fetchWith, tickWith } from "./support/faults";
 
 afterEach(() => vi.restoreAllMocks());
 // Runs wait for Hetzner's (fake) actions, polled every second.
 vi.setConfig({ testTimeout: 15_000 });
-
-type FakeServer = { id: number; name: string; labels: Record<string, string>; status: string; user_data: string | null };
-const hetzner = (path: string, init?: RequestInit) => fetch(`${env.FAKE_HETZNER_URL}${path}`, init);
-const fakeServers = async (selector: string): Promise<FakeServer[]> => {
-  const body = (await (await hetzner(`/__fake/servers?label_selector=${encodeURIComponent(selector)}`)).json()) as FakeServer[] | { servers: FakeServer[] };
-  return Array.isArray(body) ? body : body.servers;
-};
-const fault = (spec: Record<string, unknown>) => hetzner("/__fake/faults", { method: "POST", body: JSON.stringify(spec) });
-const hetznerRequests = async (pathPattern: string) =>
-  (await (await hetzner(`/__fake/requests?path=${encodeURIComponent(pathPattern)}`)).json()) as { method: string; path: string; body: unknown }[];
-
-const scheduler = () => backupScheduler(env);
-const alarm = () => runDurableObjectAlarm(scheduler());
-
-/**
- * Wakes the scheduler until the run's status is one of `statuses`. Alarms also fire on their
- * own in the test runtime, so a step may already be under way: poll the state, not the alarm.
- */
-async function until(runId: string, statuses: readonly string[], timeoutMs = 5000): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const status = String((await row("SELECT status FROM backup_runs WHERE id = ?", runId))?.status);
-    if (statuses.includes(status)) return status;
-    if (Date.now() > deadline) throw new Error(`run ${runId} still ${status}, expected ${statuses.join(" or ")}`);
-    await alarm();
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-/** Makes the run's next step due now (its backoff or deadline), as time passing would. */
-const due = (runId: string, column: "next_attempt_at" | "deadline") =>
-  runInDurableObject(scheduler(), (_instance, state) => {
-    state.storage.sql.exec(`UPDATE runs SET ${column} = ? WHERE id = ?`, Date.now() - 1, runId);
-  });
-
-async function startRun(kind: "backup" | "restore-test" = "backup", overrides: Partial<Env> = {}): Promise<string> {
-  const response = await fetchWith(overrides, "http://admin/api/backups/run", {
-    method: "POST",
-    headers: { "content-type": "application/json", authorization: `Bearer ${env.ADMIN_TOKEN}` },
-    body: JSON.stringify({ kind }),
-  });
-  expect(response.status).toBe(202);
-  return ((await response.json()) as { id: string }).id;
-}
-
-/** What cloud-init hands the runner: the run's URL, token and deadline. */
-function runnerEnv(server: FakeServer): { url: string; token: string; deadline: number } {
-  const value = (name: string) => new RegExp(`${name}=(\\S+)`).exec(server.user_data ?? "")?.[1] ?? "";
-  return { url: value("RUN_URL"), token: value("RUN_TOKEN"), deadline: Number(value("DEADLINE")) };
-}
-
-const runnerCall = (runId: string, path: "config" | "report", token: string, body?: unknown) =>
-  fetchWith({}, `http://edge/backups/runs/${runId}/${path}`, {
-    method: body === undefined ? "GET" : "POST",
-    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-
-const summary = (overrides: Record<string, unknown> = {}) => ({
-  message_type: "summary",
-  files_new: 12,
-  files_changed: 3,
-  data_added: 104857,
-  total_duration: 42.5,
-  snapshot_id: "4f1c1e1d2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5",
-  exit_code: 0,
-  ...overrides,
-});
-
-const runRow = (id: string) => row("SELECT status, error, snapshot_id, exit_code, partial, server_deleted_at IS NOT NULL AS deleted FROM backup_runs WHERE id = ?", id);
-
-/** Lets the run end: its pending step (a backoff) made due, then woken until done or failed. */
-async function finish(runId: string) {
-  const deadline = Date.now() + 5000;
-  for (;;) {
-    const status = String((await row("SELECT status FROM backup_runs WHERE id = ?", runId))?.status);
-    if (status === "done" || status === "failed") return status;
-    if (Date.now() > deadline) throw new Error(`run ${runId} still ${status}`);
-    await due(runId, "next_attempt_at");
-    await alarm();
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 /** The runner images the scheduler chooses from: the newest wins. */
 let newestRunnerImage: number;
@@ -104,7 +23,7 @@ beforeAll(async () => {
 });
 
 describe("a backup run", () => {
-  it("creates backup-<runId> from the newest runner image with labels and a token-only user data, serves the config, takes one report and deletes the server", async () => {
+  it("creates backup-<runId> from the newest runner image with labels and a token-only user data, serves the config to its server, takes one report and deletes the server", async () => {
     const id = await startRun("backup", { PUBLIC_BASE_URL: undefined });
     expect(await runRow(id)).toMatchObject({ status: "scheduled" });
     await until(id, ["running"]);
@@ -120,32 +39,45 @@ describe("a backup run", () => {
     for (const secret of [env.HCLOUD_TOKEN, env.RESTIC_PASSWORD, env.R2_SECRET_ACCESS_KEY, env.R2_ACCESS_KEY_ID, env.ADMIN_TOKEN]) expect(server!.user_data).not.toContain(secret);
     expect(await row("SELECT status FROM backup_runs WHERE id = ?", id)).toEqual({ status: "running" });
 
-    expect((await runnerCall(id, "config", "not-the-token")).status).toBe(401);
-    const config = await runnerCall(id, "config", runner.token);
+    const from = addressOf(server!);
+    expect((await runnerCall(id, "config", "not-the-token", undefined, { from })).status).toBe(401);
+    const targets = [{ name: "mongodb", kind: "mongodb", uri: "mongodb://backup:test-mongo-password@10.42.1.2:27017/?replicaSet=rs0&authSource=admin" }];
+    const config = await runnerCall(id, "config", runner.token, undefined, { from, overrides: { BACKUP_TARGETS: JSON.stringify(targets) } });
     expect(config.status).toBe(200);
     expect(config.headers.get("cache-control")).toBe("no-store");
     expect(await config.json()).toMatchObject({
+      version: 2,
       runId: id,
       kind: "backup",
       host: "edge-ops-swarm",
       repository: env.RESTIC_REPOSITORY,
       password: env.RESTIC_PASSWORD,
       env: { AWS_ACCESS_KEY_ID: env.R2_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: env.R2_SECRET_ACCESS_KEY },
-      targets: { paths: ["/srv/data", "/etc/swarm"], mongodb: null, seaweedfs: null },
+      targets,
+      ssh: null,
       retention: { daily: 7, weekly: 4, monthly: 12 },
     });
 
-    expect((await runnerCall(id, "report", runner.token, { files_new: 1 })).status).toBe(400);
-    const report = await runnerCall(id, "report", runner.token, summary());
-    expect(await report.json()).toEqual({ accepted: true, status: "reported" });
+    const report = await runnerCall(id, "report", runner.token, summary(), { from });
+    expect(await report.json()).toEqual({ accepted: true, status: "reported", readable: true });
     await finish(id);
-    expect(await runRow(id)).toEqual({ status: "done", error: null, snapshot_id: summary().snapshot_id, exit_code: 0, partial: 0, deleted: 1 });
+    expect(await runRow(id)).toEqual({ status: "done", error: null, snapshot_id: summary().restic.snapshot_id, exit_code: 0, partial: 0, deleted: 1 });
     expect(await fakeServers(`run=${id}`)).toEqual([]);
-    // A second report changes nothing; the token died with the run.
-    expect(await (await runnerCall(id, "report", runner.token, summary({ snapshot_id: "other" }))).json()).toEqual({ accepted: false, status: "done" });
-    expect((await runnerCall(id, "config", runner.token)).status).toBe(401);
+    // A second report changes nothing; the run's config is not given out any more.
+    expect(await (await runnerCall(id, "report", runner.token, summary({ error: "other" }), { from })).json()).toEqual({ accepted: false, status: "done" });
+    vi.spyOn(console, "error").mockImplementation(() => undefined);
+    expect((await runnerCall(id, "config", runner.token, undefined, { from })).status).toBe(403);
     const listed = (await (await adminFetch(`/api/backups/runs/${id}`)).json()) as Record<string, unknown>;
-    expect(listed).toMatchObject({ id, status: "done", snapshotId: summary().snapshot_id, bytesAdded: 104857, serverSeconds: expect.any(Number), hetznerCalls: expect.any(Number) });
+    expect(listed).toMatchObject({
+      id,
+      status: "done",
+      snapshotId: summary().restic.snapshot_id,
+      bytesAdded: 104857,
+      parts: summary().parts,
+      failedParts: [],
+      serverSeconds: expect.any(Number),
+      hetznerCalls: expect.any(Number),
+    });
   });
 
   it("allows one active run at a time", async () => {
@@ -155,10 +87,11 @@ describe("a backup run", () => {
     expect(await second.json()).toMatchObject({ activeRunId: id });
     await until(id, ["running"]);
     const [server] = await fakeServers(`run=${id}`);
-    await runnerCall(id, "report", runnerEnv(server!).token, summary({ exit_code: 3, partial: true }));
+    vi.spyOn(console, "error").mockImplementation(() => undefined);
+    await runnerCall(id, "report", runnerEnv(server!).token, summary({ restic: { ...summary().restic, exit_code: 3 } }));
     await finish(id);
-    // Partial: done (a snapshot exists), flagged, and alerted.
-    expect(await runRow(id)).toMatchObject({ status: "done", partial: 1, exit_code: 3 });
+    // restic exit 3: a snapshot exists, but some files could not be read: partial, and alerted.
+    expect(await runRow(id)).toMatchObject({ status: "partial", partial: 1, exit_code: 3 });
     expect(await fakeServers(`run=${id}`)).toEqual([]);
   });
 
@@ -232,6 +165,9 @@ describe("a restart mid-run", () => {
     await fault({ method: "DELETE", path: `^/v1/servers/${server!.id}$`, status: 503, code: "unavailable", count: 1 });
     await runnerCall(id, "report", runnerEnv(server!).token, summary());
     await until(id, ["deleting"]);
+    // Wake-ups are single-flight: this one ends after the attempt under way, so the failed
+    // deletion's backoff is stored and the running instance is idle.
+    await scheduler().sweep();
     expect(await fakeServers(`run=${id}`)).toHaveLength(1);
     // A new instance over the same storage, as after an eviction or a deploy: nothing in memory.
     await runInDurableObject(scheduler(), async (_instance, state) => {
@@ -253,7 +189,8 @@ describe("the runner's R2 credentials", () => {
     const [server] = await fakeServers(`run=${id}`);
     const token = runnerEnv(server!).token;
     const scoped = { CLOUDFLARE_API_TOKEN: env.FAKE_CLOUDFLARE_API_TOKEN, CLOUDFLARE_ACCOUNT_ID: "0123456789abcdef0123456789abcdef", CLOUDFLARE_API_URL: env.FAKE_CLOUDFLARE_API_URL } as Partial<Env>;
-    const config = await fetchWith(scoped, `http://edge/backups/runs/${id}/config`, { headers: { authorization: `Bearer ${token}` } });
+    const fromServer = { authorization: `Bearer ${token}`, "cf-connecting-ip": addressOf(server!) };
+    const config = await fetchWith(scoped, `http://edge/backups/runs/${id}/config`, { headers: fromServer });
     expect(config.status).toBe(200);
     const { env: credentials } = (await config.json()) as { env: Record<string, string> };
     expect(credentials).toEqual({ AWS_ACCESS_KEY_ID: expect.stringMatching(/^tempkey/), AWS_SECRET_ACCESS_KEY: expect.stringMatching(/^tempsecret/), AWS_SESSION_TOKEN: expect.stringMatching(/^tempsession/) });
@@ -261,7 +198,7 @@ describe("the runner's R2 credentials", () => {
     const issued = (await (await fetch(`${env.FAKE_CLOUDFLARE_API_URL.replace("/client/v4", "")}/__fake/requests`)).json()) as Record<string, unknown>[];
     expect(issued.at(-1)).toMatchObject({ bucket: "edge-ops-backups", prefixes: ["swarm"], permission: "object-read-write", parentAccessKeyId: env.R2_ACCESS_KEY_ID, ttlSeconds: expect.any(Number) });
     // A Cloudflare API that refuses: 503, so the runner retries; the static keys are not handed out instead.
-    const refused = await fetchWith({ ...scoped, CLOUDFLARE_API_TOKEN: "wrong-cloudflare-token-000" }, `http://edge/backups/runs/${id}/config`, { headers: { authorization: `Bearer ${token}` } });
+    const refused = await fetchWith({ ...scoped, CLOUDFLARE_API_TOKEN: "wrong-cloudflare-token-000" }, `http://edge/backups/runs/${id}/config`, { headers: fromServer });
     expect(refused.status).toBe(503);
     await due(id, "deadline");
     await finish(id);

@@ -13,11 +13,24 @@ export const backupAdminRoutes = adminRouter();
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
+const partSchema = z
+  .object({
+    name: z.string().openapi({ description: "The target's name (BACKUP_TARGETS), or `targets` when there were none" }),
+    kind: z.string().openapi({ description: "mongodb, postgres, s3, path, or none" }),
+    ok: z.boolean(),
+    reason: z.string().nullable().openapi({ description: "Why it failed, one line" }),
+    bytes: z.number(),
+    seconds: z.number(),
+  })
+  .openapi("BackupRunPart");
+
 const runSchema = z
   .object({
     id: z.string(),
     kind: z.enum(BACKUP_KINDS),
-    status: z.enum(BACKUP_RUN_STATUSES).openapi({ description: "done when the backup succeeded and its server is gone" }),
+    status: z.enum(BACKUP_RUN_STATUSES).openapi({
+      description: "done: every part, forget and the restore test succeeded and the server is gone; partial: a snapshot exists but something failed (failedParts); failed: nothing usable was saved",
+    }),
     trigger: z.string(),
     serverName: z.string(),
     createdAt: z.iso.datetime(),
@@ -25,8 +38,10 @@ const runSchema = z
     finishedAt: z.iso.datetime().nullable(),
     snapshotId: z.string().nullable(),
     bytesAdded: z.number().nullable(),
-    exitCode: z.number().nullable(),
-    partial: z.boolean().nullable(),
+    exitCode: z.number().nullable().openapi({ description: "restic's exit code (3: some files could not be read)" }),
+    partial: z.boolean().nullable().openapi({ description: "true when the run ended partial" }),
+    parts: z.array(partSchema).nullable().openapi({ description: "Every part as the runner reported it; null before the report" }),
+    failedParts: z.array(z.string()).nullable().openapi({ description: 'What failed, by name (e.g. "mongodb", "restore-test check"); [] when nothing did' }),
     serverSeconds: z.number().nullable().openapi({ description: "How long the backup server existed" }),
     hetznerCalls: z.number(),
     error: z.string().nullable(),
@@ -48,6 +63,8 @@ function present(row: typeof backupRuns.$inferSelect) {
     bytesAdded: row.bytesAdded,
     exitCode: row.exitCode,
     partial: row.partial,
+    parts: row.parts,
+    failedParts: row.failedParts,
     serverSeconds: row.serverCreatedAt !== null && row.serverDeletedAt !== null ? Math.round((row.serverDeletedAt - row.serverCreatedAt) / 1000) : null,
     hetznerCalls: row.hetznerCalls,
     error: row.error,

@@ -108,8 +108,8 @@
 //   actions it starts end in status "error" with `{code, message}`. DELETE /__fake/faults forgets
 //   them all; GET /__fake/faults lists them.
 // - GET /__fake/servers?label_selector=&name= lists `{id, name, status, labels, created,
-//   user_data, server_type, location, image, ssh_keys, networks, placement_group,
-//   root_password}` of existing servers.
+//   user_data, server_type, location, image, ssh_keys, networks, ipv4, ipv6 (the /64),
+//   placement_group, root_password}` of existing servers.
 // - POST /__fake/images {description, labels?, created?, type? (snapshot | backup), architecture?,
 //   os_flavor?, os_version?, disk_size?, image_size?, bound_to?, deprecated?, status? (available |
 //   creating), availableAfterSeconds?} seeds an image and answers 201 `{image}`. A `creating` one
@@ -135,6 +135,14 @@ export type FakeHetznerOptions = {
   rateLimit?: number;
   /** How long a guest takes to power off after an ACPI shutdown; default actionMs. */
   acpiShutdownMs?: number;
+  /**
+   * The public IPv4 every new server gets; default a distinct one per server in 198.18.0.0/15.
+   * 127.0.0.1 lets a simulated runner on this machine call from its server's address. (As at
+   * Hetzner, `public_net.ipv4.ip` is an address and `public_net.ipv6.ip` the server's /64
+   * network, e.g. "2a01:4f8:1c11:3400::/64": hcloud-go v2.x `hcloud/schema` and its schema
+   * tests, checked 2026-12-06.)
+   */
+  serverIpv4?: string;
 };
 
 export const FAKE_HCLOUD_TOKEN = "fake-hcloud-token";
@@ -1061,7 +1069,7 @@ export async function startFakeHetzner(options: FakeHetznerOptions = {}, port = 
     const ipv4 =
       publicNet.enable_ipv4 === false
         ? null
-        : { id: counters.primaryIp++, ip: `198.${18 + (Math.floor((sequence - 1) / (254 * 256)) % 2)}.${Math.floor((sequence - 1) / 254) % 256}.${1 + ((sequence - 1) % 254)}` };
+        : { id: counters.primaryIp++, ip: options.serverIpv4 ?? `198.${18 + (Math.floor((sequence - 1) / (254 * 256)) % 2)}.${Math.floor((sequence - 1) / 254) % 256}.${1 + ((sequence - 1) % 254)}` };
     const ipv6 = publicNet.enable_ipv6 === false ? null : { id: counters.primaryIp++, ip: `2001:db8:${(sequence % 0xffff).toString(16)}::/64` };
     const startAfterCreate = body.start_after_create !== false;
     const server: ServerRecord = {
@@ -1791,6 +1799,8 @@ export async function startFakeHetzner(options: FakeHetznerOptions = {}, port = 
               image: server.image.id,
               ssh_keys: [...server.sshKeys],
               networks: server.privateNet.map((net) => net.network),
+              ipv4: server.ipv4?.ip ?? null,
+              ipv6: server.ipv6?.ip ?? null,
               placement_group: server.placementGroup,
               root_password: server.rootPassword,
             })),
