@@ -1,10 +1,11 @@
-// `npm run secrets -- <diff|sync> --env <env> [--dir <folder>] [--check] [--dry-run]`
+// `npm run secrets -- <diff|sync> --env <env> [--dir <folder>] [--check] [--dry-run] [--prune]`
 //
 // Syncs `<dir>/<env>/<app>.env` (default dir: secrets/ at the repository root, decrypted by
 // git-crypt) to the Worker's secrets store (EDGE_OPS_URL, Authorization: Bearer SECRETS_SYNC_TOKEN).
 // The Worker's manifest holds, per app, its version and an HMAC of each NAME + "\0" + value under the
 // environment's HMAC key; the CLI computes the same HMACs locally, so it diffs without reading a
-// value back. Output names keys, never values nor their HMACs. It never prompts (CI runs it).
+// value back. Output names keys, never values nor their HMACs. It never prompts (CI runs it), so
+// it deletes nothing unasked: an app whose file is gone is listed, and deleted only with --prune.
 //
 // Exit codes: 0 done (diff: no drift, or drift without --check; sync: pushed or nothing to push;
 // sync --dry-run), 2 diff --check found drift, 1 error.
@@ -20,12 +21,13 @@ import { EnvFileError, readEnvFile } from "../infra/env-file.ts";
 const COMMANDS = ["diff", "sync"] as const;
 type Command = (typeof COMMANDS)[number];
 
-const USAGE = `usage: npm run secrets -- <diff|sync> --env <env> [--dir <folder>] [--check] [--dry-run]
+const USAGE = `usage: npm run secrets -- <diff|sync> --env <env> [--dir <folder>] [--check] [--dry-run] [--prune]
 
   diff   show what differs between <dir>/<env>/*.env and the Worker (values masked)
          exit 0 (also on drift unless --check), 2 drift with --check, 1 error
-  sync   push each changed app (PUT, whole set) and delete apps whose file was removed
-         --dry-run prints what it would push and pushes nothing; exit 0 done, 1 error
+  sync   push each changed app (PUT, whole set); an app whose file was removed is listed and
+         left on the Worker, unless --prune: then it is deleted (an empty version)
+         --dry-run prints what it would do and changes nothing; exit 0 done, 1 error
 
   --dir  the folder holding <env>/<app>.env files (default: secrets/ at the repository root)
 
@@ -37,6 +39,8 @@ const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const SLUG = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const MAX_KEYS = 200;
 const MAX_VALUE_BYTES = 32 * 1024;
+/** The Worker refuses a set's request body beyond 1 MiB (413): refused here before anything is pushed. */
+const MAX_SET_BODY_BYTES = 1024 * 1024;
 const ATTEMPTS = 4;
 const REQUEST_TIMEOUT_MS = 30_000;
 const MASK = "****";
@@ -95,6 +99,9 @@ export function readLocalApps(dir: string, env: string): Map<string, Map<string,
       if (!NAME.test(name)) throw new CliError(`${path}: ${name} is not a valid name`);
       if (Buffer.byteLength(value, "utf8") > MAX_VALUE_BYTES) throw new CliError(`${path}: the value of ${name} is larger than 32 KiB`);
     }
+    // As sent: the largest baseVersion's digits included.
+    const bodyBytes = Buffer.byteLength(JSON.stringify({ baseVersion: Number.MAX_SAFE_INTEGER, values: Object.fromEntries(values) }), "utf8");
+    if (bodyBytes > MAX_SET_BODY_BYTES) throw new CliError(`${path}: the set is ${bodyBytes} bytes as JSON, the Worker takes at most ${MAX_SET_BODY_BYTES} (1 MiB) per app`);
     apps.set(app, values);
   }
   return apps;
@@ -171,7 +178,7 @@ export function formatDiff(env: string, diffs: AppDiff[]): string[] {
         lines.push(`+ ${diff.app}: new app`);
         break;
       case "deleted":
-        lines.push(`- ${diff.app}: file removed, the app will be deleted (version ${diff.version})`);
+        lines.push(`- ${diff.app}: file removed; sync --prune deletes the app (version ${diff.version})`);
         break;
       case "changed":
         lines.push(`~ ${diff.app}: changed (version ${diff.version}, ${keyCount})`);
@@ -185,7 +192,7 @@ export function formatDiff(env: string, diffs: AppDiff[]): string[] {
   lines.push(
     pending.length === 0
       ? `${env}: no drift (${diffs.length} app${diffs.length === 1 ? "" : "s"} in sync).`
-      : `${env}: ${pending.length} app${pending.length === 1 ? "" : "s"} differ (${pending.filter((d) => d.status !== "deleted").length} to push, ${pending.filter((d) => d.status === "deleted").length} to delete).`,
+      : `${env}: ${pending.length} app${pending.length === 1 ? "" : "s"} differ (${pending.filter((d) => d.status !== "deleted").length} to push, ${pending.filter((d) => d.status === "deleted").length} with the file removed).`,
   );
   return lines;
 }
@@ -276,7 +283,7 @@ async function put(api: SecretsApi, env: string, app: string, baseVersion: numbe
   return { kind: "pushed", version: parsed.data.version, changed: parsed.data.changed };
 }
 
-async function sync(io: Io, api: SecretsApi, env: string, local: Map<string, Map<string, string>>, first: Manifest, diffs: AppDiff[]): Promise<void> {
+async function sync(io: Io, api: SecretsApi, env: string, local: Map<string, Map<string, string>>, first: Manifest, diffs: AppDiff[], prune: boolean): Promise<void> {
   let manifest = first;
   let pushed = 0;
   for (const diff of diffs.filter((d) => d.status === "new" || d.status === "changed")) {
@@ -297,13 +304,24 @@ async function sync(io: Io, api: SecretsApi, env: string, local: Map<string, Map
     pushed++;
     io.out(result.changed ? `${diff.app}: pushed version ${result.version}` : `${diff.app}: unchanged on the Worker (version ${result.version})`);
   }
-  for (const diff of diffs.filter((d) => d.status === "deleted")) {
+  const removed = diffs.filter((d) => d.status === "deleted");
+  if (!prune) {
+    for (const diff of removed) io.out(`${diff.app}: left on the Worker (its file is gone; sync --prune deletes it)`);
+    return;
+  }
+  for (const diff of removed) {
     const path = `/api/secrets/${env}/${diff.app}`;
     const reply = await api.request("DELETE", path);
     const parsed = z.object({ version: z.number().int() }).loose().safeParse(reply.body);
     if (reply.status !== 200 || !parsed.success) throw new CliError(`DELETE ${path}: ${describe(reply.status, reply.body)}${authHint(reply.status)} (app ${diff.app} not deleted)`);
     io.out(`${diff.app}: deleted (empty version ${parsed.data.version})`);
   }
+}
+
+/** The last line of a sync: done, or done with apps left that only --prune deletes. */
+function syncedLine(env: string, diffs: AppDiff[], prune: boolean): string {
+  const left = prune ? 0 : diffs.filter((d) => d.status === "deleted").length;
+  return left === 0 ? `${env}: synced.` : `${env}: synced; ${left} app${left === 1 ? " is" : "s are"} left on the Worker with the file removed (sync --prune deletes ${left === 1 ? "it" : "them"}).`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -334,6 +352,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
           dir: { type: "string" },
           check: { type: "boolean", default: false },
           "dry-run": { type: "boolean", default: false },
+          prune: { type: "boolean", default: false },
           help: { type: "boolean", short: "h", default: false },
         },
       });
@@ -351,6 +370,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
     if (!SLUG.test(values.env)) throw new UsageError(`--env must match ${SLUG}`);
     if (values.check && command !== "diff") throw new UsageError("--check applies to diff");
     if (values["dry-run"] && command !== "sync") throw new UsageError("--dry-run applies to sync");
+    if (values.prune && command !== "sync") throw new UsageError("--prune applies to sync");
     const dir = values.dir ? resolve(values.dir) : join(repositoryRoot, "secrets");
 
     const baseUrl = required(env, "EDGE_OPS_URL", "the Worker's base URL, e.g. https://edge-ops.example.com").replace(/\/+$/, "");
@@ -372,16 +392,18 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
         if (values["dry-run"]) {
           for (const diff of diffs.filter(drifted)) {
             io.out(
-              diff.status === "deleted"
-                ? `dry run: would DELETE ${diff.app}`
-                : `dry run: would PUT ${diff.app} (${local.get(diff.app)?.size ?? 0} keys, baseVersion ${diff.version})`,
+              diff.status !== "deleted"
+                ? `dry run: would PUT ${diff.app} (${local.get(diff.app)?.size ?? 0} keys, baseVersion ${diff.version})`
+                : values.prune
+                  ? `dry run: would DELETE ${diff.app}`
+                  : `dry run: would leave ${diff.app} (file removed; --prune deletes it)`,
             );
           }
           io.out("dry run: nothing pushed.");
           return 0;
         }
-        await sync(io, api, values.env, local, manifest, diffs);
-        io.out(`${values.env}: synced.`);
+        await sync(io, api, values.env, local, manifest, diffs, values.prune);
+        io.out(syncedLine(values.env, diffs, values.prune));
         return 0;
     }
   } catch (error) {

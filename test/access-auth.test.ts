@@ -1,9 +1,11 @@
 // The admin pages' two ways in: a Cloudflare Access JWT verified against the team's keys (the fake
-// team domain on 127.0.0.1 publishes them), and the local login session with its CSRF token.
+// team domain on 127.0.0.1 publishes them), and the local login session (signed with a key derived
+// from the master key, recorded in D1) with its CSRF token.
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { AccessDenied, verifyAccessJwt } from "../workers/access/access-jwt";
-import { createSession, csrfToken, readSession, sessionCookie, validCsrf } from "../workers/access/admin-session";
+import { createSession, csrfToken, deriveSessionKeys, endSession, readSession, sessionCookie, validCsrf } from "../workers/access/admin-session";
+import { sha256Hex } from "../workers/auth/constant-time";
 import { accessJwt, base64Url } from "./support/access";
 
 const teamDomain = env.FAKE_ACCESS_URL;
@@ -42,32 +44,49 @@ describe("Cloudflare Access JWT", () => {
 });
 
 describe("the local admin session", () => {
-  const adminToken = "test-admin-token";
+  const masterKey = () => crypto.getRandomValues(new Uint8Array(new ArrayBuffer(32)));
 
-  it("reads back a session it created, until it expires", async () => {
-    const now = 1_800_000_000;
-    const { value, session } = await createSession(adminToken, now);
-    expect(await readSession(adminToken, value, now + 60)).toEqual(session);
-    expect(await readSession(adminToken, value, session.expires + 1)).toBeNull();
+  it("reads back a session it created until it expires, and only while its row exists", async () => {
+    const keys = await deriveSessionKeys(masterKey());
+    const now = Math.floor(Date.now() / 1000);
+    const { value, session } = await createSession(env.DB, keys, now);
+    expect(await readSession(env.DB, keys, value, now + 60)).toEqual(session);
+    expect(await readSession(env.DB, keys, value, session.expires + 1)).toBeNull();
+    // Logout deletes the row: the cookie, though validly signed and unexpired, opens nothing.
+    await endSession(env.DB, session);
+    expect(await readSession(env.DB, keys, value, now + 60)).toBeNull();
     expect(sessionCookie(value, { secure: true })).toMatch(/HttpOnly; Secure; SameSite=Strict/);
     expect(sessionCookie(value, { secure: false })).not.toMatch(/Secure/);
   });
 
-  it("refuses an altered or foreign cookie, and every session once the admin token changes", async () => {
-    const { value } = await createSession(adminToken);
-    const [id, expires, signature] = value.split(".");
-    expect(await readSession(adminToken, `${id}.${Number(expires) + 86_400}.${signature}`)).toBeNull();
-    expect(await readSession(adminToken, `${id!.slice(0, -1)}A.${expires}.${signature}`)).toBeNull();
-    expect(await readSession("another-admin-token", value)).toBeNull();
-    expect(await readSession(adminToken, undefined)).toBeNull();
+  it("stores the id only as its SHA-256", async () => {
+    const keys = await deriveSessionKeys(masterKey());
+    const { session } = await createSession(env.DB, keys);
+    expect(await env.DB.prepare("SELECT id_hash FROM admin_sessions WHERE id_hash = ?").bind(await sha256Hex(session.id)).first()).not.toBeNull();
+    expect(await env.DB.prepare("SELECT id_hash FROM admin_sessions WHERE id_hash = ?").bind(session.id).first()).toBeNull();
   });
 
-  it("binds the CSRF token to the session", async () => {
-    const one = (await createSession(adminToken)).session;
-    const two = (await createSession(adminToken)).session;
-    const token = await csrfToken(adminToken, one);
-    expect(await validCsrf(adminToken, one, token)).toBe(true);
-    expect(await validCsrf(adminToken, two, token)).toBe(false);
-    expect(await validCsrf(adminToken, one, undefined)).toBe(false);
+  it("refuses an altered or foreign cookie, and every session once the master key (so the signing key) changes", async () => {
+    const master = masterKey();
+    const keys = await deriveSessionKeys(master);
+    const { value } = await createSession(env.DB, keys);
+    const [id, expires, signature] = value.split(".");
+    expect(await readSession(env.DB, keys, `${id}.${Number(expires) + 86_400}.${signature}`)).toBeNull();
+    expect(await readSession(env.DB, keys, `${id!.slice(0, -1)}A.${expires}.${signature}`)).toBeNull();
+    expect(await readSession(env.DB, await deriveSessionKeys(masterKey()), value)).toBeNull();
+    expect(await readSession(env.DB, keys, undefined)).toBeNull();
+    // The same master key derives the same keys: nothing else (no ADMIN_TOKEN) goes in.
+    expect(await readSession(env.DB, await deriveSessionKeys(master), value)).not.toBeNull();
+  });
+
+  it("binds the CSRF token to the session and lets it expire", async () => {
+    const keys = await deriveSessionKeys(masterKey());
+    const now = Math.floor(Date.now() / 1000);
+    const token = await csrfToken(keys, "session:one", now);
+    expect(await validCsrf(keys, "session:one", token, now)).toBe(true);
+    expect(await validCsrf(keys, "session:two", token, now)).toBe(false);
+    expect(await validCsrf(keys, "session:one", undefined, now)).toBe(false);
+    expect(await validCsrf(keys, "session:one", token, now + 9 * 3600)).toBe(false);
+    expect(await validCsrf(await deriveSessionKeys(masterKey()), "session:one", token, now)).toBe(false);
   });
 });

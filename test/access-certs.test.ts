@@ -93,7 +93,7 @@ describe("the Access signing keys", () => {
 
   it("makes the admin page answer 503, not let in or send to the login page, when the team's keys cannot be had", async () => {
     const { team, settings } = await newTeam({ status: 502 });
-    const accessEnv = { ACCESS_TEAM_DOMAIN: settings.teamDomain, ACCESS_AUD: settings.audience } as Partial<Env>;
+    const accessEnv = { ACCESS_TEAM_DOMAIN: settings.teamDomain, ACCESS_AUD: settings.audience };
     const response = await fetchWith(accessEnv, "http://edge/admin/secrets", { headers: { "cf-access-jwt-assertion": await accessJwt({ iss: settings.teamDomain }) }, redirect: "manual" });
     expect(response.status).toBe(503);
     expect(await certsRequests(team)).toBe(1);

@@ -1,7 +1,8 @@
 // The /admin/secrets page over HTTP: never 200 without a session (302 to the login page), the
 // login sets an HttpOnly SameSite=Strict cookie, values only after an audited reveal, CSRF and
 // cross-origin posts refused, rollback and tokens from the page, and Cloudflare Access in front
-// when configured (a JWT signed by the fake team domain's key).
+// when configured (a JWT signed by the fake team domain's key; the admin token and the token login
+// refused). Sessions live in D1: logout ends one, "end every session" and a new master key end all.
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { accessJwt } from "./support/access";
@@ -90,13 +91,72 @@ describe("the admin secrets page", () => {
 });
 
 describe("behind Cloudflare Access", () => {
-  const accessEnv = { ACCESS_TEAM_DOMAIN: env.FAKE_ACCESS_URL, ACCESS_AUD: env.FAKE_ACCESS_AUD } as Partial<Env>;
+  const accessEnv = { ACCESS_TEAM_DOMAIN: env.FAKE_ACCESS_URL, ACCESS_AUD: env.FAKE_ACCESS_AUD };
   const jwt = accessJwt;
 
-  it("lets a valid Access JWT in, and nothing else: no JWT, another audience, or the admin token", async () => {
+  it("lets a valid Access JWT in, and refuses with 403 and the reason anything else: no JWT, another audience, the admin token, the token login", async () => {
     expect((await get("/admin/secrets", { "cf-access-jwt-assertion": await jwt() }, accessEnv)).status).toBe(200);
-    expect((await get("/admin/secrets", {}, accessEnv)).status).toBe(302);
-    expect((await get("/admin/secrets", { "cf-access-jwt-assertion": await jwt({ aud: ["other"] }) }, accessEnv)).status).toBe(302);
-    expect((await get("/admin/secrets", { authorization: `Bearer ${env.ADMIN_TOKEN}` }, accessEnv)).status).toBe(302);
+    const none = await get("/admin/secrets", {}, accessEnv);
+    expect(none.status).toBe(403);
+    expect(await none.text()).toContain("a Cloudflare Access identity is required");
+    const other = await get("/admin/secrets", { "cf-access-jwt-assertion": await jwt({ aud: ["other"] }) }, accessEnv);
+    expect(other.status).toBe(403);
+    expect(await other.text()).toContain("another application");
+    const token = await get("/admin/secrets", { authorization: `Bearer ${env.ADMIN_TOKEN}` }, accessEnv);
+    expect(token.status).toBe(403);
+    expect(await token.text()).toContain("bearer tokens (ADMIN_TOKEN) are not accepted");
+    expect((await get("/admin/login", {}, accessEnv)).status).toBe(403);
+    const login = await fetchWith(accessEnv, `${base}/admin/login`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", origin: base }, body: new URLSearchParams({ token: env.ADMIN_TOKEN }), redirect: "manual" });
+    expect(login.status).toBe(403);
+    expect(login.headers.get("set-cookie")).toBeNull();
+  });
+});
+
+describe("token-login sessions", () => {
+  const logout = (cookie: string) => fetchWith({}, `${base}/admin/logout`, { method: "POST", headers: { cookie, origin: base }, redirect: "manual" });
+  const opens = async (cookie: string, overrides: Partial<Env> = {}) => (await get("/admin/secrets", { cookie }, overrides)).status === 200;
+
+  it("are recorded server-side: logout ends this one, and its cookie opens nothing afterwards", async () => {
+    const [one, two] = [await login(), await login()];
+    expect(await opens(one)).toBe(true);
+    const out = await logout(one);
+    expect(out.status).toBe(303);
+    expect(out.headers.get("set-cookie")).toMatch(/Max-Age=0/);
+    // The browser forgets the cookie; a copy of it is dead too, because its row is gone.
+    expect(await opens(one)).toBe(false);
+    expect(await opens(two)).toBe(true);
+  });
+
+  it("end every session from the page (CSRF-checked), and with a new master key (a new signing key)", async () => {
+    const [one, two] = [await login(), await login()];
+    const page = await (await get("/admin/secrets", { cookie: one })).text();
+    expect((await post("/admin/sessions/end-all", one, { csrf: "0.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" })).status).toBe(403);
+    expect(await opens(two)).toBe(true);
+    expect((await post("/admin/sessions/end-all", one, { csrf: csrfOf(page) })).status).toBe(303);
+    expect(await opens(one)).toBe(false);
+    expect(await opens(two)).toBe(false);
+    const audit = await env.DB.prepare("SELECT actor, detail FROM secret_audit WHERE action = 'sessions.end-all' ORDER BY id DESC LIMIT 1").first();
+    expect(audit).toMatchObject({ actor: "admin-session" });
+
+    const three = await login();
+    const newKey = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32))));
+    expect(await opens(three, { SECRETS_MASTER_KEY: newKey, SECRETS_PREVIOUS_MASTER_KEYS: env.SECRETS_MASTER_KEY })).toBe(false);
+    expect(await opens(three)).toBe(true);
+  });
+
+  it("refuses a form token of another session", async () => {
+    const [envName, app] = [random("env"), random("app")];
+    await syncSet(envName, app, { A: "1" });
+    const [one, two] = [await login(), await login()];
+    const page = await (await get(`/admin/secrets/${envName}/${app}`, { cookie: one })).text();
+    expect((await post(`/admin/secrets/${envName}/${app}/reveal`, two, { csrf: csrfOf(page) })).status).toBe(403);
+    expect((await post(`/admin/secrets/${envName}/${app}/reveal`, one, { csrf: csrfOf(page) })).status).toBe(200);
+  });
+
+  it("caps a form at 16 KiB", async () => {
+    const cookie = await login();
+    const response = await post("/admin/sessions/end-all", cookie, { csrf: "x", padding: "p".repeat(17 * 1024) });
+    expect(response.status).toBe(413);
+    expect(await opens(cookie)).toBe(true);
   });
 });

@@ -53,7 +53,7 @@ describe("operators", () => {
     expect(text).not.toContain(b);
     const body = JSON.parse(text) as { versions: { version: number; actor: string; restoredFrom: number | null; keys: string[]; createdAt: string }[] };
     expect(body.versions.map(({ version, actor, restoredFrom, keys }) => ({ version, actor, restoredFrom, keys }))).toEqual([
-      { version: 3, actor: "admin", restoredFrom: 1, keys: ["A"] },
+      { version: 3, actor: "admin-token", restoredFrom: 1, keys: ["A"] },
       { version: 2, actor: "sync", restoredFrom: null, keys: ["A", "B"] },
       { version: 1, actor: "sync", restoredFrom: null, keys: ["A"] },
     ]);
@@ -78,9 +78,9 @@ describe("operators", () => {
     expect((await admin("/tokens?env=Bad_Env")).status).toBe(400);
     const audit = await env.DB.prepare("SELECT action, actor, app FROM secret_audit WHERE env = ? ORDER BY id").bind(envName).all();
     expect(audit.results).toEqual([
-      { action: "token.issue", actor: "admin", app },
-      { action: "token.issue", actor: "admin", app },
-      { action: "token.revoke", actor: "admin", app },
+      { action: "token.issue", actor: "admin-token", app },
+      { action: "token.issue", actor: "admin-token", app },
+      { action: "token.revoke", actor: "admin-token", app },
     ]);
   });
 });

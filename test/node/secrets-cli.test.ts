@@ -1,6 +1,7 @@
 // The secrets sync CLI against a fake of the Worker's sync API: diff (no drift, drift, --check),
-// masked output, sync (create, update, delete), --dry-run, a concurrent sync's 409, retries,
-// git-crypt refusal, required variables, --dir; and a real git-crypt round trip when installed.
+// masked output, sync (create, update; an app whose file is gone listed and left, deleted only with
+// --prune), --dry-run, a concurrent sync's 409, retries, git-crypt refusal, the 1 MiB set limit,
+// required variables, --dir; and a real git-crypt round trip when installed.
 import { execFile, execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -88,11 +89,11 @@ describe("diff", () => {
     expect(checked.out).toContain("    ~ DB_PASSWORD = **** (changed)");
     expect(checked.out).toContain("    - OLD = ****");
     expect(checked.out).not.toContain("KEEP");
-    expect(checked.out).toContain("- legacy: file removed");
+    expect(checked.out).toContain("- legacy: file removed; sync --prune deletes the app (version 1)");
     expect(checked.out).toContain("    - LEGACY_TOKEN = ****");
     expect(checked.out).toContain("+ web: new app");
     expect(checked.out).toContain("    + WEB_SECRET = ****");
-    expect(checked.out).toContain(`${env}: 3 apps differ (2 to push, 1 to delete)`);
+    expect(checked.out).toContain(`${env}: 3 apps differ (2 to push, 1 with the file removed)`);
     expectMasked(checked, env, { ...before, ...gone, ...after, ...fresh });
 
     const plain = await ws.run(["diff"]);
@@ -119,7 +120,7 @@ describe("diff", () => {
 });
 
 describe("sync", () => {
-  it("creates, updates and deletes apps, then finds no drift", async () => {
+  it("creates and updates apps, lists an app whose file is gone and leaves it; --prune deletes it, then no drift", async () => {
     const env = uniqueEnv("sync");
     const ws = workspace(env);
     api.seed(env, "api", { KEEP: "k", OLD: secret("old"), DB_PASSWORD: secret("dbold") });
@@ -136,9 +137,23 @@ describe("sync", () => {
     expect(run.code).toBe(0);
     expect(run.out).toContain("api: pushed version 2");
     expect(run.out).toContain("web: pushed version 1");
-    expect(run.out).toContain("legacy: deleted (empty version 2)");
-    expect(run.out).toContain(`${env}: synced.`);
+    expect(run.out).toContain("legacy: left on the Worker (its file is gone; sync --prune deletes it)");
+    expect(run.out).toContain(`${env}: synced; 1 app is left on the Worker with the file removed (sync --prune deletes it).`);
+    expect(run.out).not.toContain("deleted");
+    expect(requestsOf(env).filter((request) => request.method === "DELETE")).toEqual([]);
+    expect(api.version(env, "legacy")).toBe(1);
+    expect(Object.keys(api.values(env, "legacy") ?? {})).toEqual(["LEGACY_TOKEN"]);
+    // Still drift, and a second sync without --prune still deletes nothing.
+    expect((await ws.run(["diff", "--check"])).code).toBe(2);
+    expect((await ws.run(["sync"])).code).toBe(0);
+    expect(api.version(env, "legacy")).toBe(1);
+
+    const pruned = await ws.run(["sync", "--prune"]);
+    expect(pruned.code).toBe(0);
+    expect(pruned.out).toContain("legacy: deleted (empty version 2)");
+    expect(pruned.out).toContain(`${env}: synced.`);
     expectMasked(run, env, { DB_PASSWORD: api2.DB_PASSWORD, API_KEY: api2.API_KEY, WEB_SECRET: web.WEB_SECRET });
+    expectMasked(pruned, env, { DB_PASSWORD: api2.DB_PASSWORD, API_KEY: api2.API_KEY, WEB_SECRET: web.WEB_SECRET });
     expect(api.values(env, "api")).toEqual(api2);
     expect(api.values(env, "web")).toEqual({ WEB_SECRET: web.WEB_SECRET, MULTI: "line1\nline2" });
     expect(api.values(env, "legacy")).toEqual({});
@@ -153,7 +168,7 @@ describe("sync", () => {
     expect(again.code).toBe(0);
     // The deleted app's empty version is not drift; a second sync pushes nothing.
     const count = requestsOf(env).length;
-    const second = await ws.run(["sync"]);
+    const second = await ws.run(["sync", "--prune"]);
     expect(second.code).toBe(0);
     expect(requestsOf(env).slice(count).map((request) => request.method)).toEqual(["GET"]);
 
@@ -164,7 +179,7 @@ describe("sync", () => {
     expect(api.version(env, "legacy")).toBe(3);
   });
 
-  it("--dry-run prints what it would push and pushes nothing", async () => {
+  it("--dry-run prints what it would do and changes nothing, deleting only with --prune", async () => {
     const env = uniqueEnv("dry");
     const ws = workspace(env);
     api.seed(env, "gone", { X: secret("x") });
@@ -173,10 +188,13 @@ describe("sync", () => {
     const run = await ws.run(["sync", "--dry-run"]);
     expect(run.code).toBe(0);
     expect(run.out).toContain("dry run: would PUT api (1 keys, baseVersion 0)");
-    expect(run.out).toContain("dry run: would DELETE gone");
+    expect(run.out).toContain("dry run: would leave gone (file removed; --prune deletes it)");
+    expect(run.out).not.toContain("would DELETE");
     expect(run.out).toContain("dry run: nothing pushed.");
     expectMasked(run, env, values);
-    expect(requestsOf(env).map((request) => request.method)).toEqual(["GET"]);
+    const pruning = await ws.run(["sync", "--dry-run", "--prune"]);
+    expect(pruning.out).toContain("dry run: would DELETE gone");
+    expect(requestsOf(env).map((request) => request.method)).toEqual(["GET", "GET"]);
     expect(api.values(env, "api")).toBeUndefined();
     expect(api.version(env, "gone")).toBe(1);
   });
@@ -307,6 +325,17 @@ describe("failures", () => {
     expect(requestsOf(env)).toHaveLength(0);
   });
 
+  it("refuses a set larger than the Worker's 1 MiB before pushing anything", async () => {
+    const env = uniqueEnv("large");
+    const ws = workspace(env);
+    ws.write("api", { A: "1" });
+    ws.write("big", Object.fromEntries(Array.from({ length: 40 }, (_, index) => [`KEY_${index}`, "v".repeat(30_000)])));
+    const run = await ws.run(["sync"]);
+    expect(run.code).toBe(1);
+    expect(run.err).toMatch(/big\.env: the set is \d+ bytes as JSON, the Worker takes at most 1048576 \(1 MiB\) per app/);
+    expect(requestsOf(env)).toHaveLength(0);
+  });
+
   it("names a missing EDGE_OPS_URL or SECRETS_SYNC_TOKEN", async () => {
     const env = uniqueEnv("vars");
     const ws = workspace(env);
@@ -325,6 +354,7 @@ describe("failures", () => {
     const ws = workspace(env);
     expect((await ws.run(["deploy"])).code).toBe(1);
     expect((await ws.run(["sync", "--check"])).err).toContain("--check applies to diff");
+    expect((await ws.run(["diff", "--prune"])).err).toContain("--prune applies to sync");
     writeFileSync(join(ws.dir, env, "Bad_Name.env"), "A=1\n");
     const run = await ws.run(["diff"]);
     expect(run.code).toBe(1);

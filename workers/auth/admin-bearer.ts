@@ -1,7 +1,7 @@
 import type { MiddlewareHandler } from "hono";
-import { adminApiConfig } from "../admin/config";
 import type { AppEnv } from "../http/app-env";
 import { unauthorized } from "../http/errors";
+import { adminApiConfig } from "./admin-token";
 import { constantTimeEquals } from "./constant-time";
 
 /** Requires `Authorization: Bearer <ADMIN_TOKEN>`; without ADMIN_TOKEN the API answers 503, never opens. */

@@ -4,6 +4,7 @@
 // type, time and status), Workers' own invocation logs record the request, and at webhook
 // volume the line would cost log volume and about a third of local throughput.
 import type { Context, ErrorHandler, MiddlewareHandler } from "hono";
+import { storageFailureCode } from "../db/with-storage";
 import { logError, logInfo, logWarn } from "../log";
 import type { AppEnv } from "./app-env";
 import { AppError } from "./errors";
@@ -49,11 +50,12 @@ export const handleError: ErrorHandler<AppEnv> = (error, c) => {
     return c.json({ error: error.publicMessage, requestId }, error.status);
   }
   c.set("outcome", "failed");
-  // Unknown exception text can carry anything; log its name and message, answer generically.
+  // Unknown exception text can carry anything (a driver's message quotes bound values): log the
+  // D1/SQLite code or the error's name only, answer generically.
   logError("unhandled error", {
     ...failureFields(c),
     status: 500,
-    reason: error instanceof Error ? `${error.name}: ${error.message}` : "non-error thrown",
+    reason: storageFailureCode(error),
     alert: true,
   });
   return c.json({ error: "internal error", requestId }, 500);

@@ -1,10 +1,12 @@
 // The secrets store needs only its own variables: the master key (current, plus earlier ones still
 // accepted for reading while values are re-wrapped) and the sync CLI's token. The KV binding and D1
-// come from wrangler.toml.
+// come from wrangler.toml. The operator pages' session and CSRF keys are derived from the current
+// master key (HKDF): no variable of their own, and a master-key rotation ends every session.
 import { z } from "zod";
 import { ConfigProblem, defineCapability } from "../config/capability";
 import { secretString } from "../config/variables";
-import { importMasterKey, type MasterKey } from "./crypto";
+import { deriveSessionKeys } from "../access/admin-session";
+import { fromBase64, importMasterKey, type MasterKey } from "./crypto";
 
 const base64 = z.string().regex(/^[A-Za-z0-9+/]+={0,2}$/, { error: "must be base64 of 32 random bytes (openssl rand -base64 32)" });
 
@@ -27,7 +29,12 @@ export const secretsConfig = defineCapability({
         }),
       );
     }
-    return { current, keys: new Map([current, ...previous].map((key) => [key.kid, key])), syncToken: values.SECRETS_SYNC_TOKEN };
+    return {
+      current,
+      keys: new Map([current, ...previous].map((key) => [key.kid, key])),
+      syncToken: values.SECRETS_SYNC_TOKEN,
+      sessionKeys: await deriveSessionKeys(fromBase64(values.SECRETS_MASTER_KEY)),
+    };
   },
 });
 export type SecretsConfig = Awaited<ReturnType<typeof secretsConfig.load>>;

@@ -3,6 +3,7 @@
 // `Authorization: Bearer <sync token>`. Values stay in memory in plain text (a fake); the manifest
 // carries HMAC-SHA256(envKey, NAME + "\0" + value) per key like the Worker. Tests reach its state
 // in-process (seed, values, version) and inject faults (a 5xx, a concurrent sync before a PUT).
+// Like the Worker (workers/secrets/routes.ts), a PUT body beyond 1 MiB is refused with 413.
 import { createHmac, randomBytes } from "node:crypto";
 import { z } from "zod";
 import { startFake, type FakeRequest, type FakeResponse, type RunningFake } from "./http-fake.ts";
@@ -13,6 +14,7 @@ const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const SLUG = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const MAX_KEYS = 200;
 const MAX_VALUE_BYTES = 32 * 1024;
+const MAX_SET_BODY_BYTES = 1024 * 1024;
 
 type App = { version: number; values: Map<string, string> };
 type Env = { hmacKey: Buffer; apps: Map<string, App> };
@@ -94,6 +96,7 @@ export async function startFakeSecretsApi(options: { token?: string } = {}, port
     const app = second;
     if (!SLUG.test(app)) return error(400, "invalid app");
     if (request.method === "PUT") {
+      if (Number(request.headers["content-length"] ?? 0) > MAX_SET_BODY_BYTES) return error(413, `body exceeds ${MAX_SET_BODY_BYTES} bytes`);
       const parsed = putBody.safeParse(request.body);
       if (!parsed.success) return error(400, "invalid body: expected {baseVersion, values}");
       const values = new Map(Object.entries(parsed.data.values));
