@@ -13,7 +13,7 @@ import { RocketChatApiError, type OutgoingMessage, type RocketChatApi } from "..
 import { openDatabase } from "../workers/db/client";
 import { GroqChat } from "../workers/llm/groq-chat";
 import { failureReason, logError, logInfo } from "../workers/log";
-import { requestedRetryDelay } from "../workers/vectorize/provider-errors";
+import { requestedRetryDelay } from "../workers/http/provider-errors";
 import { vectorizeProviders } from "../workers/vectorize/providers";
 import { queueDelaySeconds, retryDelaySeconds } from "./retry-delay";
 

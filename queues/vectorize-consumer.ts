@@ -7,7 +7,7 @@
 // summaries (one alert, the summary backlog; workers/vectorize/summaries.ts).
 import { openDatabase, type Database } from "../workers/db/client";
 import { failureReason, logError, logInfo } from "../workers/log";
-import { requestedRetryDelay } from "../workers/vectorize/provider-errors";
+import { requestedRetryDelay } from "../workers/http/provider-errors";
 import { vectorizeProviders, type VectorizeProviders } from "../workers/vectorize/providers";
 import { vectorizeDocuments, type VectorizeStats } from "../workers/vectorize/vectorize-documents";
 import { queueDelaySeconds, retryDelaySeconds } from "./retry-delay";

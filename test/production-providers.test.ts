@@ -7,7 +7,7 @@ import { consumeVectorizeBatch } from "../queues/vectorize-consumer";
 import { openDatabase } from "../workers/db/client";
 import { CapabilityNotConfigured } from "../workers/config/capability";
 import { EmbeddingsApiError, OpenAiCompatibleEmbedder } from "../workers/vectorize/openai-embedder";
-import { ProviderRateLimited } from "../workers/vectorize/provider-errors";
+import { ProviderRateLimited } from "../workers/http/provider-errors";
 import { describeProviders, vectorizeProviders } from "../workers/vectorize/providers";
 import { WorkersAiEmbedder } from "../workers/vectorize/workers-ai-embedder";
 import { OfflineEmbedder } from "../workers/vectorize/offline-embedder";

@@ -5,7 +5,7 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { consumeVectorizeBatch } from "../queues/vectorize-consumer";
-import { ProviderRateLimited } from "../workers/vectorize/provider-errors";
+import { ProviderRateLimited } from "../workers/http/provider-errors";
 import { QdrantApiError } from "../workers/vectorize/qdrant-api";
 import { collectionName, QdrantVectorStore, supportsServerBm25 } from "../workers/vectorize/qdrant-vector-store";
 import { fetchWith } from "./support/faults";

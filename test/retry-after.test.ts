@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { MAX_QUEUE_DELAY_SECONDS, queueDelaySeconds } from "../queues/retry-delay";
 import { RocketChatApi, RocketChatApiError } from "../workers/chat/rocketchat-api";
-import { parseRetryAfter, ProviderRateLimited, requestedRetryDelay } from "../workers/vectorize/provider-errors";
+import { parseRetryAfter, ProviderRateLimited, requestedRetryDelay } from "../workers/http/provider-errors";
 
 afterEach(() => vi.restoreAllMocks());
 

@@ -10,7 +10,7 @@ import { CATCH_UP_SCHEDULE } from "../workers/vectorize/catch-up";
 import { D1VectorStore } from "../workers/vectorize/d1-vector-store";
 import type { Embedder } from "../workers/vectorize/embedder";
 import { OfflineEmbedder } from "../workers/vectorize/offline-embedder";
-import { ProviderRateLimited } from "../workers/vectorize/provider-errors";
+import { ProviderRateLimited } from "../workers/http/provider-errors";
 import type { VectorizeProviders } from "../workers/vectorize/providers";
 import type { VectorStore } from "../workers/vectorize/vector-store";
 import { adminFetch } from "./support/admin";

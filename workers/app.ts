@@ -7,6 +7,7 @@ import { queriesRoutes } from "./bot/queries-routes";
 import { botRoutes } from "./bot/routes";
 import { vectorizeRoutes } from "./admin/vectorize-routes";
 import { requireAdmin } from "./auth/admin-bearer";
+import { capabilities } from "./capabilities";
 import type { AppEnv } from "./http/app-env";
 import { healthRoutes } from "./http/health-routes";
 import { handleError, requestLog } from "./http/request-log";
@@ -21,7 +22,7 @@ export function createApp() {
   app.onError(handleError);
   app.notFound((c) => c.json({ error: "not found", requestId: c.get("requestId") }, 404));
 
-  app.route("/", healthRoutes);
+  app.route("/", healthRoutes(capabilities));
   app.route("/webhooks", webhookRoutes);
   app.route("/rocketchat", botRoutes);
   app.route("/backups", runnerRoutes);

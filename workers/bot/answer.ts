@@ -14,7 +14,7 @@ import { ANSWER_MAX_COMPLETION_TOKENS } from "../llm/groq-models";
 import { clearModelOutage, modelOutage, reportModelUnavailable, skipModel } from "../llm/model-outages";
 import { logWarn } from "../log";
 import { searchIndex } from "../search/search";
-import { ProviderRateLimited } from "../vectorize/provider-errors";
+import { ProviderRateLimited } from "../http/provider-errors";
 import type { VectorizeProviders } from "../vectorize/providers";
 import type { SearchHit } from "../vectorize/vector-store";
 import { answerModelRole } from "./config";

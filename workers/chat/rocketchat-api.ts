@@ -2,7 +2,7 @@
 // (X-User-Id, X-Auth-Token); responses are checked with zod, and failures become
 // RocketChatApiError with the status and Rocket.Chat's error code, never the token.
 import { z } from "zod";
-import { parseRetryAfter } from "../vectorize/provider-errors";
+import { parseRetryAfter } from "../http/provider-errors";
 
 export type RocketChatApiSettings = { url: string; userId: string; authToken: string };
 

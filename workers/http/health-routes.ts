@@ -3,8 +3,7 @@
 // answers: an unconfigured or degraded capability is for its variable to fix, not an outage of
 // the Worker. Names the variables, never their values.
 import { Hono } from "hono";
-import { capabilities } from "../config/capabilities";
-import type { CapabilityStatus } from "../config/capability";
+import type { Capability, CapabilityStatus } from "../config/capability";
 import type { AppEnv } from "./app-env";
 
 type Check = { ok: boolean; detail?: string };
@@ -23,16 +22,19 @@ async function checkDatabase(db: D1Database | undefined): Promise<Check> {
 /** A producer binding cannot be probed without sending a message; report that it is bound. */
 const checkProducer = (queue: Queue | undefined): Check => (typeof queue?.send === "function" ? { ok: true } : { ok: false, detail: "not bound" });
 
-export const healthRoutes = new Hono<AppEnv>();
-
-healthRoutes.get("/healthz", async (c) => {
-  const checks: Record<string, Check> = {
-    db: await checkDatabase(c.env.DB),
-    intakeQueue: checkProducer(c.env.INTAKE_QUEUE),
-    vectorizeQueue: checkProducer(c.env.VECTORIZE_QUEUE),
-  };
-  const statuses: Record<string, CapabilityStatus> = {};
-  for (const [name, capability] of Object.entries(capabilities)) statuses[name] = await capability.status(c.env);
-  const ok = Object.values(checks).every((check) => check.ok);
-  return c.json({ status: ok ? "ok" : "degraded", checks, capabilities: statuses }, ok ? 200 : 503);
-});
+/** The /healthz route over the capabilities the entry registers (workers/capabilities.ts). */
+export function healthRoutes(capabilities: Readonly<Record<string, Capability<unknown>>>) {
+  const routes = new Hono<AppEnv>();
+  routes.get("/healthz", async (c) => {
+    const checks: Record<string, Check> = {
+      db: await checkDatabase(c.env.DB),
+      intakeQueue: checkProducer(c.env.INTAKE_QUEUE),
+      vectorizeQueue: checkProducer(c.env.VECTORIZE_QUEUE),
+    };
+    const statuses: Record<string, CapabilityStatus> = {};
+    for (const [name, capability] of Object.entries(capabilities)) statuses[name] = await capability.status(c.env);
+    const ok = Object.values(checks).every((check) => check.ok);
+    return c.json({ status: ok ? "ok" : "degraded", checks, capabilities: statuses }, ok ? 200 : 503);
+  });
+  return routes;
+}

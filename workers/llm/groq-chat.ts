@@ -10,7 +10,7 @@
 // returned as if it were the answer, even when some text came before the cut.
 import Groq from "groq-sdk";
 import { z } from "zod";
-import { parseRetryAfter, ProviderRateLimited } from "../vectorize/provider-errors";
+import { parseRetryAfter, ProviderRateLimited } from "../http/provider-errors";
 import { isModelUnavailableCode, reasoningParameters, type ModelUnavailableCode, type ReasoningEffort } from "./groq-models";
 
 export type GroqSettings = { apiKey: string; model: string; baseUrl: string };

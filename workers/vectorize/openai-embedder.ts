@@ -12,7 +12,7 @@
 // UTF-8 bytes, see `tokenUpperBound`), and a text over the per-input cap is cut to it.
 import { z } from "zod";
 import type { Embedder } from "./embedder";
-import { parseRetryAfter, ProviderRateLimited } from "./provider-errors";
+import { parseRetryAfter, ProviderRateLimited } from "../http/provider-errors";
 
 export class EmbeddingsApiError extends Error {
   constructor(

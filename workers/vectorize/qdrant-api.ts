@@ -5,7 +5,7 @@
 // become QdrantApiError (status and Qdrant's error text, which names collections and fields,
 // never payload values) or ProviderRateLimited with the real Retry-After.
 import { z } from "zod";
-import { parseRetryAfter, ProviderRateLimited } from "./provider-errors";
+import { parseRetryAfter, ProviderRateLimited } from "../http/provider-errors";
 
 export class QdrantApiError extends Error {
   constructor(

@@ -8,7 +8,7 @@
 // failure. The timer also aborts the call through `signal` (AiOptions in workers-types).
 import { z } from "zod";
 import type { Embedder } from "./embedder";
-import { ProviderRateLimited } from "./provider-errors";
+import { ProviderRateLimited } from "../http/provider-errors";
 
 const outputSchema = z.object({ data: z.array(z.array(z.number())) }).loose();
 

@@ -1,4 +1,5 @@
-// Failures of an embedder or vector store that tell the queue how long to wait.
+// Failures of a vendor API that tell a caller (a queue, a retry loop) how long to wait, shared by
+// the vendor clients (embedders, Qdrant, Groq, Rocket.Chat).
 
 /**
  * The provider said "too many requests" and, when it did, for how long (Retry-After).
