@@ -87,7 +87,6 @@ export default defineConfig(async () => {
                   R2_ACCESS_KEY_ID: "test-r2-access-key-id",
                   R2_SECRET_ACCESS_KEY: "test-r2-secret-access-key-0123456789",
                   PUBLIC_BASE_URL: "https://edge.example.test",
-                  BACKUP_PATHS: "/srv/data,/etc/swarm",
                   // Timed runs only where a test sets their schedule: a suite that happens to run
                   // at 03:17 UTC must not start the daily backup from a tick.
                   BACKUP_SCHEDULE: "off",

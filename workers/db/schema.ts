@@ -397,13 +397,16 @@ export const botQueries = sqliteTable(
 
 export const BACKUP_KINDS = ["backup", "restore-test"] as const;
 export type BackupKind = (typeof BACKUP_KINDS)[number];
-/** scheduled → creating → running → reported → deleting → done | failed */
-export const BACKUP_RUN_STATUSES = ["scheduled", "creating", "running", "reported", "deleting", "done", "failed"] as const;
+/** scheduled → creating → running → reported → deleting → done | partial | failed */
+export const BACKUP_RUN_STATUSES = ["scheduled", "creating", "running", "reported", "deleting", "done", "partial", "failed"] as const;
 export type BackupRunStatus = (typeof BACKUP_RUN_STATUSES)[number];
+
+/** One part of a run as the runner reported it: a target (or `targets`, kind none, when there were none). */
+export type BackupRunPart = { name: string; kind: string; ok: boolean; reason: string | null; bytes: number; seconds: number };
 
 /**
  * Every backup run, mirrored from the BackupScheduler Durable Object (which owns the state
- * machine) for the admin API and for the runner's calls, which check the run's token here.
+ * machine and checks the runner's token) for the admin API.
  */
 export const backupRuns = sqliteTable(
   "backup_runs",
@@ -426,14 +429,23 @@ export const backupRuns = sqliteTable(
     reportedAt: integer("reported_at"),
     finishedAt: integer("finished_at"),
     snapshotId: text("snapshot_id"),
+    /** restic's `data_added` from the report's summary. */
     bytesAdded: integer("bytes_added"),
+    /** restic's exit code from the report (3: some files could not be read). */
     exitCode: integer("exit_code"),
+    /** True when the run ended `partial`: a snapshot exists but some part of the run failed. */
     partial: integer("partial", { mode: "boolean" }),
-    /** The runner's report as it sent it (restic's summary and our fields). */
+    /** The runner's report as it sent it (version 2), or a note on a report that could not be read. */
     report: text("report", { mode: "json" }).$type<Record<string, unknown>>(),
+    /** Every part of the run as reported: target, ok, reason, bytes, seconds. */
+    parts: text("parts", { mode: "json" }).$type<BackupRunPart[]>(),
+    /** What failed, by name ("mongodb", "restore-test check"); [] for a run that fully succeeded. */
+    failedParts: text("failed_parts", { mode: "json" }).$type<string[]>(),
     error: text("error"),
     /** Hetzner API requests this run made. */
     hetznerCalls: integer("hetzner_calls").notNull().default(0),
+    /** The Durable Object's version of the run: a mirror write never replaces a newer one. */
+    version: integer("version").notNull().default(0),
   },
   (t) => [index("backup_runs_created_idx").on(t.createdAt, t.id)],
 );
@@ -466,6 +478,12 @@ export const secretVersions = sqliteTable(
     actor: text("actor").notNull(),
     restoredFrom: integer("restored_from"),
     createdAt: integer("created_at").notNull(),
+    /**
+     * The master key id its KV entry is sealed under, as far as D1 knows: set on write and by each
+     * re-wrap; null for versions written before this column (a re-wrap looks them up in KV).
+     * A rotation is complete only when every row names the current key.
+     */
+    kid: text("kid"),
   },
   (t) => [uniqueIndex("secret_versions_env_app_version").on(t.env, t.app, t.version)],
 );
@@ -503,6 +521,8 @@ export const secretAudit = sqliteTable(
     env: text("env").notNull(),
     app: text("app"),
     version: integer("version"),
+    /** Why, in our words (a re-wrap's failure: "the KV entry is missing"); never a value. */
+    detail: text("detail"),
   },
   (t) => [index("secret_audit_env_app").on(t.env, t.app, t.at)],
 );
@@ -516,6 +536,21 @@ export const secretReadCounts = sqliteTable(
     count: integer("count").notNull(),
   },
   (t) => [uniqueIndex("secret_read_counts_token_minute").on(t.tokenId, t.minute)],
+);
+
+/**
+ * Sessions of the operator pages' token login (only where Cloudflare Access is not configured).
+ * The cookie holds the id (signed with a key derived from the master key); D1 holds its SHA-256
+ * and expiry, so logout ends one session and deleting the rows ends all.
+ */
+export const adminSessions = sqliteTable(
+  "admin_sessions",
+  {
+    idHash: text("id_hash").primaryKey(),
+    createdAt: integer("created_at").notNull(),
+    expiresAt: integer("expires_at").notNull(),
+  },
+  (t) => [index("admin_sessions_expires").on(t.expiresAt)],
 );
 
 /** What a timed cron job did with its occurrences, each recorded once. */
