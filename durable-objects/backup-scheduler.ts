@@ -378,7 +378,9 @@ export class BackupScheduler extends DurableObject<Env> {
       const fields = { runId, kind: run.kind, failedParts: verdict.failedParts.length > 0 ? verdict.failedParts.join(", ") : null, error: verdict.error };
       await backupAlert(this.env, verdict.status === "partial" ? "backup run partial: some parts failed" : "backup run failed", fields);
     }
-    // Delete at once; the alarm finishes it if this does not.
+    // Delete at once, and set the alarm to now so that a restart before the deletion (an evicted
+    // object, a redeploy) resumes it at once instead of at the waiting run's next check.
+    await this.scheduleAlarm();
     this.ctx.waitUntil(this.wake().then(() => undefined, (error: unknown) => logError("backup wake-up failed", { runId, reason: error instanceof Error ? error.name : "unknown" })));
     return { accepted: true, status: reported.status, readable: delivery.readable };
   }

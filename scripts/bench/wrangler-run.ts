@@ -202,5 +202,6 @@ export function createWranglerRun(options: { name: string; timeoutMs: number }) 
       });
   }
 
-  return { abort, persistDir, watchdog, startWranglerDev, waitForHealth, applyMigrations, exitAfterCleanup, finish };
+  // `cleanup` for a caller that must not exit (a test file, which clears the watchdog too).
+  return { abort, persistDir, watchdog, startWranglerDev, waitForHealth, applyMigrations, cleanup, exitAfterCleanup, finish };
 }
