@@ -1,18 +1,19 @@
 // Consumer of the vectorize queue: up to 100 document ids a batch, indexed together (one load,
-// as few embedder calls as it allows, one store call, one mark). A message is acknowledged only
-// once its document's vectors are written; on failure every message of the batch is retried
-// with exponential backoff, or after the delay a rate-limited provider asked for. After the
-// queue's last retry the message goes to the dead-letter queue, whose consumer records it.
-// A summarizer model Groq no longer serves fails nothing: the documents are indexed without
-// summaries (one alert, the summary backlog; workers/vectorize/summaries.ts).
+// as few embedder calls as it allows, one store call, one mark). A message is acknowledged once
+// its document's units are written (or need nothing). When the batch fails, only the messages
+// whose units fail are retried, with exponential backoff: the batch is halved until the failure
+// is isolated (workers/vectorize/vectorize-documents.ts, vectorizeIsolating), and the others are
+// acknowledged at the first delivery. A provider's rate limit retries every message not yet
+// indexed after the delay it asked for. After the queue's last retry a message goes to the
+// dead-letter queue, whose consumer records it. The summarizer fails nothing but a rate limit:
+// without it the documents are indexed without summaries (the summary backlog;
+// workers/vectorize/summaries.ts).
 import { openDatabase, type Database } from "../workers/db/client";
 import { failureReason, logError, logInfo } from "../workers/log";
-import { requestedRetryDelay } from "../workers/http/provider-errors";
 import { vectorizeProviders, type VectorizeProviders } from "../workers/vectorize/providers";
-import { vectorizeDocuments, type VectorizeStats } from "../workers/vectorize/vectorize-documents";
+import { vectorizeIsolating, type VectorizeStats } from "../workers/vectorize/vectorize-documents";
 import { queueDelaySeconds, retryDelaySeconds } from "./retry-delay";
 import { vectorizeMessageSchema } from "./vectorize-message";
-
 
 export async function consumeVectorizeBatch(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const db = openDatabase(env.DB);
@@ -28,9 +29,11 @@ export async function consumeVectorizeBatch(batch: MessageBatch<unknown>, env: E
   await vectorizeBatch(batch, db, providers);
 }
 
+type Entry = { message: Message<unknown>; documentId: string; force: boolean };
+
 /** The batch with the given providers (tests count their calls or make them fail). */
 export async function vectorizeBatch(batch: MessageBatch<unknown>, db: Database, providers: VectorizeProviders): Promise<void> {
-  const valid: { message: Message<unknown>; documentId: string; force: boolean }[] = [];
+  const valid: Entry[] = [];
   for (const message of batch.messages) {
     const parsed = vectorizeMessageSchema.safeParse(message.body);
     if (!parsed.success) {
@@ -44,36 +47,70 @@ export async function vectorizeBatch(batch: MessageBatch<unknown>, db: Database,
   if (valid.length === 0) return;
 
   const started = Date.now();
-  const forced = valid.filter((entry) => entry.force).map((entry) => entry.documentId);
-  const regular = valid.filter((entry) => !entry.force).map((entry) => entry.documentId);
-  try {
-    const stats: VectorizeStats[] = [];
-    if (regular.length > 0) stats.push(await vectorizeDocuments(db, providers, regular));
-    if (forced.length > 0) stats.push(await vectorizeDocuments(db, providers, forced, { force: true }));
-    for (const { message } of valid) message.ack();
-    const sum = (key: keyof VectorizeStats) => stats.reduce((total, entry) => total + entry[key], 0);
-    logInfo("vectorize batch", {
-      queue: batch.queue,
-      messages: valid.length,
-      documents: sum("documents"),
-      missing: sum("missing"),
-      units: sum("units"),
-      unchanged: sum("unchanged"),
-      chunks: sum("chunks"),
-      embedCalls: sum("embedCalls"),
-      storeCalls: sum("storeCalls"),
-      summarized: sum("summarized"),
-      summaryCacheHits: sum("summaryCacheHits"),
-      summariesMissing: sum("summariesMissing"),
-      model: providers.embedder.model,
-      durationMs: Date.now() - started,
-    });
-  } catch (error) {
-    const requested = requestedRetryDelay(error);
-    for (const { message, documentId } of valid) {
-      const delaySeconds = queueDelaySeconds(requested ?? retryDelaySeconds(message.attempts));
-      logError("vectorizing failed", { documentId, attempts: message.attempts, delaySeconds, reason: failureReason(error), alert: false });
-      message.retry({ delaySeconds });
+  const stats: VectorizeStats[] = [];
+  const settled = new Set<Entry>();
+  let retried = 0;
+  const retry = (entries: readonly Entry[], error: unknown, requestedDelay: number | null) => {
+    for (const entry of entries) {
+      if (settled.has(entry)) continue;
+      settled.add(entry);
+      retried += 1;
+      const delaySeconds = queueDelaySeconds(requestedDelay ?? retryDelaySeconds(entry.message.attempts));
+      logError("vectorizing failed", { documentId: entry.documentId, attempts: entry.message.attempts, delaySeconds, reason: failureReason(error), alert: false });
+      entry.message.retry({ delaySeconds });
+    }
+  };
+  const ack = (entries: readonly Entry[]) => {
+    for (const entry of entries) {
+      if (settled.has(entry)) continue;
+      settled.add(entry);
+      entry.message.ack();
+    }
+  };
+  const byDocument = (entries: readonly Entry[], ids: readonly string[]) => {
+    const wanted = new Set(ids);
+    return entries.filter((entry) => wanted.has(entry.documentId));
+  };
+
+  // Forced messages (an operator's revectorize, the summary backlog) rebuild even what looks current.
+  for (const entries of [valid.filter((entry) => !entry.force), valid.filter((entry) => entry.force)]) {
+    if (entries.length === 0) continue;
+    try {
+      const outcome = await vectorizeIsolating(db, providers, entries.map((entry) => entry.documentId), { force: entries[0]!.force });
+      stats.push(outcome.stats);
+      ack(byDocument(entries, outcome.done));
+      for (const failure of outcome.failed) retry(byDocument(entries, failure.ids), failure.error, null);
+      if (outcome.rateLimited) {
+        // Nobody's fault: every message not indexed yet, forced ones too, waits as long as the provider asked.
+        const { error, retryAfterSeconds } = outcome.rateLimited;
+        retry(valid, error, retryAfterSeconds);
+        break;
+      }
+    } catch (error) {
+      // The documents could not be loaded (D1): all of these wait.
+      retry(entries, error, null);
     }
   }
+  // Defensive: a message none of the above settled is retried now rather than left to the batch's end.
+  retry(valid, new Error("not settled"), null);
+
+  const sum = (key: keyof VectorizeStats) => stats.reduce((total, entry) => total + entry[key], 0);
+  logInfo("vectorize batch", {
+    queue: batch.queue,
+    messages: valid.length,
+    documents: sum("documents"),
+    missing: sum("missing"),
+    units: sum("units"),
+    unchanged: sum("unchanged"),
+    chunks: sum("chunks"),
+    embedCalls: sum("embedCalls"),
+    storeCalls: sum("storeCalls"),
+    failedAttempts: sum("failedAttempts"),
+    retried,
+    summarized: sum("summarized"),
+    summaryCacheHits: sum("summaryCacheHits"),
+    summariesMissing: sum("summariesMissing"),
+    model: providers.embedder.model,
+    durationMs: Date.now() - started,
+  });
 }

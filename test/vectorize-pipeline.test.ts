@@ -7,16 +7,13 @@ import { vectorizeBatch } from "../queues/vectorize-consumer";
 import worker from "../workers/index";
 import { openDatabase } from "../workers/db/client";
 import { CATCH_UP_SCHEDULE } from "../workers/vectorize/catch-up";
-import { D1VectorStore } from "../workers/vectorize/d1-vector-store";
-import type { Embedder } from "../workers/vectorize/embedder";
-import { OfflineEmbedder } from "../workers/vectorize/offline-embedder";
 import { ProviderRateLimited } from "../workers/http/provider-errors";
-import type { VectorizeProviders } from "../workers/vectorize/providers";
-import type { VectorStore } from "../workers/vectorize/vector-store";
 import { adminFetch } from "./support/admin";
 import { accepted, aircallEvent, ended } from "./support/aircall";
 import { row } from "./support/d1";
 import { tickTimeFor, tickWith } from "./support/faults";
+import type { VectorizeProviders } from "../workers/vectorize/providers";
+import { countingProviders, offline } from "./support/providers";
 import { runBatch } from "./support/queue";
 import { postGuesty } from "./support/guesty";
 import { chatMessage, fakeRoom, postRocketChat, rocketChatId } from "./support/rocketchat";
@@ -25,35 +22,7 @@ import { waitIndexed } from "./support/settle";
 
 afterEach(() => vi.restoreAllMocks());
 
-const offline = new OfflineEmbedder();
 const db = () => openDatabase(env.DB);
-
-/** Real providers whose calls are counted, or made to fail. */
-function countingProviders(faults: { embed?: () => Error; store?: () => Error } = {}) {
-  const calls = { embed: 0, store: 0, embeddedTexts: 0 };
-  const store = new D1VectorStore(db());
-  const embedder: Embedder = {
-    model: offline.model,
-    dimensions: offline.dimensions,
-    maxBatch: offline.maxBatch,
-    async embed(texts) {
-      calls.embed += 1;
-      calls.embeddedTexts += texts.length;
-      if (faults.embed) throw faults.embed();
-      return offline.embed(texts);
-    },
-  };
-  const countingStore: VectorStore = {
-    async replaceDocuments(model, documents) {
-      calls.store += 1;
-      if (faults.store) throw faults.store();
-      return store.replaceDocuments(model, documents);
-    },
-    query: (query) => store.query(query),
-  };
-  const providers: VectorizeProviders = { embedder, store: countingStore };
-  return { providers, calls };
-}
 
 type DocumentSeed = { id: string; text: string; updatedAt?: number; header?: string; groupId?: string | null };
 

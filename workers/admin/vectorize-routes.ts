@@ -1,5 +1,6 @@
 // Admin API over the vectorize pipeline: re-vectorize documents on demand, list the messages
-// the queue gave up on, and replay them.
+// the queue gave up on, and replay them. A dead letter is open until it is replayed or
+// superseded (its document was indexed since, or a newer dead letter names it).
 import { createRoute, z } from "@hono/zod-openapi";
 import { and, asc, isNull, sql } from "drizzle-orm";
 import { openDatabase } from "../db/client";
@@ -60,7 +61,7 @@ vectorizeRoutes.openapi(
             documents: z.number().int(),
             indexed: z.number().int().openapi({ description: "Indexed with their current text, in `model`." }),
             stale: z.number().int().openapi({ description: "Waiting for the vectorize queue or the catch-up sweep." }),
-            deadLetters: z.number().int().openapi({ description: "Open dead letters, waiting for an operator's replay." }),
+            deadLetters: z.number().int().openapi({ description: "Open dead letters, waiting for an operator's replay (neither replayed nor superseded)." }),
           })
           .openapi("IndexStatus"),
         "Counts",
@@ -77,7 +78,7 @@ vectorizeRoutes.openapi(
         .select({
           documents: sql<number>`count(*)`,
           indexed: sql<number>`coalesce(sum(${documents.indexedHash} = ${documents.contentHash} AND ${documents.indexedModel} = ${model}), 0)`,
-          deadLetters: sql<number>`(SELECT count(*) FROM ${deadLetters} WHERE ${deadLetters.replayedAt} IS NULL)`,
+          deadLetters: sql<number>`(SELECT count(*) FROM ${deadLetters} WHERE ${deadLetters.replayedAt} IS NULL AND ${deadLetters.supersededAt} IS NULL)`,
         })
         .from(documents),
     );
@@ -102,14 +103,19 @@ vectorizeRoutes.openapi(
   createRoute({
     method: "get",
     path: "/dlq",
-    summary: "Messages a queue gave up on and nobody replayed yet, oldest first",
+    summary: "Messages a queue gave up on that are still open (not replayed, not superseded by a later indexing of their document), oldest first",
     security: adminSecurity,
     request: { query: z.object({ limit: z.coerce.number().int().min(1).max(500).default(100) }) },
     responses: { 200: json(z.object({ items: z.array(deadLetterSchema) }).openapi("DeadLetterList"), "Open dead letters"), ...adminErrors },
   }),
   async (c) => {
     const rows = await withStorage("listing dead letters", () =>
-      openDatabase(c.env.DB).select().from(deadLetters).where(isNull(deadLetters.replayedAt)).orderBy(asc(deadLetters.deadAt), asc(deadLetters.id)).limit(c.req.valid("query").limit),
+      openDatabase(c.env.DB)
+        .select()
+        .from(deadLetters)
+        .where(and(isNull(deadLetters.replayedAt), isNull(deadLetters.supersededAt)))
+        .orderBy(asc(deadLetters.deadAt), asc(deadLetters.id))
+        .limit(c.req.valid("query").limit),
     );
     return c.json(
       { items: rows.map((row) => ({ id: row.id, queue: row.queue, documentId: row.documentId, attempts: row.attempts, deadAt: new Date(row.deadAt).toISOString(), body: JSON.parse(row.body) as unknown })) },
@@ -141,18 +147,21 @@ vectorizeRoutes.openapi(
       db
         .select({ id: deadLetters.id, queue: deadLetters.queue, documentId: deadLetters.documentId })
         .from(deadLetters)
-        .where(and(isNull(deadLetters.replayedAt), ids ? inIdList(deadLetters.id, ids) : undefined))
+        .where(and(isNull(deadLetters.replayedAt), isNull(deadLetters.supersededAt), ids ? inIdList(deadLetters.id, ids) : undefined))
         .orderBy(asc(deadLetters.deadAt))
         .limit(500),
     );
     // Only the vectorize queue has a dead-letter queue today; its messages name a document.
     const replayable = open.filter((row) => queueRole(row.queue) === VECTORIZE_QUEUE_ROLE && row.documentId !== null);
     const now = Date.now();
-    await sendForVectorizing(db, c.env.VECTORIZE_QUEUE, [...new Set(replayable.map((row) => row.documentId!))], { now });
     const replayedIds = replayable.map((row) => row.id);
+    // Marked first, so the indexing that follows finds them replayed, not open (it would close
+    // them as superseded). Should the send fail, the documents are no longer held back from the
+    // catch-up, which sends them within its next ticks.
     if (replayedIds.length > 0) {
       await withStorage("marking dead letters replayed", () => db.update(deadLetters).set({ replayedAt: now }).where(inIdList(deadLetters.id, replayedIds)));
     }
+    await sendForVectorizing(db, c.env.VECTORIZE_QUEUE, [...new Set(replayable.map((row) => row.documentId!))], { now });
     return c.json({ replayed: replayedIds.length, ids: replayedIds }, 202);
   },
 );

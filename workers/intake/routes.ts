@@ -7,7 +7,7 @@ import type { z } from "zod";
 import { refreshRoomVisibility } from "../chat/room-visibility";
 import { sha256Hex } from "../auth/constant-time";
 import { verifyStandardWebhook } from "../auth/standard-webhooks";
-import { openDatabase } from "../db/client";
+import { openDatabase, type Database } from "../db/client";
 import type { EventSource } from "../db/schema";
 import type { AppEnv } from "../http/app-env";
 import { badRequest, unauthorized } from "../http/errors";
@@ -17,22 +17,29 @@ import { assertJsonContentType, parseJsonObject, readRawBody, type JsonObject } 
 import { aircallIntakeConfig } from "./aircall/config";
 import { guestyIntakeConfig } from "./guesty/config";
 import { normalizeEvent } from "./normalize-event";
+import type { Normalization } from "./normalization";
 import { rocketChatIngestConfig } from "./rocketchat/config";
 import { chatDeletionPayloadSchema, chatMessagePayloadSchema, looksEncrypted, ROCKETCHAT_EVENT_TYPES, type ChatMessagePayload } from "./rocketchat/payloads";
+import { storeChatEdit } from "./rocketchat/store-edit";
 import { requestProcessing } from "./request-processing";
-import { storeEvent } from "./store-event";
+import { storeEvent, type IncomingEvent, type StoredEvent } from "./store-event";
 
 export const UNKNOWN_EVENT_TYPE = "unknown";
 
 const eventTypeOf = (body: JsonObject) =>
   typeof body.event === "string" && body.event.length > 0 ? body.event.slice(0, 200) : UNKNOWN_EVENT_TYPE;
 
-async function acceptEvent(c: Context<AppEnv>, source: EventSource, type: string, id: string, payload: string, body: JsonObject) {
+/** Stores an event once; answers the id it is stored under when that is not the key (a Rocket.Chat edit back). */
+type StoreEvent = (db: Database, event: IncomingEvent, normalization: Normalization) => Promise<StoredEvent & { id?: string }>;
+
+async function acceptEvent(c: Context<AppEnv>, source: EventSource, type: string, key: string, payload: string, body: JsonObject, store: StoreEvent = storeEvent) {
   c.set("eventType", type);
-  c.set("eventId", id);
+  c.set("eventId", key);
   // Normalizing is pure and cheap: it tells whether there is anything left to process.
   const receivedAt = Date.now();
-  const stored = await storeEvent(openDatabase(c.env.DB), { id, source, type, payload, receivedAt }, normalizeEvent(source, type, body, receivedAt));
+  const stored = await store(openDatabase(c.env.DB), { id: key, source, type, payload, receivedAt }, normalizeEvent(source, type, body, receivedAt));
+  const id = stored.id ?? key;
+  c.set("eventId", id);
   c.set("outcome", stored.duplicate ? "duplicate" : stored.status);
   c.set("accessLog", false);
   if (!stored.duplicate && stored.status === "received") requestProcessing(c.executionCtx, c.env.INTAKE_QUEUE, id);
@@ -92,8 +99,14 @@ webhookRoutes.post("/rocketchat", async (c) => {
   }
   c.executionCtx.waitUntil(refreshRoomVisibility(openDatabase(c.env.DB), config.api, message.channel_id));
   const type = message.isEdited || message.editedAt ? ROCKETCHAT_EVENT_TYPES.edited : ROCKETCHAT_EVENT_TYPES.message;
-  // No delivery id: a retry repeats the body, so the body is the key (as for Aircall).
-  return acceptEvent(c, "rocketchat", type, `rocketchat_${await sha256Hex(payload)}`, payload, withoutToken);
+  // No delivery id: a retry repeats the body, so the body is the key (as for Aircall). An edit
+  // without its edit time repeats an earlier edit's body when it edits back to that text: it is
+  // a duplicate only of the message's latest event (workers/intake/rocketchat/store-edit.ts).
+  const key = `rocketchat_${await sha256Hex(payload)}`;
+  if (type === ROCKETCHAT_EVENT_TYPES.edited && !message.editedAt) {
+    return acceptEvent(c, "rocketchat", type, key, payload, withoutToken, (db, event, normalization) => storeChatEdit(db, event, normalization, message.message_id));
+  }
+  return acceptEvent(c, "rocketchat", type, key, payload, withoutToken);
 });
 
 /** Why a Rocket.Chat message is not ingested, or null when it is. */

@@ -3,7 +3,12 @@
 // embedder model) are sent to the vectorize queue again. The queue path alone makes a new
 // document searchable; this only finishes what it did not. The admin API's revectorize uses
 // the same selection on demand. Units indexed without their summary because the summarizer's
-// model was unavailable (the summary backlog) are sent again, rebuilt, once the model answers.
+// model was unavailable or failing (the summary backlog) are sent again, rebuilt, once the
+// model answers.
+//
+// A dead-lettered document is left to the operator's replay only while it is what failed: once
+// its content changed since it was dead-lettered, the sweep sends it like any stale document,
+// and its dead letter is closed (superseded) when the index holds it.
 import { eq, sql, type SQL } from "drizzle-orm";
 import { openDatabase, type Database } from "../db/client";
 import { inIdList } from "../db/id-list";
@@ -27,8 +32,14 @@ export const CATCH_UP_BATCH = 500;
 const staleIn = (model: string) =>
   sql`(${documents.indexedHash} IS NULL OR ${documents.indexedHash} <> ${documents.contentHash} OR ${documents.indexedModel} IS NOT ${model})`;
 
-/** Documents a dead-letter record holds: an operator replays those, the sweep does not loop on them. */
-const notDeadLettered = sql`${documents.id} NOT IN (SELECT "document_id" FROM "dead_letters" WHERE "replayed_at" IS NULL AND "document_id" IS NOT NULL)`;
+/**
+ * Not a document an open dead letter holds as it failed: an operator replays those, the sweep
+ * does not loop on them. A dead letter recorded before content hashes were (null) holds the
+ * document until it is written again.
+ */
+const notDeadLettered = sql`NOT EXISTS (SELECT 1 FROM "dead_letters" WHERE "dead_letters"."document_id" = ${documents.id}
+  AND "dead_letters"."replayed_at" IS NULL AND "dead_letters"."superseded_at" IS NULL
+  AND ("dead_letters"."content_hash" = ${documents.contentHash} OR ("dead_letters"."content_hash" IS NULL AND ${documents.updatedAt} <= "dead_letters"."dead_at")))`;
 
 /** Sends `ids` to the vectorize queue, then records when (one D1 statement). */
 export async function sendForVectorizing(db: Database, queue: Queue, ids: readonly string[], options: { force?: boolean; now: number }): Promise<void> {

@@ -1,6 +1,9 @@
 // What the index holds is made of units: a document on its own, or a group of message
 // documents (a chat thread, a window of a conversation) indexed together under the group's
-// id. A thread opens with its root message, which itself lives in its room's window.
+// id. A thread opens with its root message, which itself lives in its room's window. A
+// document remembers the unit the index holds it in (indexed_unit_id): when its group changes
+// (a chat message whose time moved it to another window), that old unit is rebuilt without it,
+// or removed when nothing is left in it.
 import { sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { inIdList } from "../db/id-list";
@@ -22,6 +25,8 @@ export type LoadedDocument = {
   groupId: string | null;
   indexedHash: string | null;
   indexedModel: string | null;
+  /** The unit the index holds this document in (null: never indexed, or not known). */
+  indexedUnitId: string | null;
 };
 
 export type IndexUnit = {
@@ -39,12 +44,20 @@ export type IndexUnit = {
   members: LoadedDocument[];
   /** Every document the unit's text is built from: members, and a thread's opener. */
   sources: LoadedDocument[];
+  /** Documents the index still holds in this unit that now belong to another: the unit is rebuilt without them. */
+  departed: string[];
+  /** The documents asked for that this unit is rebuilt for: its failure retries their messages. */
+  requestedBy: string[];
 };
+
+/** The unit a document belongs to now: its group, or itself. */
+export const unitIdOf = (document: Pick<LoadedDocument, "id" | "groupId">) => document.groupId ?? document.id;
 
 /**
  * The documents `ids` name, the other members of their groups, the root of each thread they
- * are in, and the threads their messages opened: everything needed to rebuild their units,
- * in one query.
+ * are in, the threads their messages opened, and the members (and thread root) of the unit the
+ * index holds each of them in when that is another one: everything needed to rebuild their
+ * units, in one query.
  */
 export async function loadDocumentsForIndexing(db: Database, ids: readonly string[]): Promise<LoadedDocument[]> {
   if (ids.length === 0) return [];
@@ -65,13 +78,16 @@ export async function loadDocumentsForIndexing(db: Database, ids: readonly strin
       groupId: documents.groupId,
       indexedHash: documents.indexedHash,
       indexedModel: documents.indexedModel,
+      indexedUnitId: documents.indexedUnitId,
     })
     .from(documents)
     .where(
       sql`${requested}
         OR ${documents.groupId} IN (SELECT "group_id" FROM "documents" WHERE ${requested} AND "group_id" IS NOT NULL)
         OR ${documents.id} IN (SELECT 'chat_message:' || substr("group_id", 13) FROM "documents" WHERE ${requested} AND "group_id" LIKE 'chat-thread:%')
-        OR ${documents.groupId} IN (SELECT 'chat-thread:' || "entity_id" FROM "documents" WHERE ${requested} AND "kind" = 'chat_message')`,
+        OR ${documents.groupId} IN (SELECT 'chat-thread:' || "entity_id" FROM "documents" WHERE ${requested} AND "kind" = 'chat_message')
+        OR ${documents.groupId} IN (SELECT "indexed_unit_id" FROM "documents" WHERE ${requested} AND "indexed_unit_id" IS NOT NULL)
+        OR ${documents.id} IN (SELECT 'chat_message:' || substr("indexed_unit_id", 13) FROM "documents" WHERE ${requested} AND "indexed_unit_id" LIKE 'chat-thread:%')`,
     );
 }
 
@@ -84,7 +100,7 @@ function timeSpan(members: readonly LoadedDocument[]): string | null {
   return first === last ? readableTime(first) : `${readableTime(first)} to ${readableTime(last)}`;
 }
 
-function groupUnit(groupId: string, members: LoadedDocument[], opener: LoadedDocument | undefined): IndexUnit {
+function groupUnit(groupId: string, members: LoadedDocument[], opener: LoadedDocument | undefined): Omit<IndexUnit, "departed" | "requestedBy"> {
   const ordered = [...members].sort(byTime);
   const sources = opener ? [opener, ...ordered] : ordered;
   const first = sources[0]!;
@@ -109,22 +125,38 @@ function groupUnit(groupId: string, members: LoadedDocument[], opener: LoadedDoc
 
 /**
  * The units to rebuild for the documents `requested`: each ungrouped one, each group one of
- * them is in, and each thread one of them opened. A group is only ever built from all its
- * members (a thread's root, loaded as its opener, does not make its window a unit).
+ * them is in, each thread one of them opened, and the unit the index still holds one of them
+ * in when it belongs to another now. A group is only ever built from all its members (a
+ * thread's root, loaded as its opener, does not make its window a unit); a unit left with no
+ * members has no text, which removes it from the index.
  */
 export function indexUnits(loaded: readonly LoadedDocument[], requested: readonly string[]): IndexUnit[] {
   const byId = new Map(loaded.map((document) => [document.id, document]));
-  const wanted = new Set<string>();
+  /** Unit id -> the requested documents it is rebuilt for. */
+  const wanted = new Map<string, string[]>();
+  const want = (unitId: string, requester: string) => {
+    const requesters = wanted.get(unitId) ?? [];
+    if (!requesters.includes(requester)) requesters.push(requester);
+    wanted.set(unitId, requesters);
+  };
+  const departed = new Map<string, string[]>();
+  const leftBehind = new Map<string, LoadedDocument>();
   for (const id of requested) {
     const document = byId.get(id);
     if (!document) continue;
-    wanted.add(document.groupId ?? document.id);
-    if (document.kind === "chat_message") wanted.add(`chat-thread:${document.entityId}`);
+    want(unitIdOf(document), id);
+    if (document.kind === "chat_message") want(`chat-thread:${document.entityId}`, id);
+    if (document.indexedUnitId !== null && document.indexedUnitId !== unitIdOf(document)) {
+      want(document.indexedUnitId, id);
+      departed.set(document.indexedUnitId, [...(departed.get(document.indexedUnitId) ?? []), document.id]);
+      leftBehind.set(document.indexedUnitId, document);
+    }
   }
   const groups = new Map<string, LoadedDocument[]>();
   const units: IndexUnit[] = [];
+  const extras = (unitId: string) => ({ departed: departed.get(unitId) ?? [], requestedBy: wanted.get(unitId) ?? [] });
   for (const document of byId.values()) {
-    if (!wanted.has(document.groupId ?? document.id)) continue;
+    if (!wanted.has(unitIdOf(document))) continue;
     if (document.groupId === null) {
       units.push({
         id: document.id,
@@ -138,6 +170,7 @@ export function indexUnits(loaded: readonly LoadedDocument[], requested: readonl
         occurredAt: document.occurredAt,
         members: [document],
         sources: [document],
+        ...extras(document.id),
       });
     } else {
       groups.set(document.groupId, [...(groups.get(document.groupId) ?? []), document]);
@@ -145,11 +178,30 @@ export function indexUnits(loaded: readonly LoadedDocument[], requested: readonl
   }
   for (const [groupId, members] of groups) {
     const rootId = threadRootDocumentId(groupId);
-    units.push(groupUnit(groupId, members, rootId ? byId.get(rootId) : undefined));
+    units.push({ ...groupUnit(groupId, members, rootId ? byId.get(rootId) : undefined), ...extras(groupId) });
+  }
+  // A unit every member left: nothing to index, so rebuilding it removes it.
+  const built = new Set(units.map((unit) => unit.id));
+  for (const [unitId, document] of leftBehind) {
+    if (built.has(unitId)) continue;
+    units.push({
+      id: unitId,
+      source: document.source,
+      entityType: entityTypeOf(unitId),
+      title: "",
+      header: "",
+      body: "",
+      room: document.room,
+      url: null,
+      occurredAt: null,
+      members: [],
+      sources: [],
+      ...extras(unitId),
+    });
   }
   return units;
 }
 
 /** A unit the index already holds as it is now, in `model`'s space. */
 export const isIndexed = (unit: IndexUnit, model: string) =>
-  unit.sources.every((source) => source.indexedHash === source.contentHash && source.indexedModel === model);
+  unit.departed.length === 0 && unit.sources.every((source) => source.indexedHash === source.contentHash && source.indexedModel === model);

@@ -9,7 +9,11 @@
 // model-outages.ts), and later batches do not ask the model until PROBE_INTERVAL_MS has passed.
 // The catch-up sweep sends the backlog again once the model answers (workers/vectorize/catch-up.ts).
 // A reply the model did not finish (its completion budget ran out) leaves that one unit
-// without a summary. Any other failure (429, 5xx, timeout) fails the batch, which is retried.
+// without a summary. A rate limit (429) fails the batch, which the queue retries after Groq's
+// Retry-After. Any other failure (a 5xx, a timeout, a lost connection) leaves the unit without
+// its summary too, in the backlog, which the catch-up sends again (forced) on a later tick: the
+// documents are searchable at once, and a Groq outage dead-letters nothing. After a round of
+// requests in which none answered, the rest of the batch is not asked (they join the backlog).
 import { sql, type SQL } from "drizzle-orm";
 import { sha256Hex } from "../auth/constant-time";
 import type { Database } from "../db/client";
@@ -19,7 +23,8 @@ import { documentSummaries, summaryBacklog } from "../db/schema";
 import { withStorage } from "../db/with-storage";
 import { GroqApiError, GroqModelUnavailable } from "../llm/groq-chat";
 import { clearModelOutage, modelOutage, reportModelUnavailable, skipModel } from "../llm/model-outages";
-import { logWarn } from "../log";
+import { ProviderRateLimited } from "../http/provider-errors";
+import { failureReason, logError, logWarn } from "../log";
 import type { Summarizer } from "./groq-summarizer";
 import type { IndexUnit } from "./index-units";
 
@@ -35,7 +40,18 @@ export type SummaryStats = {
 
 type Keyed = { unit: IndexUnit; key: string };
 
-/** Unit id -> summary, for the units long enough to get one; `lacking`: those the model could not serve. */
+/** A provider's "too many requests", anywhere along the cause chain: the queue waits, nothing is anyone's fault. */
+export function isRateLimited(error: unknown): boolean {
+  for (let current = error, depth = 0; current instanceof Error && depth < 5; current = current.cause, depth += 1) {
+    if (current instanceof ProviderRateLimited) return true;
+  }
+  return false;
+}
+
+/**
+ * Unit id -> summary, for the units long enough to get one; `lacking`: those the model could not
+ * serve (unavailable, or failing). Throws only when Groq rate-limits (after storing what it made).
+ */
 export async function summariesFor(
   db: Database,
   summarizer: Summarizer,
@@ -58,41 +74,54 @@ export async function summariesFor(
   const made: { key: string; summary: string }[] = [];
   const lacking: Keyed[] = [];
   const unfinished: Keyed[] = [];
+  const failed: Keyed[] = [];
   let unavailable: GroqModelUnavailable | null = null;
+  let rateLimited: unknown = null;
+  let failure: unknown = null;
   let answered = false;
   // Known not to answer, and asked recently: not asked again for this batch.
   const skip = skipModel(outage, now);
   if (skip) lacking.push(...missing);
-  for (let start = 0; !skip && unavailable === null && start < missing.length; start += CONCURRENCY) {
+  let stoppedAt: number | null = null;
+  for (let start = 0; !skip && start < missing.length; start += CONCURRENCY) {
     const slice = missing.slice(start, start + CONCURRENCY);
     const settled = await Promise.allSettled(slice.map((entry) => summarizer.summarize(entry.unit.title, entry.unit.body)));
-    let failure: unknown = null;
+    let answeredInSlice = false;
     for (const [index, entry] of slice.entries()) {
       const result = settled[index]!;
       if (result.status === "fulfilled") {
         made.push({ key: entry.key, summary: result.value });
-        answered = true;
+        answered = answeredInSlice = true;
       } else if (result.reason instanceof GroqModelUnavailable) {
         unavailable = result.reason;
         lacking.push(entry);
       } else if (result.reason instanceof GroqApiError && (result.reason.kind === "incomplete" || result.reason.kind === "empty")) {
         unfinished.push(entry);
-        answered = true;
+        answered = answeredInSlice = true;
+      } else if (isRateLimited(result.reason)) {
+        rateLimited ??= result.reason;
       } else {
         failure ??= result.reason;
+        failed.push(entry);
       }
     }
-    if (failure !== null) {
-      if (unavailable !== null && role) await reportModelUnavailable(db, role, unavailable.code, now);
-      throw failure;
+    // Rate-limited: the batch waits. The model is gone, or nothing answered: the rest is not asked.
+    if (rateLimited !== null || unavailable !== null || (failure !== null && !answeredInSlice)) {
+      stoppedAt = start + CONCURRENCY;
+      break;
     }
-    // The model is gone: the rest of the batch is not asked either.
-    if (unavailable !== null) lacking.push(...missing.slice(start + CONCURRENCY));
   }
   if (role && unavailable !== null) await reportModelUnavailable(db, role, unavailable.code, now);
   else if (role && outage !== null && answered) await clearModelOutage(db, role);
+  if (rateLimited === null && stoppedAt !== null) {
+    // Not asked: they wait in the backlog with the ones that failed (or whose model is gone).
+    (unavailable !== null ? lacking : failed).push(...missing.slice(stoppedAt));
+  }
   if (unfinished.length > 0) {
     logWarn("summaries not finished", { model: summarizer.model, units: unfinished.length, reason: "the reply ended before the summary (completion budget)" });
+  }
+  if (failed.length > 0 && rateLimited === null) {
+    logError("summaries failed", { model: summarizer.model, units: failed.length, reason: failureReason(failure), effect: "indexed without them; the catch-up asks again", alert: false });
   }
 
   if (made.length > 0) {
@@ -109,12 +138,14 @@ export async function summariesFor(
     );
     for (const entry of made) byKey.set(entry.key, entry.summary);
   }
+  // What was made is kept: the retry after Groq's Retry-After asks only for the rest.
+  if (rateLimited !== null) throw rateLimited;
   stats.summarized = made.length;
-  stats.summariesMissing = lacking.length + unfinished.length;
+  stats.summariesMissing = lacking.length + unfinished.length + failed.length;
   return {
     summaries: new Map(keyed.flatMap((entry) => (byKey.has(entry.key) ? [[entry.unit.id, byKey.get(entry.key)!] as const] : []))),
     stats,
-    lacking: lacking.map((entry) => entry.unit),
+    lacking: [...lacking, ...failed].map((entry) => entry.unit),
   };
 }
 

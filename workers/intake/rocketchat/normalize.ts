@@ -1,6 +1,10 @@
 // Rocket.Chat event -> chat message change. A message is ordered by its own time; an edit by
-// its edit time, which outgoing integrations do not send, so by when we received it (edits
-// come long after the message and far apart). A deletion is final.
+// its edit time (`editedAt`, which a change-stream listener sends), else by when we received it:
+// the outgoing integration sends no edit time (its `timestamp` is the message's own `ts`), and
+// edits come after the message and one after another. Never by text: an edit back to an earlier
+// text is a later edit (workers/intake/rocketchat/store-edit.ts stores it as a new event). An edit
+// carries the message's time too, so a message whose time changed moves to its new window. A
+// deletion is final.
 import { DELETED_ORDER_KEY } from "../../entities/registry";
 import { changeFrom, ignored, type Normalization } from "../normalization";
 import { chatDeletionPayloadSchema, chatMessagePayloadSchema, ROCKETCHAT_EVENT_TYPES } from "./payloads";
