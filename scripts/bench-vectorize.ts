@@ -5,7 +5,9 @@
 //     sent one at a time as webhooks (Aircall, signed Guesty, Rocket.Chat); each is timed from
 //     the webhook's 200 to the first /api/search answer that returns its document.
 //  2. Recall: the rest of the corpus is sent, and each labelled question is searched (k=5);
-//     recall@5 is the share whose answering document is among the five (target >= 0.9).
+//     recall@5 is the share whose answering document is among the five (target >= 0.9). The
+//     questions no record answers are searched too: refused when search returns nothing, under
+//     the relevance floor the Worker applies (workers/vectorize/relevance-floor.ts).
 //  3. Throughput: N Guesty reservations are sent and indexed, then all documents are
 //     re-vectorized at once (POST /api/documents/revectorize with force) and timed until
 //     indexed again; the consumer's "vectorize batch" log lines give the documents per batch
@@ -13,21 +15,35 @@
 //
 //   npm run bench:vectorize                      N=1000 SAMPLE=10
 //   npm run bench:vectorize -- --n 2000 --sample 20 --timeout 600
+//   npm run bench:vectorize -- --calibrate       the relevance floor of the embedder's model
+//
+// --calibrate indexes the corpus, searches every question at each floor of a grid and prints
+// the floor to keep (scripts/bench/floor-calibration.ts), instead of phases 1 and 3. With
+// --providers env it calibrates the model the EMBEDDINGS_* variables of the benchmark's own
+// environment name, on the D1 store (the floor compares cosines, the same in both stores; no
+// benchmark record is written to a real Qdrant).
 //
 // Exit status: 0 PASS, 1 FAIL or error, 124 timeout.
 import { randomBytes } from "node:crypto";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { cpus, platform, release } from "node:os";
 import { FAKE_EMBEDDINGS_API_KEY, startFakeEmbeddings } from "../test/node/fakes/openai-embeddings.ts";
 import { FAKE_GROQ_API_KEY, startFakeGroq } from "../test/node/fakes/groq.ts";
 import { startFakeQdrant } from "../test/node/fakes/qdrant.ts";
 import { aircallToken, documentIdsOf, guestySecret, guestyWebhook, rocketChatToken, webhooksOf, type Webhook } from "./bench/corpus-webhooks.ts";
 import { createWranglerRun, freePort, sleep } from "./bench/wrangler-run.ts";
-import { corpus, questions } from "./bench/search-questions.ts";
+import { calibrationReport, chooseFloor, finerGrid, FLOOR_GRID, type FloorOutcome } from "./bench/floor-calibration.ts";
+import { corpus, questions, unanswerableQuestions } from "./bench/search-questions.ts";
+import { OfflineEmbedder } from "../workers/vectorize/offline-embedder.ts";
+import { CALIBRATED_FLOORS } from "../workers/vectorize/relevance-floor.ts";
 
-const USAGE = `usage: npm run bench:vectorize [-- --n N --sample SAMPLE --providers embedded|fakes --timeout SECONDS --port PORT]
+const USAGE = `usage: npm run bench:vectorize [-- --n N --sample SAMPLE --providers embedded|fakes|env --timeout SECONDS --port PORT --calibrate]
   N        reservations for the throughput phase (default 1000)
-  PROVIDERS  embedded (default: offline embedder, D1 store) or fakes (the contract fakes of an
-           OpenAI-compatible embeddings API, Qdrant and Groq, started on 127.0.0.1)
+  PROVIDERS  embedded (default: offline embedder, D1 store), fakes (the contract fakes of an
+           OpenAI-compatible embeddings API, Qdrant and Groq, started on 127.0.0.1) or env (the
+           EMBEDDINGS_* and SEARCH_MIN_SCORE variables of this environment, D1 store)
+  CALIBRATE  print the relevance floor calibration of the embedder's model instead of the benchmark
   SAMPLE   corpus records whose webhook-to-searchable latency is timed one by one (default 10)
   TIMEOUT  total time limit in seconds (default 600)
   PORT     port for wrangler dev (default: a free port)`;
@@ -37,13 +53,17 @@ function readOptions(argv: readonly string[]) {
   for (let i = 0; i < argv.length; i += 1) {
     const match = /^--?([a-zA-Z]+)(?:=(.*))?$/.exec(argv[i]!);
     const name = match?.[1]?.toUpperCase();
-    if (!match || !name || !["N", "SAMPLE", "PROVIDERS", "TIMEOUT", "PORT", "H", "HELP"].includes(name)) {
+    if (!match || !name || !["N", "SAMPLE", "PROVIDERS", "TIMEOUT", "PORT", "CALIBRATE", "H", "HELP"].includes(name)) {
       console.error(`bench: unexpected argument ${argv[i]}\n${USAGE}`);
       process.exit(1);
     }
     if (name === "H" || name === "HELP") {
       console.log(USAGE);
       process.exit(0);
+    }
+    if (name === "CALIBRATE") {
+      flags.CALIBRATE = "1";
+      continue;
     }
     flags[name] = match[2] ?? argv[++i] ?? "";
   }
@@ -57,11 +77,18 @@ function readOptions(argv: readonly string[]) {
     return value;
   };
   const providers = flags.PROVIDERS ?? process.env.PROVIDERS ?? "embedded";
-  if (providers !== "embedded" && providers !== "fakes") {
-    console.error(`bench: PROVIDERS must be embedded or fakes, got "${providers}"`);
+  if (providers !== "embedded" && providers !== "fakes" && providers !== "env") {
+    console.error(`bench: PROVIDERS must be embedded, fakes or env, got "${providers}"`);
     process.exit(1);
   }
-  return { providers, n: number("N", 1000), sample: Math.min(number("SAMPLE", 10), corpus.length), timeoutMs: number("TIMEOUT", 600) * 1000, port: number("PORT", 0) };
+  return {
+    providers,
+    calibrate: flags.CALIBRATE === "1" || process.env.CALIBRATE === "1",
+    n: number("N", 1000),
+    sample: Math.min(number("SAMPLE", 10), corpus.length),
+    timeoutMs: number("TIMEOUT", 600) * 1000,
+    port: number("PORT", 0),
+  };
 }
 
 const options = readOptions(process.argv.slice(2));
@@ -94,8 +121,14 @@ async function admin<T>(path: string, body?: unknown): Promise<T> {
   return (await response.json()) as T;
 }
 
-type Hit = { documentId: string };
-const searchIds = async (query: string, k: number) => (await admin<{ hits: Hit[] }>("/api/search", { query, k })).hits.map((hit) => hit.documentId);
+type Hit = { documentId: string; relevance: number | null };
+type SearchResult = { hits: Hit[]; floor: { minScore: number; source: string } | null };
+/** `minScore` given: this search's own floor ("off": none); else the Worker's. `room`: as the bot searches, asked there. */
+const searchFor = (query: string, k: number, minScore?: number | "off", room?: string) =>
+  admin<SearchResult>("/api/search", { query, k, ...(minScore === undefined ? {} : { minScore }), ...(room ? { filter: { rooms: [room] } } : {}) });
+/** A room with no chat of the corpus, where the bot benchmark asks every question that is not about chat. */
+const STAFF_ROOM = "benchStaffRoom001";
+const searchIds = async (query: string, k: number) => (await searchFor(query, k)).hits.map((hit) => hit.documentId);
 
 type IndexStatus = { documents: number; indexed: number; stale: number; model: string };
 
@@ -149,6 +182,9 @@ async function startProviderFakes() {
     GROQ_BASE_URL: groq.url,
     // The corpus's call transcripts are short: summarize from 600 characters so they get one.
     SUMMARY_MIN_CHARS: "600",
+    // The fake embeds with the offline embedder under another model id, which nobody calibrated:
+    // its vectors are the offline model's, so its floor is too.
+    SEARCH_MIN_SCORE: String(CALIBRATED_FLOORS[new OfflineEmbedder().model]),
   };
   const count = async (url: string, keep: (entry: { method?: string; path?: string }) => boolean) =>
     ((await (await fetch(url)).json()) as { method?: string; path?: string }[]).filter(keep).length;
@@ -161,6 +197,77 @@ async function startProviderFakes() {
       groq: await count(`${groq.url}/__fake/requests`, () => true),
     }),
   };
+}
+
+// ---------------------------------------------------------------- the relevance floor
+
+/** The floor the Worker applies, as the report line says it. */
+async function describeFloor(model: string): Promise<string> {
+  const { floor } = await searchFor(questions[0]!.question, 1);
+  if (!floor) return `none (no calibrated floor for ${model}, SEARCH_MIN_SCORE unset)`;
+  return `${floor.minScore} (${floor.source === "calibrated" ? `calibrated for ${model}` : floor.source})`;
+}
+
+/** PROVIDERS=env: the embedder variables of this environment, in a file only we can read (never on a command line). */
+function providerEnvFile(): string {
+  const names = ["EMBEDDINGS_URL", "EMBEDDINGS_API_KEY", "EMBEDDINGS_MODEL", "EMBEDDINGS_DIMENSIONS", "EMBEDDINGS_MAX_BATCH", "SEARCH_MIN_SCORE"];
+  const lines = names.flatMap((name) => (process.env[name] ? [`${name}=${JSON.stringify(process.env[name])}`] : []));
+  if (!process.env.EMBEDDINGS_URL) throw new Error("PROVIDERS=env needs EMBEDDINGS_URL and EMBEDDINGS_MODEL in the environment");
+  const path = join(run.persistDir, "providers.env");
+  writeFileSync(path, `${lines.join("\n")}\n`, { mode: 0o600 });
+  return path;
+}
+
+/**
+ * --calibrate: the whole corpus indexed, every question searched at each floor of the grid, as
+ * the bot searches (scripts/bench-ask.ts): a chat question from its own room, the others from a
+ * staff room, so `filter.rooms` leaves only business records, public channels and that room. A
+ * floor that keeps the bot's recall keeps the admin's, who sees more.
+ */
+async function calibrate(): Promise<number> {
+  await Promise.all(corpus.map(async (record) => { for (const hook of webhooksOf(record)) await post(hook); }));
+  await waitAllIndexed(corpus.length);
+  const status = await admin<IndexStatus & { providers: { embedder: string; store: string } }>("/api/documents/index-status");
+  const byKey = new Map(corpus.map((record) => [record.key, record]));
+  const roomOf = (key: string) => {
+    const record = byKey.get(key)!;
+    return record.kind === "chat" ? record.roomId : STAFF_ROOM;
+  };
+  const outcomes: FloorOutcome[] = [];
+  const measure = async (minScore: number | "off") => {
+    const outcome: FloorOutcome = { minScore: minScore === "off" ? null : minScore, recalled: 0, answerableRefused: 0, unanswerableRefused: 0 };
+    for (const { question, answerKey } of questions) {
+      const ids = (await searchFor(question, 5, minScore, roomOf(answerKey))).hits.map((hit) => hit.documentId);
+      if (ids.length === 0) outcome.answerableRefused += 1;
+      if (ids.some((id) => documentIdsOf(byKey.get(answerKey)!).includes(id))) outcome.recalled += 1;
+    }
+    for (const question of unanswerableQuestions) if ((await searchFor(question, 5, minScore, STAFF_ROOM)).hits.length === 0) outcome.unanswerableRefused += 1;
+    outcomes.push(outcome);
+  };
+  for (const minScore of ["off", ...FLOOR_GRID] as const) await measure(minScore);
+  const coarse = chooseFloor(outcomes);
+  if (coarse) for (const minScore of finerGrid(coarse)) await measure(minScore);
+  outcomes.sort((a, b) => (a.minScore ?? -2) - (b.minScore ?? -2));
+  if (process.env.BENCH_DEBUG) {
+    // Each question's best cosine over the index, and the answering document's.
+    const best = async (question: string, room = STAFF_ROOM) => (await searchFor(question, 50, -1, room)).hits;
+    const top = (hits: Hit[]) => Math.max(...hits.map((hit) => hit.relevance ?? Number.NaN));
+    for (const { question, answerKey } of questions) {
+      const hits = await best(question, roomOf(answerKey));
+      const answer = hits.filter((hit) => documentIdsOf(byKey.get(answerKey)!).includes(hit.documentId));
+      console.log(`answerable   best ${top(hits).toFixed(3)}  answer ${answer.length ? top(answer).toFixed(3) : "-    "}  ${question}`);
+    }
+    for (const question of unanswerableQuestions) {
+      const hits = await best(question);
+      console.log(`unanswerable best ${top(hits).toFixed(3)}  ${hits[0]?.documentId ?? "-"}  ${question}`);
+    }
+  }
+  console.log(`\`\`\`
+npm run bench:vectorize -- --calibrate  (PROVIDERS=${options.providers})
+providers    embedder ${status.providers.embedder}, store ${status.providers.store}; ${corpus.length} records, ${questions.length} answerable and ${unanswerableQuestions.length} unanswerable questions
+${calibrationReport(status.providers.embedder, outcomes, questions.length, unanswerableQuestions.length)}
+\`\`\``);
+  return 0;
 }
 
 // ---------------------------------------------------------------- main
@@ -177,10 +284,12 @@ async function main(): Promise<number> {
   const { dev, exited } = await run.startWranglerDev(port, [
     "--persist-to", run.persistDir,
     ...Object.entries(vars).flatMap(([name, value]) => ["--var", `${name}:${value}`]),
+    ...(options.providers === "env" ? ["--env-file", providerEnvFile()] : []),
   ]);
   for (const stream of [dev.stdout, dev.stderr]) stream.on("data", (chunk: Buffer) => chunk.toString().split("\n").forEach(onWorkerOutput));
   await run.waitForHealth(base, "/healthz", dev, exited);
-  console.log(`bench: wrangler dev on ${base}; corpus ${corpus.length} records, ${questions.length} questions, N=${options.n}`);
+  console.log(`bench: wrangler dev on ${base}; corpus ${corpus.length} records, ${questions.length} answerable and ${unanswerableQuestions.length} unanswerable questions, N=${options.n}`);
+  if (options.calibrate) return calibrate();
 
   // 1. Latency, one record at a time.
   const latencies: number[] = [];
@@ -208,15 +317,22 @@ async function main(): Promise<number> {
   async function measureRecall() {
     const misses: string[] = [];
     const searchTimes: number[] = [];
+    let answerableRefused = 0;
     for (const { question, answerKey } of questions) {
       const started = performance.now();
       const ids = await searchIds(question, 5);
       searchTimes.push(performance.now() - started);
+      if (ids.length === 0) answerableRefused += 1;
       if (!ids.some((id) => documentIdsOf(byKey.get(answerKey)!).includes(id))) {
         misses.push(`${answerKey}: ${question}${process.env.BENCH_DEBUG ? `\n    expected ${documentIdsOf(byKey.get(answerKey)!).join(" or ")}, got ${ids.join(", ")}` : ""}`);
       }
     }
-    return { recall: (questions.length - misses.length) / questions.length, misses, searchTimes };
+    const answered: string[] = [];
+    for (const question of unanswerableQuestions) {
+      const ids = await searchIds(question, 5);
+      if (ids.length > 0) answered.push(`${question}${process.env.BENCH_DEBUG ? `\n    got ${ids.join(", ")}` : ""}`);
+    }
+    return { recall: (questions.length - misses.length) / questions.length, misses, searchTimes, answerableRefused, refused: unanswerableQuestions.length - answered.length, answered };
   }
   const corpusOnly = await measureRecall();
 
@@ -270,6 +386,7 @@ async function main(): Promise<number> {
   const recallOk = corpusOnly.recall >= 0.9 && crowded.recall >= 0.9;
   const consumerSeconds = batches.reduce((sum, batch) => sum + batch.durationMs, 0) / 1000;
   const status = await admin<IndexStatus & { providers: { embedder: string; store: string; summarizer: string | null } }>("/api/documents/index-status");
+  const floorLine = await describeFloor(status.providers.embedder);
   const httpDelta = (key: "embeddings" | "qdrantWrites" | "groq") => (requestsBefore && requestsAfter ? requestsAfter[key] - requestsBefore[key] : 0);
   const httpLine = requestsBefore
     ? `http         counted by the fakes while re-vectorizing ${documents} documents in ${batches.length} batches (${full.length} of 100): ` +
@@ -287,6 +404,8 @@ machine      ${cpus()[0]?.model.split(" ").slice(0, 2).join(" ")}, ${cpus().leng
 providers    embedder ${status.providers.embedder}, store ${status.providers.store}, summaries ${status.providers.summarizer ?? "off"}
 latency      webhook 200 -> searchable: p50 ${ms(percentile(latencies, 50))}  p90 ${ms(percentile(latencies, 90))}  max ${ms(Math.max(...latencies))} (${latencies.length} records, one at a time)
 recall@5     ${corpusOnly.recall.toFixed(3)} over the ${corpus.length}-record corpus, ${crowded.recall.toFixed(3)} with ${options.n} more reservations (${questions.length} labelled questions; target >= 0.9)
+floor        ${floorLine}
+refused      unanswerable ${corpusOnly.refused}/${unanswerableQuestions.length} over the corpus, ${crowded.refused}/${unanswerableQuestions.length} with ${options.n} more reservations (search returns nothing); answerable ${corpusOnly.answerableRefused}/${questions.length} and ${crowded.answerableRefused}/${questions.length}
 search       p50 ${ms(percentile(crowded.searchTimes, 50))}  p90 ${ms(percentile(crowded.searchTimes, 90))} per /api/search over ${loaded.documents} documents
 throughput   ${(documents / elapsedS).toFixed(0)} documents/s end to end (${documents} re-vectorized in ${elapsedS.toFixed(2)} s, ${batches.length} batches; the last partial batch waits for the 1 s batch timeout)
              ${(documents / consumerSeconds).toFixed(0)} documents/s of consumer time (${consumerSeconds.toFixed(2)} s in batches)
@@ -297,6 +416,8 @@ result       ${recallOk && callsOk ? "PASS" : "FAIL"}
 \`\`\``);
   const misses = [...new Set([...corpusOnly.misses, ...crowded.misses])];
   if (misses.length > 0) console.log(`missed (answer not in the top 5):\n  ${misses.join("\n  ")}`);
+  const answered = [...new Set([...corpusOnly.answered, ...crowded.answered])];
+  if (answered.length > 0) console.log(`not refused (an unanswerable question got hits):\n  ${answered.join("\n  ")}`);
   return recallOk && callsOk ? 0 : 1;
 }
 

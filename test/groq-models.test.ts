@@ -17,6 +17,7 @@ import { DEFAULT_GROQ_MODEL } from "../workers/vectorize/config";
 import { GroqSummarizer, type Summarizer } from "../workers/vectorize/groq-summarizer";
 import { vectorizeProviders } from "../workers/vectorize/providers";
 import { vectorizeDocuments } from "../workers/vectorize/vectorize-documents";
+import { ask as askBot } from "./support/bot";
 import { row } from "./support/d1";
 import { fetchWith, recordingQueue } from "./support/faults";
 import { runBatch } from "./support/queue";
@@ -258,24 +259,9 @@ describe("the bot's answer model", () => {
   });
 
   async function ask(question: string, overrides: Partial<Env>) {
-    const response = await fetchWith(overrides, "http://bot/rocketchat/bot", {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({
-        token: env.ROCKETCHAT_BOT_TOKEN,
-        bot: false,
-        trigger_word: "!ask",
-        channel_id: room,
-        channel_name: "ops",
-        message_id: rocketChatId("q"),
-        timestamp: new Date().toISOString(),
-        user_id: "staffUser00000002",
-        user_name: "ana",
-        text: `!ask ${question}`,
-      }),
-    });
-    expect(response.status).toBe(200);
-    return ((await response.json()) as { text: string }).text;
+    const reply = await askBot(`!ask ${question}`, { roomId: room, overrides });
+    expect(reply.status).toBe(200);
+    return reply.body.text!;
   }
 
   it("answers on its own model, GROQ_ANSWER_MODEL (default openai/gpt-oss-120b), with room for reasoning", async () => {

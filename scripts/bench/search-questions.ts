@@ -974,3 +974,24 @@ export const questions: readonly LabelledQuestion[] = [
   { question: "what is the new lockbox code at the Alfama loft?", answerKey: "chat-14" }, // call-10, gmsg-13
   { question: "what are the quiet hours in the Alfama loft house rules?", answerKey: "chat-18" }, // chat-17, call-11
 ];
+
+/**
+ * Questions no record answers: search should return nothing (or nothing that passes the relevance
+ * floor) and the bot say it found nothing. Most are on-topic near-misses (a flat we do not have,
+ * a repair nobody made, words of the trade such as wifi, door code or sofa, next to the real
+ * listings' names); two are nonsense.
+ */
+export const unanswerableQuestions: readonly string[] = [
+  "what is the wifi password at the Cascais villa?",
+  "purple giraffes juggling quantum marmalade",
+  "qwxz blorft znarg vleep",
+  "what is the door code of our Madrid apartment?",
+  "who repaired the elevator at the Cascais Beach Apartment?",
+  "how much did the new dishwasher for the Porto flat cost?",
+  "when is the chimney sweep coming to Sintra Garden House?",
+  "which guest wrote a review about the rooftop jacuzzi?",
+  "what is our accountant's phone number?",
+  "did the Faro beach house pass its fire inspection?",
+  "who ordered the new mattresses for the Alfama loft?",
+  "what time does the surf school in Ericeira open?",
+];

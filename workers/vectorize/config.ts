@@ -11,6 +11,24 @@ import { outageProblems, type ModelRole } from "../llm/model-outages";
 
 const httpUrl = z.url({ protocol: /^https?$/, error: "must be an http(s) URL" });
 const positiveInt = (max: number) => z.coerce.number().int().min(1).max(max);
+const NOT_A_FLOOR = 'must be a number from -1 to 1, or "off"';
+/**
+ * The relevance floor of every search, whatever the model (workers/vectorize/relevance-floor.ts):
+ * a cosine similarity from -1 to 1, or "off" for none (k hits, even for nonsense). Unset, a model
+ * with a calibrated floor uses it and any other model has none.
+ */
+const searchMinScore = z.union(
+  [
+    z.literal("off"),
+    z
+      .string()
+      .trim()
+      .regex(/^-?(\d+(\.\d*)?|\.\d+)$/, { error: NOT_A_FLOOR })
+      .transform(Number)
+      .pipe(z.number().min(-1, { error: NOT_A_FLOOR }).max(1, { error: NOT_A_FLOOR })),
+  ],
+  { error: NOT_A_FLOOR },
+);
 
 export const DEFAULT_WORKERS_AI_EMBEDDING_MODEL = "@cf/baai/bge-m3";
 export const DEFAULT_QDRANT_COLLECTION = "edge-ops";
@@ -38,6 +56,7 @@ export const vectorizeConfig = defineCapability({
     GROQ_MODEL: groqVariables.model,
     GROQ_BASE_URL: groqVariables.baseUrl,
     SUMMARY_MIN_CHARS: positiveInt(1_000_000).optional(),
+    SEARCH_MIN_SCORE: searchMinScore.optional(),
   },
   build: (values) => {
     if (values.EMBEDDINGS_URL && !values.EMBEDDINGS_MODEL) throw new ConfigProblem("EMBEDDINGS_MODEL is not set (EMBEDDINGS_URL is)");
@@ -56,6 +75,7 @@ export const vectorizeConfig = defineCapability({
       qdrant: values.QDRANT_URL
         ? { url: values.QDRANT_URL, apiKey: values.QDRANT_API_KEY ?? null, collection: values.QDRANT_COLLECTION ?? DEFAULT_QDRANT_COLLECTION }
         : null,
+      searchMinScore: values.SEARCH_MIN_SCORE ?? null,
       groq: values.GROQ_API_KEY
         ? {
             apiKey: values.GROQ_API_KEY,

@@ -8,6 +8,7 @@ import { inIdList } from "../db/id-list";
 import { prepare } from "../db/prepare";
 import { searchChunks } from "../db/schema";
 import { cosine } from "./embedder";
+import { fuseAboveFloor, hitFloor, RARE_TERM_MAX_CHUNKS } from "./relevance-floor";
 import { fuseByReciprocalRank, type DocumentChunks, type IndexedChunk, type SearchFilter, type SearchHit, type SearchQuery, type VectorStore } from "./vector-store";
 import { words } from "./words";
 
@@ -103,21 +104,42 @@ export class D1VectorStore implements VectorStore {
     const candidates = Math.max(1, query.k) * CANDIDATES_PER_RESULT;
     const where = filterConditions(query.model, query.filter);
     const match = keywordQuery(query.text);
+    const floor = query.floor;
     const dense = sql`SELECT ${searchChunks.id} AS id, hex(${searchChunks.vector}) AS vector FROM ${searchChunks} WHERE ${where}`;
     const keyword = sql`SELECT ${searchChunks.id} AS id FROM search_chunks_fts JOIN ${searchChunks} ON ${searchChunks}.rowid = search_chunks_fts.rowid
       WHERE search_chunks_fts MATCH ${match ?? '""'} AND ${where} ORDER BY bm25(search_chunks_fts) LIMIT ${candidates}`;
-    const [denseRows, keywordRows] = await this.db.$client.batch<{ id: string; vector?: unknown }>(
-      (match ? [dense, keyword] : [dense]).map((statement) => prepare(this.db, statement)),
+    // The chunks holding each candidate exact term as a word; one more than a rare term may have
+    // says it is not rare. FTS5's unicode61 tokens are words() (case and accents aside).
+    const exactTerms = floor?.exactTerms ?? [];
+    const exact = exactTerms.map(
+      ({ term }) => sql`SELECT ${searchChunks.id} AS id FROM search_chunks_fts JOIN ${searchChunks} ON ${searchChunks}.rowid = search_chunks_fts.rowid
+        WHERE search_chunks_fts MATCH ${`"${term}"`} AND ${where} LIMIT ${RARE_TERM_MAX_CHUNKS + 1}`,
     );
+    const results = await this.db.$client.batch<{ id: string; vector?: unknown }>(
+      [dense, ...(match ? [keyword] : []), ...exact].map((statement) => prepare(this.db, statement)),
+    );
+    const denseRows = results[0]?.results ?? [];
+    const keywordRanking = match ? (results[1]?.results ?? []).map((row) => row.id) : [];
+    const exactRows = results.slice(match ? 2 : 1).map((result) => result.results ?? []);
 
-    const denseRanking = (denseRows?.results ?? [])
-      .map((row) => ({ id: row.id, score: cosine(query.vector, vectorFromHex(String(row.vector))) }))
-      .filter((candidate) => candidate.score > 0)
-      .sort((a, b) => b.score - a.score)
-      .slice(0, candidates)
-      .map((candidate) => candidate.id);
-    const keywordRanking = (keywordRows?.results ?? []).map((row) => row.id);
-    const fused = [...fuseByReciprocalRank([denseRanking, keywordRanking])].sort((a, b) => b[1] - a[1]).slice(0, query.k);
+    const relevance = new Map<string, number>();
+    for (const row of denseRows) relevance.set(row.id, cosine(query.vector, vectorFromHex(String(row.vector))));
+    const byRelevance = (least: number) =>
+      [...relevance]
+        .filter(([, score]) => score >= least)
+        .sort((a, b) => b[1] - a[1])
+        .map(([id]) => id);
+    const fused = floor
+      ? fuseAboveFloor({
+          minScore: floor.minScore,
+          dense: byRelevance(hitFloor(floor)),
+          keyword: keywordRanking,
+          relevance,
+          exact: new Set(exactRows.filter((rows) => rows.length <= RARE_TERM_MAX_CHUNKS).flatMap((rows) => rows.map((row) => row.id))),
+          candidates,
+          k: query.k,
+        })
+      : [...fuseByReciprocalRank([byRelevance(Number.MIN_VALUE).slice(0, candidates), keywordRanking])].sort((a, b) => b[1] - a[1]).slice(0, query.k);
     if (fused.length === 0) return [];
 
     const rows = await this.db
@@ -138,7 +160,7 @@ export class D1VectorStore implements VectorStore {
     const byId = new Map(rows.map((row) => [row.chunkId, row]));
     return fused.flatMap(([id, score]) => {
       const row = byId.get(id);
-      return row ? [{ ...row, score }] : [];
+      return row ? [{ ...row, score, relevance: relevance.get(id) ?? null }] : [];
     });
   }
 }

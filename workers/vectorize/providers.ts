@@ -13,10 +13,17 @@ import { GroqSummarizer, type Summarizer } from "./groq-summarizer";
 import { OfflineEmbedder } from "./offline-embedder";
 import { OpenAiCompatibleEmbedder } from "./openai-embedder";
 import { QdrantVectorStore } from "./qdrant-vector-store";
+import type { MinScoreSetting } from "./relevance-floor";
 import type { VectorStore } from "./vector-store";
 import { WorkersAiEmbedder } from "./workers-ai-embedder";
 
-export type VectorizeProviders = { embedder: Embedder; store: VectorStore; summarizer?: Summarizer | null };
+export type VectorizeProviders = {
+  embedder: Embedder;
+  store: VectorStore;
+  summarizer?: Summarizer | null;
+  /** SEARCH_MIN_SCORE: the relevance floor searches use instead of the model's calibrated one. */
+  searchMinScore?: MinScoreSetting;
+};
 
 const offlineEmbedder = new OfflineEmbedder();
 
@@ -34,6 +41,7 @@ export async function vectorizeProviders(env: Env, db: Database): Promise<Vector
     embedder,
     store: config.qdrant ? new QdrantVectorStore(config.qdrant) : new D1VectorStore(db),
     summarizer: config.groq ? new GroqSummarizer(config.groq) : null,
+    searchMinScore: config.searchMinScore,
   };
 }
 

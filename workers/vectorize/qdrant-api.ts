@@ -121,4 +121,21 @@ export class QdrantApi {
     const result = await this.call("POST", `/collections/${encodeURIComponent(name)}/points/query`, envelope(z.object({ points: z.array(scoredPoint) }).loose()), request);
     return result?.result.points ?? [];
   }
+
+  /**
+   * Several Query API requests in one call (`POST .../points/query/batch` `{searches}`, answering
+   * one `{points}` per search, in order; since 1.10). A missing collection answers no points.
+   * Checked against qdrant/qdrant v1.19.0 docs/redoc/master/openapi.json (QueryRequestBatch),
+   * 2026-12-06.
+   */
+  async queryBatch(name: string, searches: readonly Record<string, unknown>[]): Promise<ScoredPoint[][]> {
+    const result = await this.call(
+      "POST",
+      `/collections/${encodeURIComponent(name)}/points/query/batch`,
+      envelope(z.array(z.object({ points: z.array(scoredPoint) }).loose())),
+      { searches },
+    );
+    if (result && result.result.length !== searches.length) throw new QdrantApiError(200, "unexpected response shape");
+    return result?.result.map((response) => response.points) ?? searches.map(() => []);
+  }
 }

@@ -17,6 +17,7 @@ import { z } from "zod";
 import { logError } from "../log";
 import { fnv1a } from "./offline-embedder";
 import { isInferenceUnavailable, QdrantApi, type QdrantCollection, type QdrantFilter, type ScoredPoint } from "./qdrant-api";
+import { containsWord, fuseAboveFloor, hitFloor, RARE_TERM_MAX_CHUNKS, type RelevanceFloor } from "./relevance-floor";
 import type { DocumentChunks, IndexedChunk, SearchFilter, SearchHit, SearchQuery, VectorStore } from "./vector-store";
 
 const DENSE = "dense";
@@ -231,6 +232,7 @@ export class QdrantVectorStore implements VectorStore {
     const name = collectionName(this.settings.collection, query.model);
     const collection = await this.existing(name);
     if (!collection) return [];
+    if (query.floor) return this.queryAboveFloor(name, collection.hybrid, query, query.floor);
     const filter = qdrantFilter(query.filter);
     const limit = Math.max(1, query.k);
     const dense = { query: Array.from(query.vector), using: DENSE, limit: limit * CANDIDATES_PER_RESULT, ...(filter ? { filter } : {}) };
@@ -253,24 +255,120 @@ export class QdrantVectorStore implements VectorStore {
       points = await denseOnly();
     }
     return points.flatMap((point) => {
-      const payload = payloadSchema.safeParse(point.payload);
-      if (!payload.success) return [];
-      const p = payload.data;
-      return [
-        {
-          chunkId: String(point.id),
-          score: point.score,
-          documentId: p.document_id,
-          chunkIndex: p.chunk_index,
-          text: p.text,
-          source: p.source,
-          entityType: p.entity_type,
-          room: p.room,
-          title: p.title,
-          url: p.url,
-          occurredAt: p.occurred_at,
-        },
-      ];
+      const hit = QdrantVectorStore.hitOf(point);
+      return hit ? [{ ...hit, score: point.score }] : [];
     });
   }
+
+  /**
+   * The floored search (workers/vectorize/relevance-floor.ts), in one Query API batch call: the
+   * dense half above the hit floor (`score_threshold`: Qdrant scores Cosine as the cosine; its
+   * first point is the best chunk the search may see, which the floor itself is compared with),
+   * the BM25 half as ranked and again re-scored by the dense vector (the cosine of each keyword match),
+   * and for each candidate exact term its chunks (at most one more than a rare term may have)
+   * with their cosine. Fused here by reciprocal rank like the D1 store's, not by Qdrant's RRF
+   * (k = 2): a score means the same in both stores. Without BM25 a term's chunks are found by
+   * a payload `match: {text}`, which without a full-text index is a case-sensitive substring test
+   * (`stored.contains(text)`, lib/segment/src/payload_storage/condition_checker.rs, qdrant/qdrant
+   * v1.19.0, 2026-12-06): it is asked in the term's usual spellings and each chunk's words are
+   * checked here.
+   */
+  private async queryAboveFloor(name: string, hybrid: boolean, query: SearchQuery, floor: RelevanceFloor): Promise<SearchHit[]> {
+    const filter = qdrantFilter(query.filter);
+    const withFilter = filter ? { filter } : {};
+    const candidates = Math.max(1, query.k) * CANDIDATES_PER_RESULT;
+    const vector = Array.from(query.vector);
+    const exactLimit = RARE_TERM_MAX_CHUNKS + 1;
+    const bm25 = (text: string, limit: number) => ({ query: { text, model: BM25_MODEL }, using: BM25, limit, ...withFilter });
+    const rescored = (prefetch: Record<string, unknown>, limit: number) => ({ prefetch, query: vector, using: DENSE, limit, ...withFilter });
+    const searches = (withBm25: boolean): Record<string, unknown>[] => [
+      { query: vector, using: DENSE, limit: candidates, score_threshold: hitFloor(floor), with_payload: true, ...withFilter },
+      ...(withBm25 ? [{ ...bm25(query.text, candidates), with_payload: true }, rescored(bm25(query.text, candidates), candidates)] : []),
+      ...floor.exactTerms.map(({ term, typed }) =>
+        withBm25
+          ? { ...rescored(bm25(term, exactLimit), exactLimit), with_payload: true }
+          : {
+              query: vector,
+              using: DENSE,
+              limit: exactLimit,
+              with_payload: true,
+              filter: { must: [...(filter?.must ?? []), { should: spellings(typed).map((text) => ({ key: "text", match: { text } })) }] },
+            },
+      ),
+    ];
+    let withBm25 = query.text.trim().length > 0 && (await this.useBm25(hybrid));
+    let lists: ScoredPoint[][];
+    try {
+      lists = await this.api.queryBatch(name, searches(withBm25));
+    } catch (error) {
+      if (!withBm25 || !isInferenceUnavailable(error)) throw error;
+      this.fallBackToDense();
+      withBm25 = false;
+      lists = await this.api.queryBatch(name, searches(false));
+    }
+
+    const [densePoints = [], ...rest] = lists;
+    const keywordPoints = withBm25 ? (rest[0] ?? []) : [];
+    const keywordCosines = withBm25 ? (rest[1] ?? []) : [];
+    const exactLists = rest.slice(withBm25 ? 2 : 0);
+    const hits = new Map<string, Omit<SearchHit, "score">>();
+    const relevance = new Map<string, number>();
+    const keep = (point: ScoredPoint, cosine: boolean) => {
+      const id = String(point.id);
+      if (cosine) relevance.set(id, point.score);
+      const hit = QdrantVectorStore.hitOf(point);
+      if (hit && !hits.has(id)) hits.set(id, hit);
+      return hit;
+    };
+    for (const point of densePoints) keep(point, true);
+    for (const point of keywordCosines) keep(point, true);
+    for (const point of keywordPoints) keep(point, false);
+    const exact = new Set<string>();
+    floor.exactTerms.forEach(({ term }, index) => {
+      const points = exactLists[index] ?? [];
+      if (points.length > RARE_TERM_MAX_CHUNKS) return;
+      for (const point of points) {
+        const hit = keep(point, true);
+        if (hit && containsWord(hit.text, term)) exact.add(String(point.id));
+      }
+    });
+    const fused = fuseAboveFloor({
+      minScore: floor.minScore,
+      dense: densePoints.map((point) => String(point.id)),
+      keyword: keywordPoints.map((point) => String(point.id)),
+      relevance,
+      exact,
+      candidates,
+      k: query.k,
+    });
+    return fused.flatMap(([id, score]) => {
+      const hit = hits.get(id);
+      return hit ? [{ ...hit, score, relevance: relevance.get(id) ?? null }] : [];
+    });
+  }
+
+  /** A search hit of a point with our payload; null for a point without it. */
+  private static hitOf(point: ScoredPoint): Omit<SearchHit, "score"> | null {
+    const payload = payloadSchema.safeParse(point.payload);
+    if (!payload.success) return null;
+    const p = payload.data;
+    return {
+      chunkId: String(point.id),
+      documentId: p.document_id,
+      chunkIndex: p.chunk_index,
+      text: p.text,
+      source: p.source,
+      entityType: p.entity_type,
+      room: p.room,
+      title: p.title,
+      url: p.url,
+      occurredAt: p.occurred_at,
+    };
+  }
+}
+
+/** A term as typed, in lower case, upper case and capitalized: what a substring test needs to find it. */
+function spellings(typed: string): string[] {
+  const lower = typed.toLowerCase();
+  return [...new Set([typed, lower, typed.toUpperCase(), lower.charAt(0).toUpperCase() + lower.slice(1)])];
 }

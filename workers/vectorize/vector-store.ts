@@ -1,6 +1,7 @@
 // Where chunk vectors live and how they are searched. The embedded store (D1, this folder) is
 // the default; Qdrant implements the same interface for production. Every call covers a whole
 // batch, so a queue batch of 100 documents costs one `replaceDocuments` call.
+import type { RelevanceFloor } from "./relevance-floor";
 
 /** What a search returns of a chunk besides its vector. */
 export type ChunkPayload = {
@@ -41,14 +42,22 @@ export type SearchQuery = {
   text: string;
   k: number;
   filter?: SearchFilter;
+  /** What a chunk needs to be returned at all (workers/vectorize/relevance-floor.ts); none: k hits. */
+  floor?: RelevanceFloor;
 };
 
-export type SearchHit = ChunkPayload & { chunkId: string; score: number };
+export type SearchHit = ChunkPayload & {
+  chunkId: string;
+  /** The fused (reciprocal rank) score: orders hits, says nothing of relevance on its own. */
+  score: number;
+  /** The dense cosine of the chunk and the query, what the floor compares; null where the store did not learn it. */
+  relevance?: number | null;
+};
 
 export interface VectorStore {
   /** Writes every chunk given and removes every other chunk of those documents, in one call. */
   replaceDocuments(model: string, documents: readonly DocumentChunks[]): Promise<void>;
-  /** Dense and keyword results fused by reciprocal rank, best first, at most `k`. */
+  /** Dense and keyword results fused by reciprocal rank, best first, at most `k`; with a floor, only chunks that pass it. */
   query(query: SearchQuery): Promise<SearchHit[]>;
 }
 
