@@ -3,13 +3,16 @@
 // chat.sendMessage, under a message id derived from the question: a retry first checks with
 // chat.getMessage whether that message exists, and a failed post counts as delivered only when
 // chat.getMessage then finds it, so an answer is never posted twice. A message is acknowledged
-// once its answer is in the thread.
+// once its answer is in the thread. After the queue's last retry the message goes to the bot's
+// dead-letter queue, whose consumer (./bot-dead-letter-consumer.ts) closes the question with an
+// honest message in the thread; the bot sweep (workers/bot/sweep.ts) catches anything else.
 import { z } from "zod";
 import { answerQuestion } from "../workers/bot/answer";
 import { botConfig } from "../workers/bot/config";
+import { deliverToThread } from "../workers/bot/delivery";
 import { formatAnswer } from "../workers/bot/format";
-import { findQuery, markDelivered, recordAnswer, threadHistory } from "../workers/bot/queries";
-import { RocketChatApiError, type OutgoingMessage, type RocketChatApi } from "../workers/chat/rocketchat-api";
+import { findQuery, recordAnswer, threadHistory } from "../workers/bot/queries";
+import { RocketChatApiError } from "../workers/chat/rocketchat-api";
 import { openDatabase } from "../workers/db/client";
 import { GroqChat } from "../workers/llm/groq-chat";
 import { failureReason, logError, logInfo } from "../workers/log";
@@ -17,11 +20,10 @@ import { requestedRetryDelay } from "../workers/http/provider-errors";
 import { vectorizeProviders } from "../workers/vectorize/providers";
 import { queueDelaySeconds, retryDelaySeconds } from "./retry-delay";
 
-const botMessageSchema = z.object({ queryId: z.uuid() });
+export const botMessageSchema = z.object({ queryId: z.uuid() });
 
 /** Time one answer may take here: no webhook is waiting, but an invocation should not run long. */
 const ANSWER_DEADLINE_MS = 25_000;
-
 
 export async function consumeBotBatch(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const db = openDatabase(env.DB);
@@ -50,20 +52,22 @@ export async function consumeBotBatch(batch: MessageBatch<unknown>, env: Env): P
           question: query.question,
           history: await threadHistory(db, query.threadId, query.createdAt),
           deadline: started + ANSWER_DEADLINE_MS,
+          visibility: config.visibility,
         });
         if ("later" in result) {
           message.retry({ delaySeconds: queueDelaySeconds(Math.max(result.delaySeconds, retryDelaySeconds(message.attempts))) });
           continue;
         }
-        const text = formatAnswer(result, config.messageLimit);
-        await recordAnswer(db, query.id, result, text, { totalMs: Date.now() - query.createdAt, delivery: "async" });
-        query = { ...query, answer: text };
+        const text = formatAnswer(result, config.messageLimit, config.links);
+        const recorded = await recordAnswer(db, query.id, result, text, { totalMs: Date.now() - query.createdAt, delivery: "async" });
+        // Another attempt (the sweep, a second delivery) recorded its answer first: post that one.
+        query = recorded ? { ...query, answer: text } : ((await findQuery(db, query.id)) ?? { ...query, answer: text });
+        if (query.deliveredAt !== null) {
+          message.ack();
+          continue;
+        }
       }
-      const id = query.deliveryMessageId!;
-      // A retry may follow a post that reached the room but not our acknowledgement.
-      const posted = message.attempts > 1 && (await config.api.messageExists(id));
-      if (!posted) await postAnswer(config.api, { _id: id, rid: query.roomId, tmid: query.threadId, msg: query.answer ?? "" });
-      await markDelivered(db, query.id);
+      await deliverToThread(db, config.api, query, query.answer ?? "", { checkFirst: message.attempts > 1 });
       logInfo("bot answer delivered", { queryId: query.id, attempts: message.attempts });
       message.ack();
     } catch (error) {
@@ -71,21 +75,5 @@ export async function consumeBotBatch(batch: MessageBatch<unknown>, env: Env): P
       logError("bot answer delivery failed", { queryId: parsed.data.queryId, attempts: message.attempts, delaySeconds, reason: failureReason(error), alert: message.attempts >= 3 });
       message.retry({ delaySeconds });
     }
-  }
-}
-
-/**
- * Posts the answer once. Rocket.Chat answers no "already exists" for an `_id` it has (see
- * RocketChatApi.sendMessage): it inserts nothing and fails in other ways, and a timed-out post
- * may have landed. So after a failed post chat.getMessage decides; if the message is not there
- * (or cannot be looked up) the post's own error goes back to the queue.
- */
-async function postAnswer(api: RocketChatApi, answer: OutgoingMessage): Promise<void> {
-  try {
-    await api.sendMessage(answer);
-  } catch (error) {
-    // The rate limiter refused the post before it ran, and would refuse the lookup too.
-    if (error instanceof RocketChatApiError && error.status === 429) throw error;
-    if (!(await api.messageExists(answer._id).catch(() => false))) throw error;
   }
 }

@@ -6,6 +6,7 @@ import { env } from "cloudflare:workers";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { consumeBotBatch } from "../queues/bot-consumer";
 import { vectorizeBatch } from "../queues/vectorize-consumer";
+import { NOTHING_FOUND } from "../workers/bot/answer";
 import { ACKNOWLEDGEMENT } from "../workers/bot/format";
 import { REFUSAL, SYSTEM_PROMPT } from "../workers/bot/prompt";
 import { openDatabase } from "../workers/db/client";
@@ -22,10 +23,13 @@ const groqOn = { GROQ_API_KEY: env.FAKE_GROQ_API_KEY, GROQ_BASE_URL: env.FAKE_GR
 
 type Reply = { status: number; body: { text?: string; tmid?: string; ignored?: string } };
 
+/** This file asks more questions a minute than the bot's default limits allow (test/bot-safety.test.ts tests them). */
+const unlimited = { BOT_RATE_LIMIT: "10000", BOT_ROOM_RATE_LIMIT: "100000" } as Partial<Env>;
+
 async function ask(text: string, options: { roomId: string; tmid?: string; messageId?: string; overrides?: Partial<Env>; extra?: Record<string, unknown> }): Promise<Reply & { messageId: string }> {
   const messageId = options.messageId ?? rocketChatId("q");
   const trigger = text.split(" ")[0]!;
-  const response = await fetchWith(options.overrides ?? {}, "http://bot/rocketchat/bot", {
+  const response = await fetchWith({ ...unlimited, ...options.overrides }, "http://bot/rocketchat/bot", {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({
@@ -135,9 +139,16 @@ describe("answers", () => {
   });
 
   it("says so when the context does not support an answer", async () => {
+    // Nothing here passes the relevance floor: the bot says so without asking the model.
     const reply = await ask("!ask what is the wifi password of the zeppelin hangar?", { roomId: askingRoom, overrides: groqOn });
-    expect(reply.body.text).toBe(REFUSAL);
+    expect(reply.body.text).toBe(NOTHING_FOUND);
     expect(await row("SELECT mode, sources FROM bot_queries WHERE message_id = ?", reply.messageId)).toEqual({ mode: "refusal", sources: "[]" });
+    expect(await groqCalls("zeppelin hangar")).toEqual([]);
+    // A record passes (its rare code) but does not answer: the model's refusal, passed on.
+    const refused = await ask("!ask zzmodelrefuses E119?", { roomId: askingRoom, overrides: groqOn });
+    expect(refused.body.text).toBe(REFUSAL);
+    expect(await row("SELECT mode, sources FROM bot_queries WHERE message_id = ?", refused.messageId)).toEqual({ mode: "refusal", sources: "[]" });
+    expect(await groqCalls("zzmodelrefuses")).toHaveLength(1);
   });
 
   it("sees business records, public channels and the asking room, never another private room, and treats retrieved text as data", async () => {
@@ -168,7 +179,8 @@ describe("answers", () => {
   });
 
   it("keeps answers within the message limit by trimming the text, never the sources", async () => {
-    const reply = await ask("!ask which error code does the boiler show at Porto Riverside?", { roomId: askingRoom, overrides: { ROCKETCHAT_MESSAGE_LIMIT: "260" } });
+    // Three passages whatever their relevance (no floor): the trimming is what is tested.
+    const reply = await ask("!ask which error code does the boiler show at Porto Riverside?", { roomId: askingRoom, overrides: { ROCKETCHAT_MESSAGE_LIMIT: "260", SEARCH_MIN_SCORE: "off" } });
     expect(reply.body.text!.length).toBeLessThanOrEqual(260);
     expect(reply.body.text).toContain("…");
     expect(reply.body.text).toMatch(/\*Sources\*\n\[1\] .*\n\[2\] .*\n\[3\] /);

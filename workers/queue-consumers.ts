@@ -1,6 +1,7 @@
 // Queue consumers by queue role (the queue name without its environment suffix). A capability
 // that consumes a queue registers its handler here and binds the queue in wrangler.toml.
 import { consumeBotBatch } from "../queues/bot-consumer";
+import { consumeBotDeadLetters } from "../queues/bot-dead-letter-consumer";
 import { consumeDeadLetters } from "../queues/dead-letter-consumer";
 import { consumeIntakeBatch } from "../queues/intake-consumer";
 import { consumeVectorizeBatch } from "../queues/vectorize-consumer";
@@ -12,6 +13,7 @@ export const queueConsumers: Record<string, QueueConsumer> = {
   "edge-ops-vectorize": consumeVectorizeBatch,
   "edge-ops-vectorize-dlq": consumeDeadLetters,
   "edge-ops-bot": consumeBotBatch,
+  "edge-ops-bot-dlq": consumeBotDeadLetters,
 };
 
 /** Queue names carry the environment as a suffix (edge-ops-vectorize-staging); the role is the stem. */

@@ -1,6 +1,7 @@
 // Every job the Worker's one cron trigger dispatches (workers/scheduler/dispatch.ts), with the
 // times it runs at. A capability with periodic work registers it here.
 import { backupSchedule, reportMissedRun, startScheduledRun, sweepBackups } from "./backups/scheduled";
+import { BOT_SWEEP_SCHEDULE, sweepBotQuestions } from "./bot/sweep";
 import { SWEEP_SCHEDULE, sweepReceivedEvents } from "./intake/sweep";
 import type { CronJob } from "./scheduler/dispatch";
 import { CATCH_UP_SCHEDULE, catchUpStaleDocuments } from "./vectorize/catch-up";
@@ -17,6 +18,13 @@ export const cronJobs: readonly CronJob[] = [
     timed: false,
     schedule: () => "*/5 * * * *",
     run: ({ env }) => sweepBackups(env),
+  },
+  {
+    // Questions to the bot still without an answer in their thread after five minutes.
+    name: "bot-sweep",
+    timed: false,
+    schedule: () => BOT_SWEEP_SCHEDULE,
+    run: async ({ env, tickTime }) => void (await sweepBotQuestions(env, tickTime)),
   },
   {
     name: "vectorize-catch-up",

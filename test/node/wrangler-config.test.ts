@@ -33,6 +33,17 @@ it("consumes the vectorize queue one batch at a time, with a dead-letter queue a
   }
 });
 
+it("consumes the bot queue with a dead-letter queue and that queue's consumer, in every environment", () => {
+  for (const env of ["dev", "staging", "production"]) {
+    expect(toml).toMatch(new RegExp(`queue = "edge-ops-bot-${env}"\\nmax_batch_size = \\d+\\nmax_batch_timeout = \\d+\\nmax_retries = \\d+\\ndead_letter_queue = "edge-ops-bot-dlq-${env}"\\n`));
+    expect(toml).toMatch(new RegExp(`\\[\\[(env\\.\\w+\\.)?queues\\.consumers\\]\\]\\nqueue = "edge-ops-bot-dlq-${env}"\\nmax_batch_size = \\d+`));
+  }
+  // Both consumers are registered by queue role (workers/queue-consumers.ts, Worker code: read, not imported).
+  const consumers = readFileSync(new URL("../../workers/queue-consumers.ts", import.meta.url), "utf8");
+  expect(consumers).toContain('"edge-ops-bot": consumeBotBatch,');
+  expect(consumers).toContain('"edge-ops-bot-dlq": consumeBotDeadLetters,');
+});
+
 it("binds the backup scheduler with its SQLite migration, the bot queue and the deployment's name in every environment", () => {
   for (const [env, prefix] of [["dev", ""], ["staging", "env.staging."], ["production", "env.production."]] as const) {
     expect(toml).toContain(`[[${prefix}durable_objects.bindings]]\nname = "BACKUP_SCHEDULER"\nclass_name = "BackupScheduler"`);

@@ -14,10 +14,12 @@ import { ANSWER_MAX_COMPLETION_TOKENS } from "../llm/groq-models";
 import { clearModelOutage, modelOutage, reportModelUnavailable, skipModel } from "../llm/model-outages";
 import { logWarn } from "../log";
 import { searchIndex } from "../search/search";
+import { withStorage } from "../db/with-storage";
 import { ProviderRateLimited } from "../http/provider-errors";
 import type { VectorizeProviders } from "../vectorize/providers";
 import type { SearchHit } from "../vectorize/vector-store";
 import { answerModelRole } from "./config";
+import { DEFAULT_ROOM_VISIBILITY_TTL_SECONDS, visibleHits, type VisibilityCheck } from "../chat/room-visibility";
 import { citedNumbers, promptMessages, REFUSAL, type ContextItem, type Turn } from "./prompt";
 
 export type Source = { n: number; documentId: string; title: string; occurredAt: number | null; url: string | null };
@@ -40,6 +42,9 @@ export type Answer = {
 
 /** Not answered within the deadline: try again (the async path) after `delaySeconds`. */
 export type Later = { later: true; delaySeconds: number; reason: string };
+
+/** The answer when retrieval finds nothing relevant: no record is worth a model call or a source. */
+export const NOTHING_FOUND = "I found nothing about that in the records I can see.";
 
 /** Records shown to the model, and passages in an extractive answer. */
 const CONTEXT_RECORDS = 6;
@@ -73,6 +78,11 @@ export type AnswerInput = {
   /** Epoch ms by which the answer must be ready. */
   deadline: number;
   sleep?: (ms: number) => Promise<void>;
+  /**
+   * How the rooms of retrieved records are checked (rooms.info and the cache's lifetime).
+   * Default: no REST API, so only cached answers younger than the default lifetime count.
+   */
+  visibility?: VisibilityCheck;
 };
 
 export async function answerQuestion(input: AnswerInput): Promise<Answer | Later> {
@@ -81,7 +91,10 @@ export async function answerQuestion(input: AnswerInput): Promise<Answer | Later
   // A short follow-up ("and the week after?") is searched together with the question before it.
   const previous = input.history.at(-1)?.question;
   const searchText = previous && input.question.split(/\s+/).length < 6 ? `${previous} ${input.question}` : input.question;
-  const hits = await searchIndex(input.db, input.providers, { query: searchText, k: 20, filter: { rooms: [input.roomId] } });
+  const found = await searchIndex(input.db, input.providers, { query: searchText, k: 20, filter: { rooms: [input.roomId] } });
+  // Before anything reaches the prompt or the reply: another room's record only while that room is public now.
+  const visibility = input.visibility ?? { api: null, ttlMs: DEFAULT_ROOM_VISIBILITY_TTL_SECONDS * 1000 };
+  const hits = await withStorage("checking room visibility", () => visibleHits(input.db, found, [input.roomId], visibility));
   const items: ContextItem[] = distinctDocuments(hits, CONTEXT_RECORDS).map((hit, index) => ({ n: index + 1, hit }));
   const retrievalMs = Date.now() - retrievalStarted;
   const base = { retrievalMs, promptTokens: null, completionTokens: null, modelMs: 0 };
@@ -101,8 +114,9 @@ export async function answerQuestion(input: AnswerInput): Promise<Answer | Later
     };
   };
 
+  // Nothing relevant (workers/vectorize/relevance-floor.ts) that this room may see: say so, with no sources and no model call.
+  if (items.length === 0) return { ...base, mode: "refusal", body: NOTHING_FOUND, sources: [], model: null };
   if (!input.groq) return extractive("no-model");
-  if (items.length === 0) return { ...base, mode: "refusal", body: REFUSAL, sources: [], model: null };
 
   const role = answerModelRole(input.groq.settings.model);
   const outage = await modelOutage(input.db, role);

@@ -1,10 +1,10 @@
 // The bot's questions in D1: one row per question message (a redelivered webhook finds it),
 // its answer, sources, model, usage, timings, delivery and feedback.
-import { and, desc, eq, isNotNull } from "drizzle-orm";
+import { and, asc, desc, eq, gt, inArray, isNotNull, isNull, lt, lte, sql } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { botQueries } from "../db/schema";
 import { withStorage } from "../db/with-storage";
-import type { Answer } from "./answer";
+import type { Answer, Source } from "./answer";
 import type { Turn } from "./prompt";
 
 export type BotQuery = typeof botQueries.$inferSelect;
@@ -37,15 +37,37 @@ export async function insertQuestion(
   return row ?? null;
 }
 
-export async function recordAnswer(db: Database, id: string, answer: Answer, text: string, timings: { totalMs: number; delivery: "sync" | "async" }, now = Date.now()) {
-  await withStorage("storing the answer", () =>
+/** What is recorded of an answer (an honest failure has no timings). */
+export type AnswerRecord = {
+  mode: Answer["mode"];
+  sources: readonly Source[];
+  model: string | null;
+  promptTokens: number | null;
+  completionTokens: number | null;
+  retrievalMs: number | null;
+  modelMs: number | null;
+};
+
+/**
+ * Records the answer of a question still pending; false when another attempt (the webhook's
+ * retry, the queue, the sweep) recorded one first: that one is what gets posted.
+ */
+export async function recordAnswer(
+  db: Database,
+  id: string,
+  answer: AnswerRecord,
+  text: string,
+  timings: { totalMs: number; delivery: "sync" | "async" },
+  now = Date.now(),
+): Promise<boolean> {
+  const recorded = await withStorage("storing the answer", () =>
     db
       .update(botQueries)
       .set({
         status: answer.mode === "error" ? "failed" : "answered",
         mode: answer.mode,
         answer: text,
-        sources: answer.sources,
+        sources: [...answer.sources],
         model: answer.model,
         promptTokens: answer.promptTokens,
         completionTokens: answer.completionTokens,
@@ -57,7 +79,36 @@ export async function recordAnswer(db: Database, id: string, answer: Answer, tex
         // A synchronous answer is delivered with the webhook's reply.
         ...(timings.delivery === "sync" ? { deliveredAt: now } : {}),
       })
-      .where(eq(botQueries.id, id)),
+      .where(and(eq(botQueries.id, id), eq(botQueries.status, "pending")))
+      .returning({ id: botQueries.id }),
+  );
+  return recorded.length > 0;
+}
+
+/** The question is in the bot queue: a redelivered webhook acknowledges instead of answering again. */
+export async function markQueued(db: Database, id: string, now = Date.now()) {
+  await withStorage("marking the question queued", () => db.update(botQueries).set({ queuedAt: now }).where(eq(botQueries.id, id)));
+}
+
+/**
+ * Claims up to `limit` questions whose answer is not in the thread and that were asked between
+ * `oldest` and `cutoff` (ms), fewest sweeps first, oldest first, counting this sweep: one
+ * statement, so two sweeps never take the same question in the same round. A question is
+ * swept at most `maxAttempts` times.
+ */
+export async function claimOverdueQuestions(db: Database, window: { cutoff: number; oldest: number }, limit: number, maxAttempts: number): Promise<BotQuery[]> {
+  const overdue = db
+    .select({ id: botQueries.id })
+    .from(botQueries)
+    .where(and(isNull(botQueries.deliveredAt), lte(botQueries.createdAt, window.cutoff), gt(botQueries.createdAt, window.oldest), lt(botQueries.sweepAttempts, maxAttempts)))
+    .orderBy(asc(botQueries.sweepAttempts), asc(botQueries.createdAt))
+    .limit(limit);
+  return withStorage("claiming overdue questions", () =>
+    db
+      .update(botQueries)
+      .set({ sweepAttempts: sql`${botQueries.sweepAttempts} + 1` })
+      .where(inArray(botQueries.id, overdue))
+      .returning(),
   );
 }
 

@@ -106,8 +106,10 @@ export class RocketChatApi {
     }
   }
 
-  async roomInfo(roomId: string): Promise<RoomInfo> {
-    const { room } = await this.request(`rooms.info?roomId=${encodeURIComponent(roomId)}`, roomInfoSchema);
+  /** `timeoutMs`: how long to wait (default 5 s); answering waits less and treats the room as private. */
+  async roomInfo(roomId: string, options: { timeoutMs?: number } = {}): Promise<RoomInfo> {
+    const signal = options.timeoutMs === undefined ? undefined : AbortSignal.timeout(options.timeoutMs);
+    const { room } = await this.request(`rooms.info?roomId=${encodeURIComponent(roomId)}`, roomInfoSchema, signal ? { signal } : {});
     return { id: room._id, name: room.name ?? room.fname ?? null, type: room.t };
   }
 }

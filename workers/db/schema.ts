@@ -48,6 +48,12 @@ export const webhookEvents = sqliteTable(
     index("webhook_events_received_idx").on(t.receivedAt, t.id),
     index("webhook_events_source_type_idx").on(t.source, t.type, t.receivedAt),
     index("webhook_events_status_idx").on(t.status, t.receivedAt),
+    // A Rocket.Chat message's events, latest last: an edit that repeats the latest one is a
+    // redelivery, one that repeats an earlier one is an edit back (workers/intake/rocketchat/store-edit.ts).
+    index("webhook_events_rocketchat_message_idx")
+      // `->>` rather than json_extract(): drizzle-kit splits an index expression at its commas.
+      .on(sql`"payload" ->> '$.message_id'`, t.receivedAt)
+      .where(sql`"source" = 'rocketchat'`),
   ],
 );
 
@@ -277,6 +283,12 @@ export const documents = sqliteTable(
     indexedHash: text("indexed_hash"),
     indexedModel: text("indexed_model"),
     indexedAt: integer("indexed_at"),
+    /**
+     * The unit (group id, or the document's own id) the index holds this document's text in. A
+     * document whose group changed since (a chat message whose time moved it to another window)
+     * has its old unit rebuilt without it (workers/vectorize/index-units.ts).
+     */
+    indexedUnitId: text("indexed_unit_id"),
   },
   (t) => [
     index("documents_pending_idx").on(t.enqueuedHash, t.contentHash),
@@ -303,6 +315,13 @@ export const deadLetters = sqliteTable(
     attempts: integer("attempts").notNull(),
     deadAt: integer("dead_at").notNull(),
     replayedAt: integer("replayed_at"),
+    /** The document's content_hash when it was dead-lettered: the catch-up leaves it alone only while it is unchanged. */
+    contentHash: text("content_hash"),
+    /**
+     * Closed without a replay: the document was indexed since (it changed, or its unit was rebuilt
+     * with it), or a newer dead letter names it.
+     */
+    supersededAt: integer("superseded_at"),
   },
   (t) => [index("dead_letters_open_idx").on(t.replayedAt, t.deadAt), index("dead_letters_document_idx").on(t.documentId)],
 );
@@ -389,8 +408,17 @@ export const botQueries = sqliteTable(
     feedbackAt: integer("feedback_at"),
     createdAt: integer("created_at").notNull(),
     answeredAt: integer("answered_at"),
+    /** When the question was handed to the bot queue (ms); null: never, so a redelivered webhook answers it again. */
+    queuedAt: integer("queued_at"),
+    /** How many sweeps tried to answer or close it (the sweep gives up after a few). */
+    sweepAttempts: integer("sweep_attempts").notNull().default(0),
   },
-  (t) => [index("bot_queries_thread_idx").on(t.threadId, t.createdAt), index("bot_queries_created_idx").on(t.createdAt, t.id)],
+  (t) => [
+    index("bot_queries_thread_idx").on(t.threadId, t.createdAt),
+    index("bot_queries_created_idx").on(t.createdAt, t.id),
+    // The sweep's work list: questions whose answer (or honest failure) is not in the thread yet.
+    index("bot_queries_undelivered_idx").on(t.createdAt).where(sql`"delivered_at" IS NULL`),
+  ],
 );
 
 // ---- Backups ----
@@ -610,3 +638,20 @@ export const summaryBacklog = sqliteTable("summary_backlog", {
   model: text("model").notNull(),
   since: integer("since").notNull(),
 });
+
+// ---- Rocket.Chat bot limits ----
+
+/**
+ * Questions to the bot per minute, by "user:<id>" and "room:<id>" (BOT_RATE_LIMIT,
+ * BOT_ROOM_RATE_LIMIT): one upsert counts both keys; the bot sweep deletes earlier minutes.
+ */
+export const botRateCounts = sqliteTable(
+  "bot_rate_counts",
+  {
+    key: text("key").notNull(),
+    /** Epoch minute (ms / 60 000, floored). */
+    minute: integer("minute").notNull(),
+    count: integer("count").notNull(),
+  },
+  (t) => [uniqueIndex("bot_rate_counts_key_minute").on(t.key, t.minute)],
+);

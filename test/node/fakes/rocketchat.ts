@@ -14,9 +14,19 @@
 // sendMessage.ts, app/api/server/v1/chat.ts, app/api/server/ApiClass.ts,
 // app/lib/server/methods/getSingleMessage.ts.
 //
+// A stored message carries `mentions` as the server computes them before saving: every match
+// of MentionsParser.userMentionRegex, `(^|\s|>)@(<pattern>(@(<pattern>))?(:([0-9a-zA-Z-_.]+))?)`
+// on the raw `msg`, with the default UTF8_User_Names_Validation `[0-9a-zA-Z-_.]+`; `all` and
+// `here` become `{_id, username}` group mentions, any other name a user mention. (The server
+// keeps only names of existing users and teams; the fake keeps every name, so a test that
+// expects none is stricter than the server.) Checked against RocketChat/Rocket.Chat develop as
+// stored on 2026-12-06: apps/meteor/app/mentions/lib/MentionsParser.ts, server/Mentions.ts
+// (getUsersByMentions) and server/server.ts (the `beforeSaveMessage` callback).
+//
 // Tests drive it through /__fake/*: POST /__fake/rooms {id, name?, t, failures?: [{status,
-// retryAfter?}]} registers a room (failures are answered first, one per call, for rooms.info and
-// chat.sendMessage to it), GET /__fake/requests?roomId=<id> lists the calls that named a room,
+// retryAfter?}]} registers a room, or changes it (a channel made private is the same room posted
+// again with t "p"); failures are answered first, one per call, for rooms.info and
+// chat.sendMessage to it. GET /__fake/requests?roomId=<id> lists the calls that named a room,
 // GET /__fake/messages?rid=<id> the messages posted to it.
 import { startFake, type FakeRequest, type FakeResponse, type RunningFake } from "./http-fake.ts";
 
@@ -24,13 +34,26 @@ export const FAKE_ROCKETCHAT_USER_ID = "fakeBotUserId0001";
 export const FAKE_ROCKETCHAT_AUTH_TOKEN = "fake-rocketchat-auth-token";
 
 type Room = { _id: string; name?: string; t: string };
+type Mention = { _id: string; username: string; type?: "user" };
+
+/** The default UTF8_User_Names_Validation setting. */
+const USERNAME_PATTERN = "[0-9a-zA-Z-_.]+";
+const USER_MENTION = new RegExp(`(^|\\s|>)@(${USERNAME_PATTERN}(@(${USERNAME_PATTERN}))?(:([0-9a-zA-Z-_.]+))?)`, "gm");
+
+/** The mentions Rocket.Chat's server would find in `msg` (every name kept, see above). */
+export function serverMentions(msg: string): Mention[] {
+  return (msg.match(USER_MENTION) ?? []).map((match) => {
+    const name = match.includes(":") ? match.trim() : match.trim().substring(1);
+    return name === "all" || name === "here" ? { _id: name, username: name } : { _id: `user:${name}`, username: name, type: "user" as const };
+  });
+}
 type Failure = { status: number; retryAfter?: number };
 
 export async function startFakeRocketChat(port = 0): Promise<RunningFake> {
   const rooms = new Map<string, Room>();
   const failures = new Map<string, Failure[]>();
   const calls: { method: string; path: string; roomId: string | null; at: number }[] = [];
-  const messages = new Map<string, { _id: string; rid: string; tmid?: string; msg: string; ts: string; u: { _id: string; username: string } }>();
+  const messages = new Map<string, { _id: string; rid: string; tmid?: string; msg: string; ts: string; u: { _id: string; username: string }; mentions: Mention[] }>();
 
   const failureResponse = (failure: Failure): FakeResponse =>
     failure.status === 429
@@ -91,6 +114,7 @@ export async function startFakeRocketChat(port = 0): Promise<RunningFake> {
         msg: message.msg,
         ts: new Date().toISOString(),
         u: { _id: FAKE_ROCKETCHAT_USER_ID, username: "edge-ops-bot" },
+        mentions: serverMentions(message.msg),
       };
       messages.set(id, stored);
       return { status: 200, body: { message: stored, success: true } };

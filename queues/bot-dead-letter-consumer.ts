@@ -1,0 +1,54 @@
+// Consumer of the bot queue's dead-letter queue: questions the bot queue gave up on after its
+// last retry. None ends in silence: the thread gets the answer when one was recorded but never
+// posted, else an honest message saying the bot could not answer (the question is recorded as
+// failed), posted under the question's one answer id so it never doubles a late answer. Each
+// raises an alert. A message whose post fails is retried; after this queue's own retries the
+// bot sweep (workers/bot/sweep.ts) still finds the question undelivered.
+import { botConfig } from "../workers/bot/config";
+import { deliverToThread, GAVE_UP, GAVE_UP_RECORD } from "../workers/bot/delivery";
+import { findQuery, recordAnswer } from "../workers/bot/queries";
+import { RocketChatApiError } from "../workers/chat/rocketchat-api";
+import { openDatabase } from "../workers/db/client";
+import { failureReason, logError } from "../workers/log";
+import { botMessageSchema } from "./bot-consumer";
+import { queueDelaySeconds, retryDelaySeconds } from "./retry-delay";
+
+export async function consumeBotDeadLetters(batch: MessageBatch<unknown>, env: Env): Promise<void> {
+  const db = openDatabase(env.DB);
+  for (const message of batch.messages) {
+    const parsed = botMessageSchema.safeParse(message.body);
+    if (!parsed.success) {
+      logError("malformed bot dead letter", { messageId: message.id, alert: true });
+      message.ack();
+      continue;
+    }
+    const queryId = parsed.data.queryId;
+    try {
+      const config = await botConfig.load(env);
+      let query = await findQuery(db, queryId);
+      if (!query || query.deliveredAt !== null) {
+        message.ack();
+        continue;
+      }
+      if (!config.api) {
+        // Nothing can be posted without the REST API: say so to the operators, once.
+        logError("bot question dead-lettered, not answered", { queryId, reason: "the REST API is not configured (ROCKETCHAT_URL, ROCKETCHAT_USER_ID, ROCKETCHAT_AUTH_TOKEN)", alert: true });
+        message.ack();
+        continue;
+      }
+      const hadAnswer = query.answer !== null;
+      if (!hadAnswer) {
+        const recorded = await recordAnswer(db, query.id, GAVE_UP_RECORD, GAVE_UP.deadLetter, { totalMs: Date.now() - query.createdAt, delivery: "async" });
+        query = recorded ? { ...query, answer: GAVE_UP.deadLetter } : ((await findQuery(db, query.id)) ?? query);
+      }
+      // The queue's last attempt may have posted before failing.
+      await deliverToThread(db, config.api, query, query.answer ?? GAVE_UP.deadLetter, { checkFirst: true });
+      logError("bot question dead-lettered", { queryId, attempts: message.attempts, answerPosted: hadAnswer, alert: true });
+      message.ack();
+    } catch (error) {
+      const delaySeconds = queueDelaySeconds((error instanceof RocketChatApiError ? error.retryAfterSeconds : null) ?? retryDelaySeconds(message.attempts));
+      logError("closing a dead-lettered bot question failed", { queryId, attempts: message.attempts, delaySeconds, reason: failureReason(error), alert: true });
+      message.retry({ delaySeconds });
+    }
+  }
+}
