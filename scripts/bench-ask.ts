@@ -33,7 +33,7 @@ function option(name: string, fallback: number): number {
   }
   return value;
 }
-if (process.argv.includes("--help")) {
+if (process.argv.includes("--help") || process.argv.includes("-h")) {
   console.log("usage: npm run bench:ask [-- --latency MS --timeout SECONDS --port PORT]");
   process.exit(0);
 }

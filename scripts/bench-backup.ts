@@ -18,6 +18,12 @@ import { FAKE_HCLOUD_TOKEN, startFakeHetzner } from "../test/node/fakes/hetzner.
 import { prng } from "./bench/prng.ts";
 import { createWranglerRun, freePort, sleep } from "./bench/wrangler-run.ts";
 
+if (process.argv.includes("--help") || process.argv.includes("-h")) {
+  console.log(`usage: npm run bench:backup [-- --runs N --seed SEED --timeout SECONDS]
+  or RUNS, SEED, TIMEOUT in the environment; defaults: 7 runs (one per fault), seed 1, 600 s`);
+  process.exit(0);
+}
+
 const flag = (name: string, fallback: number) => {
   const index = process.argv.indexOf(`--${name}`);
   const raw = index >= 0 ? process.argv[index + 1] : process.env[name.toUpperCase()];

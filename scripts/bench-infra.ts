@@ -1,5 +1,5 @@
 // `npm run bench:infra`: the infra CLI's Hetzner budget. Runs plan, a fresh apply, a no-op apply,
-// deploy, status and destroy of the shipped `example` environment (three nodes, both stacks)
+// deploy, status and destroy of the shipped `example` environment (three nodes, its three stacks)
 // against the Hetzner fake (actions take ACTION_MS, as long-running ones do at Hetzner) and the
 // fake SSH program, and prints per command the Hetzner requests (reads and writes), the remote
 // commands and the wall time. Targets: a no-op apply makes reads only, and few.
@@ -14,6 +14,12 @@ import { main } from "../infra/cli.ts";
 import { createFakeSshState } from "../test/node/fakes/fake-ssh-state.ts";
 import { FAKE_HCLOUD_TOKEN, startFakeHetzner } from "../test/node/fakes/hetzner.ts";
 import { ed25519PublicKey } from "../test/node/support/infra.ts";
+
+if (process.argv.includes("--help") || process.argv.includes("-h")) {
+  console.log(`usage: npm run bench:infra [-- --action-ms MS]
+  or ACTION_MS in the environment: how long each Hetzner action takes (default 500)`);
+  process.exit(0);
+}
 
 const index = process.argv.indexOf("--action-ms");
 const actionMs = Number(index >= 0 ? process.argv[index + 1] : (process.env.ACTION_MS ?? 500));
@@ -41,7 +47,7 @@ async function bench(): Promise<number> {
     INFRA_SSH_PUBLIC_KEY: join(dir, "key.pub"),
     INFRA_ENVIRONMENTS_DIR: environments,
     INFRA_POLL_MS: "1000",
-    ...Object.fromEntries(["seaweedfs_s3_config", "mongo_root_password", "mongo_keyfile", "rocketchat_mongo_password", "keycloak_db_password", "keycloak_admin_password", "mongo_backup_password", "postgres_backup_password"].map((secret) => [`INFRA_SECRET_${secret.toUpperCase()}`, randomBytes(12).toString("hex")])),
+    ...Object.fromEntries(["seaweedfs_s3_config", "mongo_root_password", "mongo_keyfile", "rocketchat_mongo_password", "keycloak_db_password", "keycloak_admin_password", "mongo_backup_password", "postgres_backup_password", "metrics_token", "grafana_admin_password", "rocketchat_alerts_webhook_url"].map((secret) => [`INFRA_SECRET_${secret.toUpperCase()}`, randomBytes(12).toString("hex")])),
   };
   const requests = async () => (await (await fetch(`${hetzner.url}/__fake/requests`)).json()) as Logged[];
 

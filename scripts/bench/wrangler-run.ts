@@ -4,7 +4,7 @@
 import { spawn, type ChildProcessByStdio } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
+import { devNull, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import type { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
@@ -162,6 +162,9 @@ export function createWranglerRun(options: { name: string; timeoutMs: number }) 
       "--inspector-port", String(await freePort()),
       "--show-interactive-dev-session=false",
       "--log-level", process.env.BENCH_LOG_LEVEL ?? "warn", // no per-request lines; warnings and errors stay in the tail
+      // Only the variables the caller passes: given an env file (an empty one), wrangler does not
+      // read the developer's .dev.vars.
+      "--env-file", devNull,
       ...extraArgs,
     ]);
     let exited: Exit | null = null;

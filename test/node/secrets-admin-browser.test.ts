@@ -13,7 +13,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
+import { devNull, tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -53,7 +53,7 @@ async function startWorker(vars: Record<string, string>): Promise<{ base: string
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const all = { ADMIN_TOKEN, SECRETS_SYNC_TOKEN: SYNC_TOKEN, SECRETS_MASTER_KEY: MASTER_KEY, ...vars };
-  const dev = run(["dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(await freePort()), "--persist-to", persist, "--show-interactive-dev-session=false", "--log-level", "warn", ...Object.entries(all).flatMap(([name, value]) => ["--var", `${name}:${value}`])]);
+  const dev = run(["dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(await freePort()), "--persist-to", persist, "--show-interactive-dev-session=false", "--log-level", "warn", "--env-file", devNull, ...Object.entries(all).flatMap(([name, value]) => ["--var", `${name}:${value}`])]);
   const stop = () => {
     if (dev.pid) process.kill(-dev.pid, "SIGTERM");
   };
