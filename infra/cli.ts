@@ -32,7 +32,7 @@ const USAGE = `usage: npm run infra -- <${COMMANDS.join("|")}> --env <name> [--y
   apply         create or fix the resources, then bootstrap the Swarm over SSH
   destroy       delete every resource labelled managed-by=edge-ops,env=<name>
   status        servers, Swarm nodes and stack health (exit 0 healthy, 2 degraded)
-  deploy        create the docker secrets, then docker stack deploy each configured stack
+  deploy        create the docker secrets and configs, then docker stack deploy each configured stack
   backup-image  build the backup-runner snapshot the Worker's backups boot from
   backup-targets  print the environment's BACKUP_TARGETS JSON (with passwords: only into a pipe),
                 e.g. npm run -s infra -- backup-targets --env prod | npx wrangler secret put BACKUP_TARGETS --env production
@@ -175,7 +175,7 @@ async function execute(io: Io, command: Command, environment: Environment, yes: 
         const nodes = await swarmNodes(run);
         const manager = await findManager(run.swarm, nodes);
         const result = await deployStacks({ ...run.swarm, root: repositoryRoot, secrets }, manager, nodes);
-        out(`Deployed ${result.stacks.join(", ") || "no stacks"} from ${manager.name}; ${result.secretsCreated.length} new docker secrets.`);
+        out(`Deployed ${result.stacks.join(", ") || "no stacks"} from ${manager.name}; ${result.secretsCreated.length} new docker secrets, ${result.configsCreated.length} new docker configs.`);
         return 0;
       }
       case "backup-image": {

@@ -1,10 +1,20 @@
-// `deploy`: the environment's docker secrets first, then each stack file, rendered here and sent on
-// standard input to `docker stack deploy -c - <stack>` on a manager. Values travel only on stdin:
-// never on a command line, in a log line or in the rendered stack file.
+// `deploy`: the environment's docker secrets first, then the stacks' docker configs, then each
+// stack file, rendered here and sent on standard input to `docker stack deploy -c - <stack>` on a
+// manager. Values travel only on stdin: never on a command line, in a log line or in the rendered
+// stack file.
+//
+// Docker configs: `docker stack deploy -c -` reads the stack from stdin, so a config's `file:`
+// would be resolved on the manager, where the repository is not (docker/cli v29.7
+// cli/compose/loader `loadFileObjectConfig`; the v3 schema has no inline `content:`). A config is
+// declared external instead, named by a variable the CLI sets, with `x-file:` pointing at the file
+// next to the stack file; the CLI creates it from stdin like a secret (checked against docker/cli
+// v29.7.2 and swarmkit manager/controlapi/config.go, 2026-12-06: a config cannot change, only its
+// labels; `MaxConfigSize` 1000 KiB).
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join, relative } from "node:path";
 import { parse } from "yaml";
+import { z } from "zod";
 import type { Node } from "./apply.ts";
 import { BACKUP_USER, backupAccessScript } from "./backup-route.ts";
 import type { Environment } from "./config.ts";
@@ -67,6 +77,59 @@ export function renderStack(text: string, variables: Record<string, string>, sou
   return rendered;
 }
 
+/** The variable a stack file names a config by: `prometheus_yml` → `PROMETHEUS_YML_CONFIG`. */
+export const configVariable = (key: string) => `${key.toUpperCase()}_CONFIG`;
+/** Docker configs are immutable like secrets: the same versioned name, `<key>_<12 hex of sha256(key, content)>`. */
+export const dockerConfigName = (key: string, content: string) => dockerSecretName(key, content);
+/** swarmkit's MaxConfigSize: a config's data must be shorter. */
+export const MAX_CONFIG_BYTES = 1000 * 1024;
+
+export type SwarmConfig = { key: string; stack: string; file: string; dockerName: string; content: string };
+
+/**
+ * Fills `${NAME}`, `${NAME:?message}`, `${NAME:-default}` (upper-case names only) in a config
+ * file with the stack's variables. Nothing else changes: a config is not a compose file, so `$$`
+ * stays `$$`, and `$labels`, `{{ $value }}` or a dashboard's `$__rate_interval` are left alone.
+ */
+export function renderConfig(text: string, variables: Record<string, string>, source: string): string {
+  const missing = new Set<string>();
+  const rendered = text.replace(/\$\{([A-Z][A-Z0-9_]*)(?:(:?[?-])([^}]*))?\}/g, (match, name: string, operator: string | undefined, argument: string | undefined) => {
+    const value = variables[name];
+    const empty = value === undefined || (operator?.startsWith(":") === true && value === "");
+    if (empty && (operator === ":-" || operator === "-")) return argument ?? "";
+    if (value === undefined || empty) {
+      missing.add(name);
+      return match;
+    }
+    return value;
+  });
+  if (missing.size > 0) throw new Error(`${source} needs ${[...missing].join(", ")}: set ${missing.size > 1 ? "them" : "it"} under the stack's variables in the environment file`);
+  return rendered;
+}
+
+const configDeclarationSchema = z.object({ external: z.literal(true), name: z.string(), "x-file": z.string().min(1) });
+
+/**
+ * The docker configs a stack file declares, read from the files their `x-file:` names (relative to
+ * the stack file, inside the repository) and rendered with the stack's variables. A declaration
+ * without `x-file`, a missing file or one over swarmkit's limit throws, naming it.
+ */
+export function stackConfigs(root: string, stack: { name: string; file: string; variables: Record<string, string> }): SwarmConfig[] {
+  const stackPath = join(root, stack.file);
+  const document = parse(readFileSync(stackPath, "utf8")) as { configs?: Record<string, unknown> } | null;
+  return Object.entries(document?.configs ?? {}).map(([key, declaration]) => {
+    const parsed = configDeclarationSchema.safeParse(declaration);
+    if (!parsed.success) throw new Error(`${stack.file}: config ${key} must be external: true with name: \${${configVariable(key)}} and x-file: <file next to the stack file>`);
+    const path = join(dirname(stackPath), parsed.data["x-file"]);
+    const file = relative(root, path);
+    if (file.startsWith("..")) throw new Error(`${stack.file}: config ${key} reads ${parsed.data["x-file"]}, outside the repository`);
+    const content = renderConfig(readFileSync(path, "utf8"), stack.variables, file);
+    if (Buffer.byteLength(content) >= MAX_CONFIG_BYTES) throw new Error(`${file}: ${Buffer.byteLength(content)} bytes; a docker config must be under ${MAX_CONFIG_BYTES}`);
+    if (content.length === 0) throw new Error(`${file} is empty; a docker config cannot be`);
+    return { key, stack: stack.name, file, dockerName: dockerConfigName(key, content), content };
+  });
+}
+
 /** Where the data volume is mounted on every node (cloud-init's udev rule). */
 export const DATA_MOUNT = "/mnt/data";
 
@@ -87,16 +150,20 @@ export function dataDirectories(stackText: string): string[] {
   return [...directories].sort();
 }
 
-export type DeployResult = { secretsCreated: string[]; stacks: string[] };
+export type DeployResult = { secretsCreated: string[]; configsCreated: string[]; stacks: string[] };
 
 export async function deployStacks(context: SwarmContext & { root: string; secrets: SwarmSecret[] }, manager: Node, nodes: Node[]): Promise<DeployResult> {
   const { ssh, environment, log } = context;
-  const result: DeployResult = { secretsCreated: [], stacks: [] };
-  // Render every stack before touching the Swarm: a missing variable stops the deploy early.
+  const result: DeployResult = { secretsCreated: [], configsCreated: [], stacks: [] };
+  // Render every stack and config before touching the Swarm: a missing variable stops the deploy early.
   const secretNames = Object.fromEntries(context.secrets.map((secret) => [secretVariable(secret.name), secret.dockerName]));
+  const configs: SwarmConfig[] = [];
   const stacks = environment.stacks.map((stack) => {
     const path = join(context.root, stack.file);
-    return { name: stack.name, text: renderStack(readFileSync(path, "utf8"), { ...stack.variables, ...secretNames }, stack.file) };
+    const stackConfigList = stackConfigs(context.root, stack);
+    configs.push(...stackConfigList);
+    const configNames = Object.fromEntries(stackConfigList.map((config) => [configVariable(config.key), config.dockerName]));
+    return { name: stack.name, text: renderStack(readFileSync(path, "utf8"), { ...stack.variables, ...secretNames, ...configNames }, stack.file) };
   });
 
   const directories = [...new Set(stacks.flatMap((stack) => dataDirectories(stack.text)))].sort();
@@ -122,6 +189,16 @@ export async function deployStacks(context: SwarmContext & { root: string; secre
     await ssh.check(manager.publicIp, `docker secret create --label managed-by=edge-ops --label edge-ops.secret=${secret.name} ${secret.dockerName} -`, { stdin: secret.value });
     log(`+ docker secret ${secret.dockerName}`);
     result.secretsCreated.push(secret.dockerName);
+  }
+  if (configs.length > 0) {
+    const existingConfigs = new Set((await ssh.check(manager.publicIp, "docker config ls --format '{{.Name}}'")).split("\n").map((line) => line.trim()));
+    for (const config of configs) {
+      if (existingConfigs.has(config.dockerName)) continue;
+      existingConfigs.add(config.dockerName);
+      await ssh.check(manager.publicIp, `docker config create --label managed-by=edge-ops --label edge-ops.config=${config.key} ${config.dockerName} -`, { stdin: config.content });
+      log(`+ docker config ${config.dockerName} (${config.file})`);
+      result.configsCreated.push(config.dockerName);
+    }
   }
   for (const stack of stacks) {
     await ssh.check(manager.publicIp, `docker stack deploy --prune --with-registry-auth --detach=false -c - ${stack.name}`, { stdin: stack.text });

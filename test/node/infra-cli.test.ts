@@ -61,6 +61,9 @@ const SECRETS = {
   // Characters a URI must encode.
   INFRA_SECRET_MONGO_BACKUP_PASSWORD: "mb/p@ss:w0rd?#",
   INFRA_SECRET_POSTGRES_BACKUP_PASSWORD: "pg-backup-pass-M5",
+  INFRA_SECRET_METRICS_TOKEN: "metrics-token-4c1d9e0b7a5f3e2d1c0b9a8f7e6d5c4b",
+  INFRA_SECRET_GRAFANA_ADMIN_PASSWORD: "grafana-admin-pass-R7",
+  INFRA_SECRET_ROCKETCHAT_ALERTS_WEBHOOK_URL: "https://chat.example.com/hooks/aLeRtHoOk/tOkEn-Zq81",
 };
 const BACKUP_KEY = ed25519PublicKey("edge-ops-backup");
 
@@ -160,19 +163,31 @@ describe("the lifecycle of an environment", { shuffle: false, timeout: 30_000 },
     expect(result.out).toContain("Swarm: no changes (3 managers).");
   });
 
-  it("deploys: docker secrets from stdin first, then each stack on stdin, rendered", async () => {
+  it("deploys: docker secrets from stdin first, then the configs, then each stack on stdin, rendered", async () => {
     const before = ssh.commands().length;
     const result = await ws.run("deploy", "--env", name);
     expect(result.code, `${result.out}\n${result.err}`).toBe(0);
     const records = ssh.commands().slice(before);
     const creates = records.filter((record) => record.command.startsWith("docker secret create"));
-    expect(creates).toHaveLength(8);
+    expect(creates).toHaveLength(11);
     for (const record of creates) expect(record.stdin).toMatch(/^<redacted \d+ bytes>$/);
     const deploys = records.filter((record) => record.command.startsWith("docker stack deploy"));
-    expect(deploys.map((record) => record.command)).toEqual(["docker stack deploy --prune --with-registry-auth --detach=false -c - core", "docker stack deploy --prune --with-registry-auth --detach=false -c - apps"]);
+    expect(deploys.map((record) => record.command)).toEqual(["core", "apps", "monitoring"].map((stack) => `docker stack deploy --prune --with-registry-auth --detach=false -c - ${stack}`));
     expect(records.findIndex((record) => record.command.startsWith("docker stack deploy"))).toBeGreaterThan(records.findLastIndex((record) => record.command.startsWith("docker secret create")));
+    // The monitoring stack's configs, versioned by content, created before any stack that names them.
+    const configCreates = records.filter((record) => record.command.startsWith("docker config create"));
+    expect(configCreates.map((record) => record.command.split(" ").at(-2)?.replace(/_[0-9a-f]{12}$/, "")).sort()).toEqual(
+      ["alertmanager_yml", "alloy_config", "grafana_dashboard_edge_ops", "grafana_dashboards", "grafana_datasources", "loki_yml", "prometheus_rules", "prometheus_yml"].sort(),
+    );
+    expect(records.findIndex((record) => record.command.startsWith("docker stack deploy"))).toBeGreaterThan(records.findLastIndex((record) => record.command.startsWith("docker config create")));
+    const prometheusConfig = configCreates.find((record) => / prometheus_yml_[0-9a-f]{12} -$/.test(record.command))!;
+    expect(prometheusConfig.stdin).toContain('- targets: ["edge.example.com"]');
+    expect(result.out).toContain("11 new docker secrets, 8 new docker configs.");
     const swarm = ssh.swarm()!;
-    expect(Object.keys(swarm.stacks).sort()).toEqual(["apps", "core"]);
+    expect(Object.keys(swarm.stacks).sort()).toEqual(["apps", "core", "monitoring"]);
+    const monitoring = swarm.stacks.monitoring!.file;
+    expect(monitoring).toContain(`name: ${prometheusConfig.command.split(" ").at(-2)}`);
+    expect(monitoring.replaceAll("$$", "")).not.toMatch(/\$\{[A-Z_]+/);
     const core = swarm.stacks.core!.file;
     expect(core).toContain("s3.example.com");
     expect(core.replaceAll("$$", "")).not.toMatch(/\$\{[A-Z_]+/);
@@ -207,11 +222,11 @@ describe("the lifecycle of an environment", { shuffle: false, timeout: 30_000 },
     expect(ssh.commands().slice(before).filter((record) => record.command.startsWith("docker stack deploy"))).toEqual([]);
   });
 
-  it("a second deploy creates no secret again", async () => {
+  it("a second deploy creates no secret or config again", async () => {
     const before = ssh.commands().length;
     const result = await ws.run("deploy", "--env", name);
     expect(result.code, result.err).toBe(0);
-    expect(ssh.commands().slice(before).filter((record) => record.command.startsWith("docker secret create"))).toEqual([]);
+    expect(ssh.commands().slice(before).filter((record) => /^docker (secret|config) create/.test(record.command))).toEqual([]);
   });
 
   it("backup-targets refuses to write to a terminal, before any Hetzner call", async () => {

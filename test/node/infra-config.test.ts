@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { backupAccessScript, s3BackupCredentials } from "../../infra/backup-route.ts";
 import { ConfigError, loadEnvironment, parseEnvironment } from "../../infra/config.ts";
-import { renderStack, secretVariable } from "../../infra/deploy.ts";
+import { configVariable, renderStack, secretVariable, stackConfigs } from "../../infra/deploy.ts";
 import { parseEnvText, EnvFileError, isGitCryptEncrypted } from "../../infra/env-file.ts";
 import { ed25519PublicKey, REPOSITORY_ROOT } from "./support/infra.ts";
 
@@ -44,7 +44,8 @@ describe("shipped environments", () => {
     const secrets = Object.fromEntries(environment.secrets.map((secret) => [secretVariable(secret), `${secret}_0123456789ab`]));
     for (const stack of environment.stacks) {
       const text = readFileSync(join(REPOSITORY_ROOT, stack.file), "utf8");
-      const rendered = renderStack(text, { ...stack.variables, ...secrets }, stack.file);
+      const configs = Object.fromEntries(stackConfigs(REPOSITORY_ROOT, stack).map((config) => [configVariable(config.key), config.dockerName]));
+      const rendered = renderStack(text, { ...stack.variables, ...secrets, ...configs }, stack.file);
       // `$${X}` is the shell's, left for the container: only our own `${X}` must be gone.
       expect(rendered.replaceAll("$$", ""), `${name}: ${stack.name}`).not.toMatch(/\$\{[A-Za-z_]/);
     }

@@ -1,10 +1,12 @@
 // The Docker Swarm stack files (swarm-stacks/*.yml) hold the rules every stack must keep: health
-// checks, memory limits, spread placement, docker secrets only, pinned images, listed variables,
-// encrypted overlay networks at Hetzner's MTU, nothing published but Traefik's 80/443 and the
-// backup route's dump ports (host mode, never opened by an environment's firewall). There is no
-// Docker here, so each file is parsed with `yaml` (as YAML 1.1, like Docker's parser) and checked
-// by the functions below; the last block feeds them broken stacks to show that each rule can fail.
-import { readdirSync, readFileSync } from "node:fs";
+// checks, memory limits, spread placement, docker secrets and configs created by the CLI only,
+// pinned images, listed variables, encrypted overlay networks at Hetzner's MTU, logs the log
+// shipper can label, nothing published but Traefik's 80/443 and the backup route's dump ports
+// (host mode, never opened by an environment's firewall). There is no Docker here, so each file is
+// parsed with `yaml` (as YAML 1.1, like Docker's parser) and checked by the functions below; the
+// last block feeds them broken stacks to show that each rule can fail. The monitoring stack's own
+// files (Prometheus, rules, Grafana) are checked in monitoring-stack.test.ts.
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseDocument } from "yaml";
@@ -13,6 +15,7 @@ import { z } from "zod";
 import { POSTGRES_CLIENT_MAJOR } from "../../infra/backup-image.ts";
 import { dumpEndpoints, MONGO_BACKUP_SECRET, POSTGRES_BACKUP_SECRET, S3_CONFIG_SECRET } from "../../infra/backup-route.ts";
 import { BACKUP_ROUTE_PORTS, loadEnvironment, portRangeCovers } from "../../infra/config.ts";
+import { configVariable } from "../../infra/deploy.ts";
 import { desiredRules } from "../../infra/plan.ts";
 import type { FirewallRule } from "../../infra/hcloud.ts";
 
@@ -88,6 +91,7 @@ const serviceSecretSchema = z.union([
 
 const serviceSchema = z.strictObject({
   image: z.string(),
+  configs: z.array(serviceSecretSchema).optional(),
   command: stringOrList.optional(),
   entrypoint: stringOrList.optional(),
   environment: keyValues.optional(),
@@ -130,6 +134,10 @@ const composeSchema = z.strictObject({
   networks: z.record(z.string(), networkSchema).optional(),
   volumes: z.record(z.string(), z.strictObject({ driver: z.string().optional(), external: z.boolean().optional(), name: z.string().optional() }).nullable()).optional(),
   secrets: z.record(z.string(), z.strictObject({ external: z.boolean().optional(), name: z.string().optional(), file: z.string().optional() })).optional(),
+  // `x-file`: the file next to the stack file the infra CLI creates the config from (infra/deploy.ts).
+  configs: z
+    .record(z.string(), z.strictObject({ external: z.boolean().optional(), name: z.string().optional(), file: z.string().optional(), "x-file": z.string().optional() }))
+    .optional(),
 });
 
 type Compose = z.infer<typeof composeSchema>;
@@ -187,6 +195,21 @@ const services = (stack: Stack) => Object.entries(stack.compose.services);
 const networkKeysOf = (service: Service) => (Array.isArray(service.networks) ? service.networks : Object.keys(service.networks ?? {}));
 const secretRefsOf = (service: Service) =>
   (service.secrets ?? []).map((secret) => (typeof secret === "string" ? { source: secret, target: secret, mode: undefined } : { source: secret.source, target: secret.target ?? secret.source, mode: secret.mode }));
+const configRefsOf = (service: Service) => (service.configs ?? []).map((config) => (typeof config === "string" ? { source: config, target: `/${config}` } : { source: config.source, target: config.target ?? `/${config.source}` }));
+
+/** The files a stack's configs are made from (`x-file`, relative to swarm-stacks/), read; null when missing. */
+const configFilesOf = (stack: Stack) =>
+  Object.entries(stack.compose.configs ?? {}).map(([key, config]) => {
+    const path = config["x-file"] === undefined ? null : join(stacksDir, config["x-file"]);
+    return { key, path, text: path !== null && existsSync(path) ? readFileSync(path, "utf8") : null };
+  });
+
+/** Named volumes a service mounts (not bind mounts, not tmpfs). */
+const namedVolumesOf = (service: Service) =>
+  (service.volumes ?? []).flatMap((volume) => {
+    if (typeof volume === "string") return volume.startsWith("/") ? [] : [volume.split(":")[0] ?? ""];
+    return volume.type === "volume" && volume.source !== undefined ? [volume.source] : [];
+  });
 
 /** Entrypoint then command, split into words (shell scripts stay approximate; enough to search). */
 const argsOf = (service: Service): string[] =>
@@ -305,8 +328,10 @@ const checkVariables: Check = (stack) => {
       used.add(variable[1]);
     }
   }
-  // The infra CLI renders ${NAME} over the raw text, comments included (infra/deploy.ts renderStack).
+  // The infra CLI renders ${NAME} over the raw text, comments included (infra/deploy.ts renderStack),
+  // and upper-case ${NAME} in the files its configs are made from (renderConfig).
   for (const match of stack.text.matchAll(/\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?[?-][^}]*)?\}/g)) if (match[1]) used.add(match[1]);
+  for (const { text } of configFilesOf(stack)) for (const match of (text ?? "").matchAll(/\$\{([A-Z][A-Z0-9_]*)(?::?[?-][^}]*)?\}/g)) if (match[1]) used.add(match[1]);
   for (const name of used) if (!listed.includes(name)) problems.push(`variable ${name} is used but not listed in the header comment`);
   for (const name of listed) if (!used.has(name)) problems.push(`variable ${name} is listed in the header comment but never used`);
   return problems;
@@ -359,6 +384,9 @@ const checkPlacement: Check = (stack) =>
     if (node !== null && (deploy?.replicas ?? 1) !== 1) problems.push(`${name}: pinned to node ${node} with ${deploy?.replicas} replicas`);
     const dataMount = bindMountsOf(service).find((mount) => mount.source.startsWith("/mnt/data/"));
     if (dataMount && !global && node === null) problems.push(`${name}: keeps data in ${dataMount.source} but may move between nodes (pin it with node.labels.node == N)`);
+    // A named volume lives on the node the task ran on: a task that moves starts empty.
+    const [volume] = namedVolumesOf(service);
+    if (volume !== undefined && !global && node === null) problems.push(`${name}: keeps data in the volume ${volume} but may move between nodes (pin it with node.labels.node == N)`);
     return problems;
   });
 
@@ -382,6 +410,45 @@ const checkSecrets: Check = (stack) => {
   for (const key of Object.keys(declared)) if (!used.has(key)) problems.push(`secret ${key}: declared but no service uses it`);
   return problems;
 };
+
+const checkConfigs: Check = (stack) => {
+  const problems: string[] = [];
+  const declared = stack.compose.configs ?? {};
+  const files = new Map(configFilesOf(stack).map((file) => [file.key, file]));
+  for (const [key, config] of Object.entries(declared)) {
+    // `docker stack deploy -c -` would look for a `file:` on the manager, and a config cannot change.
+    if (config.external !== true || config.file !== undefined) problems.push(`config ${key}: must be external: true (created by the infra CLI), not from a file`);
+    const variable = configVariable(key);
+    if (!config.name || !new RegExp(`^\\$\\{${variable}(:\\?[^}]*)?\\}$`).test(config.name)) problems.push(`config ${key}: name must be \${${variable}} (the CLI's versioned docker name)`);
+    const file = files.get(key);
+    if (config["x-file"] === undefined) problems.push(`config ${key}: no x-file (the file under swarm-stacks/ the CLI creates it from)`);
+    else if (file?.text === null || file?.text === undefined) problems.push(`config ${key}: x-file ${config["x-file"]} does not exist`);
+    else if (file.text.trim() === "") problems.push(`config ${key}: x-file ${config["x-file"]} is empty`);
+  }
+  const used = new Set<string>();
+  for (const [name, service] of services(stack)) {
+    for (const ref of configRefsOf(service)) {
+      used.add(ref.source);
+      if (!(ref.source in declared)) problems.push(`${name}: config ${ref.source} is not declared at the top level`);
+    }
+  }
+  for (const key of Object.keys(declared)) if (!used.has(key)) problems.push(`config ${key}: declared but no service uses it`);
+  return problems;
+};
+
+/** Docker labels every log line carries (the json-file `labels` option); Alloy reads them (monitoring/config.alloy). */
+const LOG_LABELS = ["com.docker.stack.namespace", "com.docker.swarm.service.name"];
+
+const checkLogging: Check = (stack) =>
+  services(stack).flatMap(([name, service]) => {
+    const logging = service.logging;
+    if (logging?.driver !== "json-file") return [`${name}: logging.driver must be json-file (the log shipper reads those files)`];
+    const problems: string[] = [];
+    if (!logging.options?.["max-size"] || !logging.options["max-file"]) problems.push(`${name}: logging needs max-size and max-file (rotation)`);
+    const labels = (logging.options?.["labels"] ?? "").split(",").map((label) => label.trim());
+    for (const label of LOG_LABELS) if (!labels.includes(label)) problems.push(`${name}: logging.options.labels must include ${label} (Loki's stack and service labels)`);
+    return problems;
+  });
 
 const checkEnvironment: Check = (stack) =>
   services(stack).flatMap(([name, service]) => {
@@ -459,7 +526,7 @@ const checkPorts: Check = (stack) => {
 };
 
 /** Host paths a container may see besides /mnt/data, always read-only. */
-const READ_ONLY_HOST_PATHS = new Set(["/", "/proc", "/sys", "/etc/os-release", "/etc/passwd", "/etc/group", "/etc/localtime", "/var/run/docker.sock"]);
+const READ_ONLY_HOST_PATHS = new Set(["/", "/proc", "/sys", "/etc/os-release", "/etc/passwd", "/etc/group", "/etc/localtime", "/var/run/docker.sock", "/var/lib/docker/containers"]);
 
 const checkMounts: Check = (stack) =>
   services(stack).flatMap(([name, service]) => {
@@ -469,6 +536,7 @@ const checkMounts: Check = (stack) =>
       if (!READ_ONLY_HOST_PATHS.has(mount.source)) problems.push(`${name}: bind mount ${mount.source} is neither under /mnt/data/ nor an allowed read-only host path`);
       else if (!mount.readOnly) problems.push(`${name}: bind mount ${mount.source} must be read-only`);
       if (mount.source === "/var/run/docker.sock" && imageParts(service.image).repository !== "traefik") problems.push(`${name}: only Traefik may see the Docker socket`);
+      if (mount.source === "/var/lib/docker/containers" && imageParts(service.image).repository !== "alloy") problems.push(`${name}: only the log shipper (Alloy) may read the containers' logs`);
     }
     for (const volume of service.volumes ?? []) {
       const named = typeof volume === "string" ? (volume.startsWith("/") ? null : volume.split(":")[0]) : volume.type === "volume" ? volume.source : null;
@@ -524,6 +592,8 @@ const RULES: Record<string, Check> = {
   "limits every service's memory": checkMemory,
   "spreads or pins every service, and pins services that keep data on a node": checkPlacement,
   "takes secrets only from external docker secrets named by variables": checkSecrets,
+  "takes configs only from external docker configs named by variables, made from files next to it": checkConfigs,
+  "logs to rotated json-file logs labelled with stack and service": checkLogging,
   "keeps secret values out of environment (…_FILE=/run/secrets/… only)": checkEnvironment,
   "uses encrypted overlay networks with MTU 1450, declared and joined": checkNetworks,
   "publishes nothing but Traefik's 80 and 443 and the backup route's dump ports, in host mode": checkPorts,
@@ -553,8 +623,8 @@ const stackNamed = (name: string) => {
   return stack;
 };
 
-it("has the core and apps stacks", () => {
-  expect(stackFiles).toEqual(expect.arrayContaining(["core.yml", "apps.yml"]));
+it("has the core, apps and monitoring stacks", () => {
+  expect(stackFiles).toEqual(expect.arrayContaining(["core.yml", "apps.yml", "monitoring.yml"]));
 });
 
 for (const entry of loaded) {
@@ -909,6 +979,23 @@ describe("stacks across files", () => {
     const apps = stackNamed("apps");
     expect(networkName(core, "public")).toBe("edge-public");
     expect(apps.compose.networks?.["public"]).toEqual({ external: true, name: "edge-public" });
+    expect(stackNamed("monitoring").compose.networks?.["public"]).toEqual({ external: true, name: "edge-public" });
+  });
+
+  it("are deployed by every shipped environment, core first, with every variable and secret they need", () => {
+    const environmentsDir = fileURLToPath(new URL("../../infra/environments/", import.meta.url));
+    const shipped = readdirSync(environmentsDir).filter((file) => file.endsWith(".yaml")).map((file) => file.replace(/\.yaml$/, ""));
+    for (const name of shipped) {
+      const environment = loadEnvironment(environmentsDir, name);
+      expect(environment.stacks.map((entry) => entry.file), name).toEqual(["swarm-stacks/core.yml", "swarm-stacks/apps.yml", "swarm-stacks/monitoring.yml"]);
+      for (const entry of environment.stacks) {
+        const stack = stacks.find((candidate) => `swarm-stacks/${candidate.file}` === entry.file)!;
+        // The CLI sets <NAME>_SECRET and <KEY>_CONFIG; the environment file gives the rest.
+        const given = headerVariables(stack.text).filter((variable) => !/_(SECRET|CONFIG)$/.test(variable));
+        expect(Object.keys(entry.variables).sort(), `${name}: ${entry.name}`).toEqual(given.sort());
+        for (const secret of Object.keys(stack.compose.secrets ?? {})) expect(environment.secrets, `${name}: ${entry.name} needs ${secret}`).toContain(secret);
+      }
+    }
   });
 });
 
@@ -919,6 +1006,8 @@ describe("stacks across files", () => {
 const COMPLIANT = `# Variables:
 #   APP_HOST                 public host name
 #   APP_DB_PASSWORD_SECRET   docker name of the secret app_db_password
+#   APP_CONF_CONFIG          docker name of the config app_conf
+#   WORKER_HOST              used in the config's file (monitoring/prometheus.yml)
 #
 version: "3.9"
 services:
@@ -929,6 +1018,18 @@ services:
       GREETING: "costs $$5"
     secrets:
       - app_db_password
+    configs:
+      - source: app_conf
+        target: /etc/app/app.yml
+    volumes:
+      - type: tmpfs
+        target: /tmp
+    logging:
+      driver: json-file
+      options:
+        max-size: "10m"
+        max-file: "3"
+        labels: "com.docker.stack.namespace,com.docker.swarm.service.name"
     networks:
       - public
       - backend
@@ -966,6 +1067,11 @@ secrets:
   app_db_password:
     external: true
     name: \${APP_DB_PASSWORD_SECRET:?APP_DB_PASSWORD_SECRET is required}
+configs:
+  app_conf:
+    external: true
+    name: \${APP_CONF_CONFIG:?APP_CONF_CONFIG is required}
+    x-file: monitoring/prometheus.yml
 `;
 
 const variant = (replacements: [string, string][]) =>
@@ -997,7 +1103,16 @@ const BROKEN: { rule: Check; change: string; text: string; mentions: string }[] 
   { rule: checkRouting, change: "no load-balancer port", text: variant([['        traefik.http.services.app.loadbalancer.server.port: "8080"\n', ""]]), mentions: "app: no traefik.http.services.<name>.loadbalancer.server.port" },
   { rule: checkRouting, change: "literal host name", text: variant([["Host(`${APP_HOST:?APP_HOST is required}`)", "Host(`app.example.com`)"]]), mentions: "app: router app rule must be Host" },
   { rule: checkRouting, change: "unknown cert resolver", text: variant([["tls.certresolver: le", "tls.certresolver: zerossl"]]), mentions: "app: router app uses certresolver zerossl" },
-  { rule: checkMounts, change: "writable host path", text: variant([["    secrets:\n      - app_db_password", "    volumes:\n      - /etc:/host/etc\n    secrets:\n      - app_db_password"]]), mentions: "app: bind mount /etc" },
+  { rule: checkConfigs, change: "config from a file", text: variant([["    external: true\n    name: ${APP_CONF", "    file: ./app.yml\n    name: ${APP_CONF"]]), mentions: "config app_conf: must be external: true" },
+  { rule: checkConfigs, change: "config named by a literal", text: variant([["name: ${APP_CONF_CONFIG:?APP_CONF_CONFIG is required}", "name: app_conf_v1"]]), mentions: "config app_conf: name must be ${APP_CONF_CONFIG}" },
+  { rule: checkConfigs, change: "config from a file that is not there", text: variant([["x-file: monitoring/prometheus.yml", "x-file: monitoring/nowhere.yml"]]), mentions: "config app_conf: x-file monitoring/nowhere.yml does not exist" },
+  { rule: checkConfigs, change: "undeclared config", text: variant([["        target: /etc/app/app.yml", "        target: /etc/app/app.yml\n      - other_conf"]]), mentions: "app: config other_conf is not declared" },
+  { rule: checkVariables, change: "a config file's variable not listed", text: variant([["#   WORKER_HOST              used in the config's file (monitoring/prometheus.yml)\n", ""]]), mentions: "variable WORKER_HOST is used but not listed" },
+  { rule: checkLogging, change: "logs without the Swarm labels", text: variant([['        labels: "com.docker.stack.namespace,com.docker.swarm.service.name"\n', ""]]), mentions: "app: logging.options.labels must include com.docker.stack.namespace" },
+  { rule: checkLogging, change: "another log driver", text: variant([["      driver: json-file", "      driver: journald"]]), mentions: "app: logging.driver must be json-file" },
+  { rule: checkPlacement, change: "named volume on a service that moves", text: variant([["      - type: tmpfs\n        target: /tmp", "      - app_data:/var/lib/app"], ["networks:\n  public:\n    external", "volumes:\n  app_data:\nnetworks:\n  public:\n    external"]]), mentions: "app: keeps data in the volume app_data but may move" },
+  { rule: checkMounts, change: "containers' logs read by another service", text: variant([["      - type: tmpfs\n        target: /tmp", "      - type: bind\n        source: /var/lib/docker/containers\n        target: /logs\n        read_only: true"]]), mentions: "app: only the log shipper (Alloy) may read the containers' logs" },
+  { rule: checkMounts, change: "writable host path", text: variant([["      - type: tmpfs\n        target: /tmp", "      - type: tmpfs\n        target: /tmp\n      - /etc:/host/etc"]]), mentions: "app: bind mount /etc" },
 ];
 
 describe("the rules reject broken stacks", () => {

@@ -115,6 +115,8 @@ export type SwarmCluster = {
   tokens: { manager: string; worker: string };
   nodes: Record<string, SwarmNode>;
   secrets: Record<string, SwarmSecret>;
+  /** `docker config create`: kept like secrets (absent in state files written before configs). */
+  configs?: Record<string, SwarmSecret>;
   stacks: Record<string, SwarmStack>;
   defaultAddrPool: string[];
   dataPathAddr: string | null;

@@ -1,6 +1,6 @@
 // A fake OpenSSH client for tests of the infra CLI: called exactly like `ssh [options]
 // [user@]host command words...`, it resolves the host through the Hetzner fake and plays the remote
-// side — sshd booting, cloud-init, and a Docker Swarm (init/join, nodes, labels, secrets, stacks) —
+// side — sshd booting, cloud-init, and a Docker Swarm (init/join, nodes, labels, secrets, configs, stacks) —
 // in a JSON state file, recording every call. The wrapper `fake-ssh` runs it with Node 24 (type
 // stripping), so: erasable TypeScript only, Node built-ins only, `.ts` imports.
 //
@@ -365,9 +365,9 @@ const isoNow = () => new Date().toISOString();
 
 type Line = { indent: number; text: string };
 type Entry = { key: string; value: string; body: Line[] };
-type ComposeService = { key: string; image: string; mode: "replicated" | "global"; replicas: number; ports: string; secrets: string[]; hasNetworks: boolean };
+type ComposeService = { key: string; image: string; mode: "replicated" | "global"; replicas: number; ports: string; secrets: string[]; configs: string[]; hasNetworks: boolean };
 type ComposeTop = { external: boolean; name: string | null };
-type Compose = { services: ComposeService[]; secrets: Map<string, ComposeTop>; networks: Map<string, ComposeTop> };
+type Compose = { services: ComposeService[]; secrets: Map<string, ComposeTop>; configs: Map<string, ComposeTop>; networks: Map<string, ComposeTop> };
 
 function stripComment(line: string): string {
   let quote: string | null = null;
@@ -450,10 +450,12 @@ function parseCompose(text: string): Compose {
     const children = new Map(entries(entry.body).map((child) => [child.key, child]));
     const deploy = new Map(entries(children.get("deploy")?.body ?? []).map((child) => [child.key, unquote(child.value)]));
     const replicas = Number(deploy.get("replicas") ?? "1");
-    const secrets = listItems(children.get("secrets")?.body ?? []).map((item) => {
-      const head = item[0]!.text;
-      return head.startsWith("source:") ? unquote(head.slice("source:".length)) : unquote(head);
-    });
+    const refs = (key: string) =>
+      listItems(children.get(key)?.body ?? []).map((item) => {
+        const head = item[0]!.text;
+        return head.startsWith("source:") ? unquote(head.slice("source:".length)) : unquote(head);
+      });
+    const secrets = refs("secrets");
     return {
       key: entry.key,
       image: unquote(children.get("image")?.value ?? ""),
@@ -461,6 +463,7 @@ function parseCompose(text: string): Compose {
       replicas: Number.isInteger(replicas) && replicas >= 0 ? replicas : 1,
       ports: renderPorts(children.get("ports")?.body ?? []),
       secrets,
+      configs: refs("configs"),
       hasNetworks: children.has("networks"),
     };
   });
@@ -471,7 +474,7 @@ function parseCompose(text: string): Compose {
         return [entry.key, { external: fields.get("external") === "true", name: fields.get("name") ?? null }];
       }),
     );
-  return { services, secrets: topLevel("secrets"), networks: topLevel("networks") };
+  return { services, secrets: topLevel("secrets"), configs: topLevel("configs"), networks: topLevel("networks") };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1018,6 +1021,52 @@ function secretCreate(ctx: Context, args: string[]): Result {
   return ok(`${id}\n`);
 }
 
+// `docker config ls/create`, kept like secrets: the same name rule and labels, immutable, data of
+// 1 byte up to under swarmkit's MaxConfigSize (manager/controlapi/config.go, checked 2026-12-06:
+// "config data must be larger than 0 and less than 1024000 bytes").
+const MAX_CONFIG_SIZE = 1000 * 1024;
+
+function configLs(ctx: Context, args: string[]): Result {
+  const flags = parseFlags(args, { "--format": "string", "--quiet": "bool" }, { "-q": "--quiet" });
+  if (flags.positionals.length > 0) return fail(1, '"docker config ls" accepts no arguments.');
+  const current = requireManager(ctx);
+  if (isResult(current)) return current;
+  const configs = current.cluster.configs ?? {};
+  const rows = Object.keys(configs).sort(naturalOrder).map((name) => ({ ID: configs[name]!.id, Name: name, CreatedAt: configs[name]!.createdAt, UpdatedAt: configs[name]!.createdAt }));
+  if (isSet(flags, "--quiet")) return ok(rows.map((row) => `${row.ID}\n`).join(""));
+  const format = flag(flags, "--format");
+  if (format !== undefined) return ok(formatRows(rows, format));
+  return ok(table(["ID", "NAME", "CREATED", "UPDATED"], rows.map((row) => [row.ID, row.Name, row.CreatedAt, row.UpdatedAt])));
+}
+
+function configCreate(ctx: Context, args: string[]): Result {
+  const flags = parseFlags(args, { "--label": "list", "--template-driver": "string" }, { "-l": "--label" });
+  if (flag(flags, "--template-driver") !== undefined) throw new Unsupported("config template drivers");
+  if (flags.positionals.length !== 2) return fail(1, '"docker config create" requires exactly 2 arguments.\nSee \'docker config create --help\'.');
+  const [name, file] = flags.positionals as [string, string];
+  if (file !== "-") throw new Unsupported("config create from a remote file (only `-`, stdin)");
+  const current = requireManager(ctx);
+  if (isResult(current)) return current;
+  const { cluster } = current;
+  if (!SECRET_NAME.test(name)) {
+    return daemonError("rpc error: code = InvalidArgument desc = invalid name, only 64 [a-zA-Z0-9-_.] characters allowed, and the start and end character must be [a-zA-Z0-9]");
+  }
+  const data = ctx.stdin ?? Buffer.alloc(0);
+  if (data.length === 0 || data.length >= MAX_CONFIG_SIZE) {
+    return daemonError(`rpc error: code = InvalidArgument desc = config data must be larger than 0 and less than ${MAX_CONFIG_SIZE} bytes`);
+  }
+  cluster.configs ??= {};
+  if (cluster.configs[name]) return daemonError(`rpc error: code = AlreadyExists desc = config ${name} already exists`);
+  const labels: Record<string, string> = {};
+  for (const pair of list(flags, "--label")) {
+    const eq = pair.indexOf("=");
+    labels[eq >= 0 ? pair.slice(0, eq) : pair] = eq >= 0 ? pair.slice(eq + 1) : "";
+  }
+  const id = randomId(25);
+  cluster.configs[name] = { id, labels, createdAt: isoNow(), dataSha256: "", size: data.length };
+  return ok(`${id}\n`);
+}
+
 /** Services of deployed stacks that use the docker secret `name`. */
 function servicesUsingSecret(cluster: SwarmCluster, name: string): string[] {
   const users: string[] = [];
@@ -1130,6 +1179,14 @@ function stackDeploy(ctx: Context, args: string[]): Result {
   if (!referenced) {
     for (const [key, top] of compose.secrets) {
       if (top.external && !cluster.secrets[top.name ?? key]) return fail(1, `secret not found: ${top.name ?? key}`);
+    }
+  }
+  // The same for configs (docker/cli convertServiceConfigObjs looks each external one up).
+  for (const service of compose.services) {
+    for (const ref of service.configs) {
+      const top = compose.configs.get(ref);
+      if (top === undefined) return fail(1, `service ${service.key}: undefined config "${ref}"`);
+      if (top.external && !cluster.configs?.[top.name ?? ref]) return fail(1, `service ${service.key}: config not found: ${top.name ?? ref}`);
     }
   }
   // Like docker/cli's validateExternalNetworks: only networks that exist (the predefined ones, or
@@ -1264,6 +1321,7 @@ function docker(ctx: Context, args: string[]): Result {
       demote: (c, a) => nodePromoteDemote(c, a, "worker"),
     },
     secret: { ls: secretLs, list: secretLs, create: secretCreate, rm: secretRm, remove: secretRm, inspect: secretInspect },
+    config: { ls: configLs, list: configLs, create: configCreate },
     stack: { deploy: stackDeploy, up: stackDeploy, ls: stackLs, list: stackLs, services: stackServices, rm: stackRm, remove: stackRm, down: stackRm },
     service: { ls: serviceLs, list: serviceLs },
   };
@@ -1292,7 +1350,7 @@ function readsStdin(words: string[] | null): boolean {
   if (words === null) return false;
   if (isStdinShell(words)) return true;
   if (words[0] !== "docker") return false;
-  if (words[1] === "secret" && words[2] === "create") return words[words.length - 1] === "-";
+  if ((words[1] === "secret" || words[1] === "config") && words[2] === "create") return words[words.length - 1] === "-";
   if (words[1] === "stack" && (words[2] === "deploy" || words[2] === "up")) return words.some((word) => word === "-" || word === "--compose-file=-" || word === "-c=-");
   return false;
 }
