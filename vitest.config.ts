@@ -10,8 +10,10 @@ import { startFakeQdrant } from "./test/node/fakes/qdrant.ts";
 import { FAKE_HCLOUD_TOKEN, startFakeHetzner } from "./test/node/fakes/hetzner.ts";
 import { FAKE_CLOUDFLARE_API_TOKEN, startFakeCloudflareApi } from "./test/node/fakes/cloudflare-api.ts";
 import { startFakeAccess } from "./test/node/fakes/cloudflare-access.ts";
+import { startFakeAlertWebhook } from "./test/node/fakes/alert-webhook.ts";
 import { FAKE_ROCKETCHAT_AUTH_TOKEN, FAKE_ROCKETCHAT_USER_ID, startFakeRocketChat } from "./test/node/fakes/rocketchat.ts";
 import { loadSharedFixtures, sharedFixturesDir } from "./test/node/shared-fixtures.ts";
+import { isolatedBindings } from "./test/node/dev-vars-isolation.ts";
 
 export default defineConfig(async () => {
   const migrations = await readD1Migrations("migrations");
@@ -30,6 +32,7 @@ export default defineConfig(async () => {
   const hetzner = await startFakeHetzner({ actionMs: 50 });
   const cloudflareApi = await startFakeCloudflareApi();
   const access = await startFakeAccess();
+  const alertWebhook = await startFakeAlertWebhook();
   if (sharedFixtures.length === 0) {
     console.warn(`conformance suite skipped: no vendor fixtures in ${sharedFixturesDir()} (set SHARED_FIXTURES_DIR)`);
   }
@@ -47,8 +50,9 @@ export default defineConfig(async () => {
               wrangler: { configPath: "./wrangler.toml" },
               miniflare: {
                 // Test-only bindings: the secrets the suites sign with, the migrations to apply
-                // and the vendor fixtures.
-                bindings: {
+                // and the vendor fixtures. Every other variable the Worker reads is set to ""
+                // (unset), so a developer's .dev.vars never reaches a test (test/node/dev-vars-isolation.ts).
+                bindings: isolatedBindings({
                   TEST_MIGRATIONS: migrations,
                   SHARED_FIXTURES: sharedFixtures,
                   SHARED_FIXTURES_DIR: sharedFixturesDir(),
@@ -85,6 +89,9 @@ export default defineConfig(async () => {
                   FAKE_ACCESS_AUD: access.audience,
                   FAKE_ACCESS_KID: access.kid(),
                   FAKE_ACCESS_PRIVATE_KEY: access.privateKeyPem(),
+                  // An incoming webhook for alerts (each test posts to a path of its own); not set
+                  // as ALERT_WEBHOOK_URL: the suites switch it on per test.
+                  FAKE_ALERT_WEBHOOK_URL: alertWebhook.url,
                   RESTIC_REPOSITORY: "s3:https://0123456789abcdef.r2.cloudflarestorage.com/edge-ops-backups/swarm",
                   RESTIC_PASSWORD: "test-restic-password-0123456789",
                   R2_ACCESS_KEY_ID: "test-r2-access-key-id",
@@ -94,7 +101,7 @@ export default defineConfig(async () => {
                   // at 03:17 UTC must not start the daily backup from a tick.
                   BACKUP_SCHEDULE: "off",
                   RESTORE_TEST_SCHEDULE: "off",
-                },
+                }),
                 // Deliver messages at once: a test waits for each event it sends.
                 queueConsumers: {
                   "edge-ops-intake-dev": { maxBatchSize: 100, maxBatchTimeout: 0, maxRetries: 5 },

@@ -15,6 +15,7 @@ import { findQuery, recordAnswer, threadHistory } from "../workers/bot/queries";
 import { RocketChatApiError } from "../workers/chat/rocketchat-api";
 import { openDatabase } from "../workers/db/client";
 import { GroqChat } from "../workers/llm/groq-chat";
+import { raiseAlert } from "../workers/alerts/raise";
 import { failureReason, logError, logInfo } from "../workers/log";
 import { requestedRetryDelay } from "../workers/http/provider-errors";
 import { vectorizeProviders } from "../workers/vectorize/providers";
@@ -30,7 +31,7 @@ export async function consumeBotBatch(batch: MessageBatch<unknown>, env: Env): P
   for (const message of batch.messages) {
     const parsed = botMessageSchema.safeParse(message.body);
     if (!parsed.success) {
-      logError("malformed bot message", { messageId: message.id, alert: true });
+      await raiseAlert(env, "malformed bot message", { messageId: message.id });
       message.ack();
       continue;
     }
@@ -72,7 +73,9 @@ export async function consumeBotBatch(batch: MessageBatch<unknown>, env: Env): P
       message.ack();
     } catch (error) {
       const delaySeconds = queueDelaySeconds((error instanceof RocketChatApiError ? error.retryAfterSeconds : requestedRetryDelay(error)) ?? retryDelaySeconds(message.attempts));
-      logError("bot answer delivery failed", { queryId: parsed.data.queryId, attempts: message.attempts, delaySeconds, reason: failureReason(error), alert: message.attempts >= 3 });
+      const fields = { queryId: parsed.data.queryId, attempts: message.attempts, delaySeconds, reason: failureReason(error) };
+      if (message.attempts >= 3) await raiseAlert(env, "bot answer delivery failed", fields);
+      else logError("bot answer delivery failed", { ...fields, alert: false });
       message.retry({ delaySeconds });
     }
   }

@@ -9,7 +9,8 @@ import { deliverToThread, GAVE_UP, GAVE_UP_RECORD } from "../workers/bot/deliver
 import { findQuery, recordAnswer } from "../workers/bot/queries";
 import { RocketChatApiError } from "../workers/chat/rocketchat-api";
 import { openDatabase } from "../workers/db/client";
-import { failureReason, logError } from "../workers/log";
+import { raiseAlert } from "../workers/alerts/raise";
+import { failureReason } from "../workers/log";
 import { botMessageSchema } from "./bot-consumer";
 import { queueDelaySeconds, retryDelaySeconds } from "./retry-delay";
 
@@ -18,7 +19,7 @@ export async function consumeBotDeadLetters(batch: MessageBatch<unknown>, env: E
   for (const message of batch.messages) {
     const parsed = botMessageSchema.safeParse(message.body);
     if (!parsed.success) {
-      logError("malformed bot dead letter", { messageId: message.id, alert: true });
+      await raiseAlert(env, "malformed bot dead letter", { messageId: message.id });
       message.ack();
       continue;
     }
@@ -32,7 +33,7 @@ export async function consumeBotDeadLetters(batch: MessageBatch<unknown>, env: E
       }
       if (!config.api) {
         // Nothing can be posted without the REST API: say so to the operators, once.
-        logError("bot question dead-lettered, not answered", { queryId, reason: "the REST API is not configured (ROCKETCHAT_URL, ROCKETCHAT_USER_ID, ROCKETCHAT_AUTH_TOKEN)", alert: true });
+        await raiseAlert(env, "bot question dead-lettered, not answered", { queryId, reason: "the REST API is not configured (ROCKETCHAT_URL, ROCKETCHAT_USER_ID, ROCKETCHAT_AUTH_TOKEN)" });
         message.ack();
         continue;
       }
@@ -43,11 +44,11 @@ export async function consumeBotDeadLetters(batch: MessageBatch<unknown>, env: E
       }
       // The queue's last attempt may have posted before failing.
       await deliverToThread(db, config.api, query, query.answer ?? GAVE_UP.deadLetter, { checkFirst: true });
-      logError("bot question dead-lettered", { queryId, attempts: message.attempts, answerPosted: hadAnswer, alert: true });
+      await raiseAlert(env, "bot question dead-lettered", { queryId, attempts: message.attempts, answerPosted: hadAnswer });
       message.ack();
     } catch (error) {
       const delaySeconds = queueDelaySeconds((error instanceof RocketChatApiError ? error.retryAfterSeconds : null) ?? retryDelaySeconds(message.attempts));
-      logError("closing a dead-lettered bot question failed", { queryId, attempts: message.attempts, delaySeconds, reason: failureReason(error), alert: true });
+      await raiseAlert(env, "closing a dead-lettered bot question failed", { queryId, attempts: message.attempts, delaySeconds, reason: failureReason(error) });
       message.retry({ delaySeconds });
     }
   }

@@ -7,7 +7,8 @@ import { sql } from "drizzle-orm";
 import { openDatabase } from "../workers/db/client";
 import { prepare } from "../workers/db/prepare";
 import { withStorage } from "../workers/db/with-storage";
-import { logError } from "../workers/log";
+import { raiseAlert } from "../workers/alerts/raise";
+import { failureReason } from "../workers/log";
 
 /** The queue a dead-letter queue serves: "edge-ops-vectorize-dlq-dev" -> "edge-ops-vectorize". */
 export const deadLetterSourceQueue = (queue: string) => queue.replace(/-dlq(-(dev|staging|production))?$/, "");
@@ -51,10 +52,11 @@ export async function consumeDeadLetters(batch: MessageBatch<unknown>, env: Env)
       ]),
     );
   } catch (error) {
-    logError("recording dead letters failed", { queue, messages: rows.length, reason: error instanceof Error ? error.message : "unknown", alert: true });
+    // failureReason: a storage error's code only (its message quotes the bound values).
+    await raiseAlert(env, "recording dead letters failed", { queue, messages: rows.length, reason: failureReason(error) });
     for (const message of batch.messages) message.retry();
     return;
   }
-  for (const row of rows) logError("message dead-lettered", { queue, messageId: row.id, documentId: row.documentId, alert: true });
+  for (const row of rows) await raiseAlert(env, "message dead-lettered", { queue, messageId: row.id, documentId: row.documentId });
   for (const message of batch.messages) message.ack();
 }

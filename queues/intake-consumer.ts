@@ -4,6 +4,7 @@
 // retry the event stays "received" for the sweep, which alerts when it keeps failing.
 import { openDatabase } from "../workers/db/client";
 import { processIsolating } from "../workers/intake/process-events";
+import { raiseAlert } from "../workers/alerts/raise";
 import { logError, logInfo } from "../workers/log";
 import { intakeMessageSchema } from "./intake-message";
 import { retryDelaySeconds } from "./retry-delay";
@@ -14,7 +15,7 @@ export async function consumeIntakeBatch(batch: MessageBatch<unknown>, env: Env)
     const parsed = intakeMessageSchema.safeParse(message.body);
     if (!parsed.success) {
       // Retrying cannot fix a malformed message; the events it might have named are swept.
-      logError("malformed intake message", { queue: batch.queue, messageId: message.id, alert: true });
+      await raiseAlert(env, "malformed intake message", { queue: batch.queue, messageId: message.id });
       message.ack();
       continue;
     }

@@ -9,6 +9,7 @@
 // without it the documents are indexed without summaries (the summary backlog;
 // workers/vectorize/summaries.ts).
 import { openDatabase, type Database } from "../workers/db/client";
+import { raiseAlert } from "../workers/alerts/raise";
 import { failureReason, logError, logInfo } from "../workers/log";
 import { vectorizeProviders, type VectorizeProviders } from "../workers/vectorize/providers";
 import { vectorizeIsolating, type VectorizeStats } from "../workers/vectorize/vectorize-documents";
@@ -22,7 +23,7 @@ export async function consumeVectorizeBatch(batch: MessageBatch<unknown>, env: E
     providers = await vectorizeProviders(env, db);
   } catch (error) {
     // A half-configured provider: retrying after the fix indexes everything; nothing is lost.
-    logError("vectorizing failed", { reason: failureReason(error), messages: batch.messages.length, alert: true });
+    await raiseAlert(env, "vectorizing failed", { reason: failureReason(error), messages: batch.messages.length });
     for (const message of batch.messages) message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
     return;
   }

@@ -11,6 +11,8 @@ import { capabilities } from "./capabilities";
 import type { AppEnv } from "./http/app-env";
 import { healthRoutes } from "./http/health-routes";
 import { handleError, requestLog } from "./http/request-log";
+import { metricsRoutes } from "./metrics/routes";
+import { statusPageRoutes } from "./metrics/status-page";
 import { webhookRoutes } from "./intake/routes";
 import { searchRoutes } from "./search/search-routes";
 import { adminPages } from "./secrets/admin-page";
@@ -28,6 +30,10 @@ export function createApp() {
   app.route("/backups", runnerRoutes);
   // Its own tokens (sync, admin, app): mounted before the admin-only /api/* guard.
   app.route("/api/secrets", secretsRoutes);
+  // METRICS_TOKEN or ADMIN_TOKEN (workers/metrics/routes.ts).
+  app.route("/api", metricsRoutes(capabilities));
+  // The status page at /admin itself; the secrets pages and the token login below it.
+  app.route("/admin", statusPageRoutes(capabilities));
   app.route("/admin", adminPages);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "adminBearer", { type: "http", scheme: "bearer" });

@@ -2,11 +2,13 @@
 // shared http block knows no feature). Each one loads its own configuration where it is used;
 // this list only reports on them.
 import { accessConfig } from "./access/config";
+import { alertWebhookConfig } from "./alerts/config";
 import { adminApiConfig } from "./auth/admin-token";
 import { backupsConfig } from "./backups/config";
 import { botConfig } from "./bot/config";
 import { aircallIntakeConfig } from "./intake/aircall/config";
 import { guestyIntakeConfig } from "./intake/guesty/config";
+import { metricsConfig } from "./metrics/config";
 import { rocketChatIngestConfig } from "./intake/rocketchat/config";
 import { secretsConfig } from "./secrets/config";
 import { vectorizeConfig } from "./vectorize/config";
@@ -22,4 +24,6 @@ export const capabilities: Record<string, Capability<unknown>> = {
   vectorization: vectorizeConfig,
   backups: backupsConfig,
   secrets: secretsConfig,
+  metrics: metricsConfig,
+  alertWebhook: alertWebhookConfig,
 };

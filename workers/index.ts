@@ -3,7 +3,7 @@
 //   queue     -> the consumer registered for the batch's queue name
 //   scheduled -> the cron dispatcher: the registered jobs due at this tick
 import { createApp } from "./app";
-import { logError } from "./log";
+import { raiseAlert } from "./alerts/raise";
 import { queueConsumers, queueRole } from "./queue-consumers";
 import { cronJobs } from "./scheduled-jobs";
 import { CRONS } from "./crons";
@@ -21,7 +21,7 @@ export default {
     const consumer = queueConsumers[queueRole(batch.queue)];
     if (!consumer) {
       // Retrying keeps the messages until a consumer for this queue is deployed.
-      logError("no consumer for queue", { queue: batch.queue, messages: batch.messages.length, alert: true });
+      ctx.waitUntil(raiseAlert(env, "no consumer for queue", { queue: batch.queue, messages: batch.messages.length }));
       batch.retryAll();
       return;
     }
@@ -31,7 +31,7 @@ export default {
   async scheduled(controller, env, ctx) {
     // A trigger left over from an older wrangler.toml: the dispatcher's jobs run on the tick only.
     if (controller.cron !== CRONS.tick) {
-      logError("no job for cron", { cron: controller.cron, alert: true });
+      ctx.waitUntil(raiseAlert(env, "no job for cron", { cron: controller.cron }));
       return;
     }
     await runTick(cronJobs, env, ctx, controller.scheduledTime);

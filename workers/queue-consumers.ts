@@ -5,6 +5,7 @@ import { consumeBotDeadLetters } from "../queues/bot-dead-letter-consumer";
 import { consumeDeadLetters } from "../queues/dead-letter-consumer";
 import { consumeIntakeBatch } from "../queues/intake-consumer";
 import { consumeVectorizeBatch } from "../queues/vectorize-consumer";
+import { recordingBotDeadLetters } from "./metrics/bot-dead-letters";
 
 export type QueueConsumer = (batch: MessageBatch<unknown>, env: Env, ctx: ExecutionContext) => Promise<void>;
 
@@ -13,7 +14,8 @@ export const queueConsumers: Record<string, QueueConsumer> = {
   "edge-ops-vectorize": consumeVectorizeBatch,
   "edge-ops-vectorize-dlq": consumeDeadLetters,
   "edge-ops-bot": consumeBotBatch,
-  "edge-ops-bot-dlq": consumeBotDeadLetters,
+  // Its letters go to dead_letters too, for the metrics' dead-letter depth.
+  "edge-ops-bot-dlq": recordingBotDeadLetters(consumeBotDeadLetters),
 };
 
 /** Queue names carry the environment as a suffix (edge-ops-vectorize-staging); the role is the stem. */

@@ -3,6 +3,7 @@
 import { backupSchedule, reportMissedRun, startScheduledRun, sweepBackups } from "./backups/scheduled";
 import { BOT_SWEEP_SCHEDULE, sweepBotQuestions } from "./bot/sweep";
 import { SWEEP_SCHEDULE, sweepReceivedEvents } from "./intake/sweep";
+import { METRICS_ROLLUP_SCHEDULE, rollUpMetrics } from "./metrics/rollup";
 import type { CronJob } from "./scheduler/dispatch";
 import { CATCH_UP_SCHEDULE, catchUpStaleDocuments } from "./vectorize/catch-up";
 
@@ -31,6 +32,14 @@ export const cronJobs: readonly CronJob[] = [
     timed: false,
     schedule: () => CATCH_UP_SCHEDULE,
     run: async ({ env, tickTime }) => void (await catchUpStaleDocuments(env, tickTime)),
+  },
+  {
+    // Folds the metrics' source tables into their running totals, samples the queue lags.
+    name: "metrics-rollup",
+    timed: false,
+    schedule: () => METRICS_ROLLUP_SCHEDULE,
+    // The clock, not the tick's time: a cursor ahead of the clock would skip rows written meanwhile.
+    run: async ({ env }) => void (await rollUpMetrics(env, Date.now())),
   },
   {
     name: "backup-daily",

@@ -1,5 +1,5 @@
 // The rule that shared blocks know no feature, checked on the imports themselves: the shared
-// blocks (auth, access, http, db, config, scheduler, log.ts) and the vendor clients (chat, llm,
+// blocks (auth, access, http, db, config, scheduler, alerts, log.ts) and the vendor clients (chat, llm,
 // hetzner) import only shared blocks, each other within their own folder, and packages. A feature
 // (intake, vectorize, bot, backups, secrets, ...) is reached only from the entry (index.ts, app.ts,
 // capabilities.ts, queue-consumers.ts, scheduled-jobs.ts) and from other features.
@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 
 const workers = resolve(dirname(fileURLToPath(import.meta.url)), "../../workers");
-const SHARED = ["auth", "access", "http", "db", "config", "scheduler", "log.ts", "crons.ts"];
+const SHARED = ["auth", "access", "http", "db", "config", "scheduler", "alerts", "log.ts", "crons.ts"];
 const VENDOR_CLIENTS = ["chat", "llm", "hetzner"];
 
 function filesUnder(path: string): string[] {

@@ -41,7 +41,8 @@ it("consumes the bot queue with a dead-letter queue and that queue's consumer, i
   // Both consumers are registered by queue role (workers/queue-consumers.ts, Worker code: read, not imported).
   const consumers = readFileSync(new URL("../../workers/queue-consumers.ts", import.meta.url), "utf8");
   expect(consumers).toContain('"edge-ops-bot": consumeBotBatch,');
-  expect(consumers).toContain('"edge-ops-bot-dlq": consumeBotDeadLetters,');
+  // (wrapped by the metrics' recording of the bot's dead letters, workers/metrics/bot-dead-letters.ts)
+  expect(consumers).toContain('"edge-ops-bot-dlq": recordingBotDeadLetters(consumeBotDeadLetters),');
 });
 
 it("binds the backup scheduler with its SQLite migration, the bot queue and the deployment's name in every environment", () => {
@@ -57,8 +58,19 @@ it("binds the backup scheduler with its SQLite migration, the bot queue and the 
   expect(toml).toContain('[env.production.ai]\nbinding = "AI"');
 });
 
-it("binds the secrets store's KV namespace in every environment", () => {
-  for (const prefix of ["", "env.staging.", "env.production."]) {
-    expect(toml).toMatch(new RegExp(`\\[\\[${prefix.replaceAll(".", "\\.")}kv_namespaces\\]\\]\\nbinding = "SECRETS_KV"\\nid = "[^"]+"`));
+it("binds the secrets store's KV namespace in every environment, with an id only for local development", () => {
+  expect(toml).toMatch(/^\[\[kv_namespaces\]\]\nbinding = "SECRETS_KV"\nid = "local-[^"]+"/m);
+  for (const prefix of ["env.staging.", "env.production."]) {
+    // No id: wrangler deploy provisions the namespace and keeps the Worker's binding (docs/deploying.md).
+    expect(toml).toMatch(new RegExp(`\\[\\[${prefix.replaceAll(".", "\\.")}kv_namespaces\\]\\]\\nbinding = "SECRETS_KV"\\n(?!id =)`));
+  }
+});
+
+it("names each deployed environment's D1 database without an id (npm run deploy creates it by name)", () => {
+  expect(toml).toMatch(/^\[\[d1_databases\]\]\nbinding = "DB"\ndatabase_name = "edge-ops-dev"\ndatabase_id = "local-edge-ops-dev"/m);
+  for (const env of ["staging", "production"]) {
+    const section = new RegExp(`\\[\\[env\\.${env}\\.d1_databases\\]\\]\\n((?:.+\\n)+)`).exec(toml)?.[1] ?? "";
+    expect(section).toContain(`database_name = "edge-ops-${env}"`);
+    expect(section).not.toMatch(/^database_id =/m);
   }
 });

@@ -5,7 +5,7 @@ import { z } from "zod";
 import { rocketChatApiFrom } from "../chat/rocketchat-api";
 import { CapabilityNotConfigured, defineCapability } from "../config/capability";
 import { secretString } from "../config/variables";
-import { logError } from "../log";
+import { raiseAlert } from "../alerts/raise";
 
 export const backupAlertsConfig = defineCapability({
   name: "backup alerts",
@@ -25,14 +25,15 @@ export type AlertFields = Record<string, string | number | null>;
  * log line, for a repeat that would only flood the room.
  */
 export async function backupAlert(env: Env, message: string, fields: AlertFields, options: { room?: boolean } = {}): Promise<void> {
-  logError(message, { ...fields, alert: true });
+  // Logged, recorded for the status page and posted to ALERT_WEBHOOK_URL (workers/alerts/).
+  await raiseAlert(env, message, fields);
   if (options.room === false) return;
   let alerts: Awaited<ReturnType<typeof backupAlertsConfig.load>>;
   try {
     alerts = await backupAlertsConfig.load(env);
   } catch (error) {
     if (!(error instanceof CapabilityNotConfigured)) throw error;
-    logError("backup alert could not be posted", { reason: error.publicMessage, alert: true });
+    await raiseAlert(env, "backup alert could not be posted", { reason: error.publicMessage });
     return;
   }
   if (!alerts.room || !alerts.rocketChat) return;
@@ -43,6 +44,6 @@ export async function backupAlert(env: Env, message: string, fields: AlertFields
   try {
     await alerts.rocketChat.sendMessage({ _id: crypto.randomUUID().replaceAll("-", "").slice(0, 17), rid: alerts.room, msg: `:warning: Backups: ${message}${details ? ` (${details})` : ""}` });
   } catch (error) {
-    logError("backup alert could not be posted", { reason: error instanceof Error ? error.name : "unknown", alert: true });
+    await raiseAlert(env, "backup alert could not be posted", { reason: error instanceof Error ? error.name : "unknown" });
   }
 }

@@ -10,6 +10,7 @@
 import { CapabilityNotConfigured } from "../config/capability";
 import { openDatabase, type Database } from "../db/client";
 import { GroqChat } from "../llm/groq-chat";
+import { raiseAlert } from "../alerts/raise";
 import { failureReason, logError, logInfo, logWarn } from "../log";
 import { vectorizeProviders, type VectorizeProviders } from "../vectorize/providers";
 import { answerQuestion, type Answer } from "./answer";
@@ -52,7 +53,7 @@ export async function sweepBotQuestions(env: Env, tickTime: number, options: Bot
   if (claimed.length === 0) return report;
   const api = config.api;
   if (!api) {
-    logError("bot questions overdue, none can be posted", { questions: claimed.length, reason: "the REST API is not configured (ROCKETCHAT_URL, ROCKETCHAT_USER_ID, ROCKETCHAT_AUTH_TOKEN)", alert: true });
+    await raiseAlert(env, "bot questions overdue, none can be posted", { questions: claimed.length, reason: "the REST API is not configured (ROCKETCHAT_URL, ROCKETCHAT_USER_ID, ROCKETCHAT_AUTH_TOKEN)" });
     report.undelivered = claimed.length;
     return report;
   }
@@ -75,7 +76,9 @@ export async function sweepBotQuestions(env: Env, tickTime: number, options: Bot
         } catch (error) {
           report.undelivered += 1;
           const givingUp = query.sweepAttempts >= SWEEP_ATTEMPTS;
-          logError(givingUp ? "bot question left unanswered" : "bot sweep could not post", { queryId: query.id, sweeps: query.sweepAttempts, reason: failureReason(error), alert: givingUp });
+          const fields = { queryId: query.id, sweeps: query.sweepAttempts, reason: failureReason(error) };
+          if (givingUp) await raiseAlert(env, "bot question left unanswered", fields);
+          else logError("bot sweep could not post", { ...fields, alert: false });
         }
       }
     }),

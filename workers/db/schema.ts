@@ -11,7 +11,7 @@
 //   built from so a slower concurrent writer cannot replace a newer document.
 // - updated_at: wall-clock ms of our last write.
 import { sql } from "drizzle-orm";
-import { blob, index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { blob, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 const bookkeeping = {
   fieldOrder: text("field_order", { mode: "json" }).$type<Record<string, number>>().notNull().default(sql`'{}'`),
@@ -323,7 +323,12 @@ export const deadLetters = sqliteTable(
      */
     supersededAt: integer("superseded_at"),
   },
-  (t) => [index("dead_letters_open_idx").on(t.replayedAt, t.deadAt), index("dead_letters_document_idx").on(t.documentId)],
+  (t) => [
+    index("dead_letters_open_idx").on(t.replayedAt, t.deadAt),
+    index("dead_letters_document_idx").on(t.documentId),
+    // The metrics rollup reads dead letters by time (workers/metrics/rollup.ts).
+    index("dead_letters_dead_at_idx").on(t.deadAt),
+  ],
 );
 
 // ---- Search index (the embedded vector store) ----
@@ -654,4 +659,48 @@ export const botRateCounts = sqliteTable(
     count: integer("count").notNull(),
   },
   (t) => [uniqueIndex("bot_rate_counts_key_minute").on(t.key, t.minute)],
+);
+
+// ---- Metrics (workers/metrics/) ----
+
+/**
+ * Running totals behind /api/metrics and /admin, so a scrape reads a few rows whatever the
+ * history. `series` is a JSON array: the figure's name, then its label values. scope "total":
+ * all-time sums (bucket 0); "max": the latest value (bucket 0); "hour"/"day": sums per epoch hour
+ * or day (bucket), pruned; "sample": a value recorded per cron tick (bucket: epoch minute), pruned.
+ * Rows older than their table's cursor are folded in by the metrics cron job; triggers
+ * (hand-written migration) correct the totals when such a row changes later.
+ */
+export const METRIC_SCOPES = ["total", "max", "hour", "day", "sample"] as const;
+export const metricRollups = sqliteTable(
+  "metric_rollups",
+  {
+    scope: text("scope", { enum: METRIC_SCOPES }).notNull(),
+    bucket: integer("bucket").notNull(),
+    series: text("series").notNull(),
+    value: integer("value").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.scope, t.bucket, t.series] })],
+);
+
+/** Per source table: every row with its time column below `rolled_until` (ms) is in metric_rollups. */
+export const metricRollupCursors = sqliteTable("metric_rollup_cursors", {
+  source: text("source").primaryKey(),
+  rolledUntil: integer("rolled_until").notNull(),
+  updatedAt: integer("updated_at").notNull(),
+});
+
+/** Alerts raised (workers/alerts/), newest kept for the status page; pruned after a week. */
+export const alerts = sqliteTable(
+  "alerts",
+  {
+    id: text("id").primaryKey(),
+    at: integer("at").notNull(),
+    message: text("message").notNull(),
+    /** The alert's log fields (identifiers and outcomes only, as logged). */
+    fields: text("fields", { mode: "json" }).$type<Record<string, string | number | boolean | null>>().notNull(),
+    /** posted, failed, suppressed (the same message posted moments ago) or off (no ALERT_WEBHOOK_URL). */
+    delivery: text("delivery").notNull(),
+  },
+  (t) => [index("alerts_at_idx").on(t.at), index("alerts_message_idx").on(t.message, t.at)],
 );

@@ -5,6 +5,7 @@ import { and, asc, eq, inArray, lt, sql } from "drizzle-orm";
 import { openDatabase } from "../db/client";
 import { withStorage } from "../db/with-storage";
 import { webhookEvents } from "../db/schema";
+import { raiseAlert } from "../alerts/raise";
 import { logError, logInfo } from "../log";
 import { processIsolating } from "./process-events";
 
@@ -35,7 +36,7 @@ export async function sweepReceivedEvents(env: Env, now = Date.now()): Promise<{
 
   for (const event of picked) {
     if (event.sweepAttempts >= SWEEP_ALERT_ATTEMPTS) {
-      logError("event keeps failing", { eventId: event.id, source: event.source, eventType: event.type, sweepAttempts: event.sweepAttempts, alert: true });
+      await raiseAlert(env, "event keeps failing", { eventId: event.id, source: event.source, eventType: event.type, sweepAttempts: event.sweepAttempts });
     }
   }
   const outcome = await processIsolating({ db, vectorizeQueue: env.VECTORIZE_QUEUE }, picked.map((event) => event.id), now);

@@ -15,6 +15,7 @@ import { openDatabase, type Database } from "../db/client";
 import { inIdList } from "../db/id-list";
 import { prepare } from "../db/prepare";
 import { cronJobState } from "../db/schema";
+import { raiseAlert } from "../alerts/raise";
 import { failureReason, logError, logInfo } from "../log";
 import { parseCron, previousOccurrence, type CronExpression } from "./cron-expression";
 
@@ -91,13 +92,13 @@ function touchStatement(db: Database, name: string, tick: number) {
   );
 }
 
-async function guarded(name: string, work: () => Promise<void>, report: TickReport): Promise<void> {
+async function guarded(env: Env, name: string, work: () => Promise<void>, report: TickReport): Promise<void> {
   try {
     await work();
     report.ran.push(name);
   } catch (error) {
     report.failed.push(name);
-    logError("cron job failed", { job: name, reason: failureReason(error), alert: true });
+    await raiseAlert(env, "cron job failed", { job: name, reason: failureReason(error) });
   }
 }
 
@@ -112,7 +113,7 @@ export async function runTick(jobs: readonly CronJob[], env: Env, ctx: Execution
       if (expression !== null) planned.push({ job, ...occurrenceAt(expression, tick) });
     } catch (error) {
       report.failed.push(job.name);
-      logError("cron job failed", { job: job.name, reason: `schedule: ${failureReason(error)}`, alert: true });
+      await raiseAlert(env, "cron job failed", { job: job.name, reason: `schedule: ${failureReason(error)}` });
     }
   }
 
@@ -139,18 +140,18 @@ export async function runTick(jobs: readonly CronJob[], env: Env, ctx: Execution
           report.missed.push(decision.plan.job.name);
           const missed = decision.plan.job.missed;
           if (missed) runs.push({ job: { ...decision.plan.job, timed: false, name: `${decision.plan.job.name} (missed)`, run: () => missed(env, dueAt) }, dueAt });
-          else logError("cron job missed", { job: decision.plan.job.name, dueAt: new Date(dueAt).toISOString(), reason: MISSED_REASON, alert: true });
+          else await raiseAlert(env, "cron job missed", { job: decision.plan.job.name, dueAt: new Date(dueAt).toISOString(), reason: MISSED_REASON });
         }
       }
     } catch (error) {
       // Without its state a timed job cannot be claimed: skipping it, loudly, is safer than
       // starting a backup twice.
       for (const plan of timed) report.failed.push(plan.job.name);
-      logError("cron job failed", { job: timed.map((plan) => plan.job.name).join(","), reason: `reading the timed jobs' state: ${failureReason(error)}`, alert: true });
+      await raiseAlert(env, "cron job failed", { job: timed.map((plan) => plan.job.name).join(","), reason: `reading the timed jobs' state: ${failureReason(error)}` });
     }
   }
 
-  await Promise.all(runs.map(({ job, dueAt }) => guarded(job.name, () => job.run({ env, ctx, tickTime, dueAt }), report)));
+  await Promise.all(runs.map(({ job, dueAt }) => guarded(env, job.name, () => job.run({ env, ctx, tickTime, dueAt }), report)));
   const failedTimed = runs.filter(({ job }) => job.timed && report.failed.includes(job.name));
   if (failedTimed.length > 0) {
     try {
