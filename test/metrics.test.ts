@@ -165,10 +165,16 @@ describe("GET /api/metrics and /admin", () => {
     }
     expect(seen.size).toBe(families.length);
     const buckets = family(families, "edgeops_bot_answer_duration_seconds").metrics[0]!.buckets!;
-    const bounds = Object.keys(buckets).map((le) => (le === "+Inf" ? Number.POSITIVE_INFINITY : Number(le)));
-    expect(bounds.at(-1)).toBe(Number.POSITIVE_INFINITY);
-    const values = Object.values(buckets).map(Number);
+    // Integer-like keys ("1", "5", "10") come first in a JS object whatever the text's order, so
+    // order the samples by their bound before checking that the counts are cumulative.
+    const samples = Object.entries(buckets)
+      .map(([le, value]) => ({ bound: le === "+Inf" ? Number.POSITIVE_INFINITY : Number(le), value: Number(value) }))
+      .sort((a, b) => a.bound - b.bound);
+    expect(samples.at(-1)!.bound).toBe(Number.POSITIVE_INFINITY);
+    const values = samples.map((sample) => sample.value);
     expect([...values].sort((a, b) => a - b)).toEqual(values);
+    const textOrder = [...text.matchAll(/^edgeops_bot_answer_duration_seconds_bucket\{le="([^"]+)"\}/gm)].map((match) => match[1]!);
+    expect(textOrder).toEqual(samples.map((sample) => (sample.bound === Number.POSITIVE_INFINITY ? "+Inf" : textOrder.find((le) => Number(le) === sample.bound))));
   });
 
   it("reports each capability as configured (1), not configured (0) or misconfigured (-1)", async () => {
