@@ -11,6 +11,7 @@ import { FAKE_HCLOUD_TOKEN, startFakeHetzner } from "./test/node/fakes/hetzner.t
 import { FAKE_CLOUDFLARE_API_TOKEN, startFakeCloudflareApi } from "./test/node/fakes/cloudflare-api.ts";
 import { startFakeAccess } from "./test/node/fakes/cloudflare-access.ts";
 import { startFakeAlertWebhook } from "./test/node/fakes/alert-webhook.ts";
+import { startFakeOrigins } from "./test/node/fakes/origins.ts";
 import { FAKE_ROCKETCHAT_AUTH_TOKEN, FAKE_ROCKETCHAT_USER_ID, startFakeRocketChat } from "./test/node/fakes/rocketchat.ts";
 import { loadSharedFixtures, sharedFixturesDir } from "./test/node/shared-fixtures.ts";
 import { isolatedBindings } from "./test/node/dev-vars-isolation.ts";
@@ -33,6 +34,7 @@ export default defineConfig(async () => {
   const cloudflareApi = await startFakeCloudflareApi();
   const access = await startFakeAccess();
   const alertWebhook = await startFakeAlertWebhook();
+  const origins = await startFakeOrigins();
   if (sharedFixtures.length === 0) {
     console.warn(`conformance suite skipped: no vendor fixtures in ${sharedFixturesDir()} (set SHARED_FIXTURES_DIR)`);
   }
@@ -92,6 +94,8 @@ export default defineConfig(async () => {
                   // An incoming webhook for alerts (each test posts to a path of its own); not set
                   // as ALERT_WEBHOOK_URL: the suites switch it on per test.
                   FAKE_ALERT_WEBHOOK_URL: alertWebhook.url,
+                  // Origins for edge routing (each test makes its own); EDGE_ROUTES is set per test.
+                  FAKE_ORIGINS_URL: origins.url,
                   RESTIC_REPOSITORY: "s3:https://0123456789abcdef.r2.cloudflarestorage.com/edge-ops-backups/swarm",
                   RESTIC_PASSWORD: "test-restic-password-0123456789",
                   R2_ACCESS_KEY_ID: "test-r2-access-key-id",

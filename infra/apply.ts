@@ -8,6 +8,7 @@ import type { HcloudResources } from "./hcloud.ts";
 import {
   desiredRules,
   firewallIdsOf,
+  labelFixes,
   nodeNumbers,
   observedFirewall,
   observedNetwork,
@@ -23,6 +24,7 @@ import {
   volumeOfNode,
   type Observed,
 } from "./plan.ts";
+import { progress, type ProgressOptions } from "./progress.ts";
 
 export type Node = { node: number; name: string; serverId: number; publicIp: string; privateIp: string };
 
@@ -37,6 +39,8 @@ export type ApplyContext = {
   actionTimeoutMs: number;
   pollIntervalMs: number;
   sleep: (ms: number) => Promise<void>;
+  /** Progress lines while waiting (none when unset). */
+  progress?: ProgressOptions;
 };
 
 /** Runs every creation of a step, waits for all their actions, then reports the first failure. */
@@ -54,11 +58,13 @@ async function settleAll(context: ApplyContext, steps: Promise<HetznerAction[]>[
  */
 async function runningServers(context: ApplyContext): Promise<HetznerServer[]> {
   const deadline = Date.now() + context.actionTimeoutMs;
+  const report = progress(context.progress, "waiting for servers to start");
   for (;;) {
     const servers = await context.hetzner.listServers({ labelSelector: `${ownedSelector(context.environment)},role=${SWARM_NODE_ROLE}` });
     const starting = servers.filter((server) => server.status === "initializing" || server.status === "starting");
     if (starting.length === 0) return servers;
     if (Date.now() > deadline) throw new Error(`servers ${starting.map((server) => server.name).join(", ")} are still starting: run apply again later`);
+    report.tick(starting.map((server) => `${server.name} ${server.status}`).join(", "));
     await context.sleep(context.pollIntervalMs);
   }
 }
@@ -107,6 +113,14 @@ export async function applyResources(context: ApplyContext, observed: Observed):
     group = await resources.createPlacementGroup({ name: resourceName(environment), labels: resourceLabels(environment) });
     log(`+ placement_group ${group.name} (spread)`);
   }
+
+  // Labels the file asks for that a resource lacks (added to the file, or removed by hand).
+  await Promise.all(
+    labelFixes(environment, observed).map(async (fix) => {
+      await resources.setLabels(fix.kind, fix.id, fix.labels);
+      log(`~ ${fix.kind.replace(/s$/, "")} ${fix.name}: labels ${Object.entries(fix.missing).map(([key, value]) => `${key}=${value}`).join(", ")}`);
+    }),
+  );
 
   const extraKeys = environment.ssh_keys.map((name) => {
     const found = observed.allKeys.find((candidate) => candidate.name === name);

@@ -4,16 +4,23 @@
 // on every server made from the snapshot; the server is shut down (ACPI, then waited for until it
 // is off, powered off when it does not go off in time) before the snapshot, which is labelled
 // role=backup-runner (the scheduler takes the newest available one). The temporary server is
-// deleted whatever happens.
+// deleted whatever happens. Then the environment's runner snapshots beyond the newest two are
+// deleted (one to fall back to when the new one misbehaves; a snapshot protected against deletion
+// in the Hetzner console is left alone).
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { HetznerAction } from "../workers/hetzner/client.ts";
 import type { ApplyContext, Node } from "./apply.ts";
 import { ownedSelector, ownership, resourceLabels, resourceName } from "./plan.ts";
+import { labelSelector } from "../workers/hetzner/client.ts";
+import { progress } from "./progress.ts";
 import type { Ssh } from "./ssh.ts";
-import { waitReady, type SwarmContext } from "./swarm.ts";
+import { waitAllReady, type SwarmContext } from "./swarm.ts";
 
 export const BUILDER_ROLE = "backup-image-builder";
+export const RUNNER_ROLE = "backup-runner";
+/** Runner snapshots kept per environment: the newest and the one before it. */
+export const KEEP_RUNNER_SNAPSHOTS = 2;
 export const RUNNER_PATH = "/opt/edge-ops/backup-runner.sh";
 const RUNNER_DELIMITER = "EDGE_OPS_BACKUP_RUNNER";
 
@@ -81,11 +88,34 @@ async function powerDown(context: BackupImageContext, serverId: number, name: st
   const { hetzner, resources, log } = context;
   await hetzner.waitForActions([(await resources.shutdown(serverId)).id], context.actionTimeoutMs);
   const timeoutMs = context.shutdownTimeoutMs ?? SHUTDOWN_TIMEOUT_MS;
-  const wait = { pollIntervalMs: context.pollIntervalMs, sleep: context.sleep, now: () => context.now().getTime() };
+  const report = progress(context.progress, `waiting for ${name} to power off`);
+  const wait = { pollIntervalMs: context.pollIntervalMs, sleep: context.sleep, now: () => context.now().getTime(), waiting: (status: string) => report.tick(`status ${status}`) };
   if (await resources.waitForStatus(serverId, "off", { ...wait, timeoutMs })) return;
   log(`! ${name} was not off ${Math.round(timeoutMs / 1000)} s after the ACPI shutdown: powering it off`);
   await hetzner.waitForActions([(await resources.powerOff(serverId)).id], context.actionTimeoutMs);
   if (!(await resources.waitForStatus(serverId, "off", { ...wait, timeoutMs: context.actionTimeoutMs }))) throw new Error(`${name} is still not off after poweroff`);
+}
+
+/**
+ * Deletes the environment's runner snapshots but the newest KEEP_RUNNER_SNAPSHOTS (`newest`, just
+ * made, always among them); protected ones stay. Answers the ids deleted.
+ */
+export async function pruneRunnerSnapshots(context: Pick<BackupImageContext, "hetzner" | "resources" | "environment" | "log">, newest: number): Promise<number[]> {
+  const { hetzner, resources, environment, log } = context;
+  const snapshots = await hetzner.listImages({ type: "snapshot", labelSelector: labelSelector({ ...ownership(environment), role: RUNNER_ROLE }), sort: "created:desc" });
+  const ordered = [...snapshots.filter((image) => image.id === newest), ...snapshots.filter((image) => image.id !== newest)];
+  const deleted: number[] = [];
+  for (const image of ordered.slice(KEEP_RUNNER_SNAPSHOTS)) {
+    if ((image as { protection?: { delete?: boolean } }).protection?.delete === true) {
+      log(`! image ${image.id} "${image.description ?? ""}" kept: protected against deletion`);
+      continue;
+    }
+    // false: someone deleted it meanwhile, nothing to say.
+    if (!(await resources.deleteImage(image.id))) continue;
+    deleted.push(image.id);
+    log(`- image ${image.id} "${image.description ?? ""}" (older than the newest ${KEEP_RUNNER_SNAPSHOTS} runner snapshots)`);
+  }
+  return deleted;
 }
 
 export async function buildBackupImage(context: BackupImageContext): Promise<{ imageId: number; description: string }> {
@@ -118,14 +148,15 @@ export async function buildBackupImage(context: BackupImageContext): Promise<{ i
     const publicIp = server?.public_net?.ipv4?.ip;
     if (!publicIp) throw new Error(`${name} has no public IPv4`);
     const builder: Node = { node: 0, name, serverId, publicIp, privateIp: "" };
-    await waitReady(context.swarm, builder);
+    await waitAllReady(context.swarm, [builder]);
     await context.ssh.check(publicIp, "bash -s", { stdin: script });
     log(`~ ${name}: restic, mongodump, the AWS CLI and ${RUNNER_PATH} installed`);
     await powerDown(context, serverId, name);
     const description = `edge-ops backup runner ${context.now().toISOString()}`;
-    const snapshot = await resources.createSnapshot(serverId, { description, labels: { ...ownership(environment), role: "backup-runner" } });
+    const snapshot = await resources.createSnapshot(serverId, { description, labels: { ...ownership(environment), role: RUNNER_ROLE } });
     await hetzner.waitForActions([snapshot.action.id], context.actionTimeoutMs);
-    log(`+ image ${snapshot.image.id} "${description}" (role=backup-runner)`);
+    log(`+ image ${snapshot.image.id} "${description}" (role=${RUNNER_ROLE})`);
+    await pruneRunnerSnapshots(context, snapshot.image.id);
     return { imageId: snapshot.image.id, description };
   } finally {
     try {

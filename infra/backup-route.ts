@@ -17,6 +17,7 @@ import { parse } from "yaml";
 import { z } from "zod";
 import type { Node } from "./apply.ts";
 import type { Environment } from "./config.ts";
+import { quoted as shellQuote } from "./shell.ts";
 import type { Ssh } from "./ssh.ts";
 
 /** The user the backup runner logs in as on every node; its key may only run `rrsync -ro /`. */
@@ -35,7 +36,6 @@ export const DATABASE_BACKUP_USER = "backup";
 /** What a node answers with its SSH host key, pinned in the path targets. */
 export const HOST_KEY_COMMAND = "cat /etc/ssh/ssh_host_ed25519_key.pub";
 
-const shellQuote = (value: string) => `'${value.replaceAll("'", "'\\''")}'`;
 
 /**
  * The node side of the path targets, run by cloud-init on a new node and by `deploy` on every

@@ -6,6 +6,7 @@
 // server name (Hetzner sets it).
 import { backupAccessScript } from "./backup-route.ts";
 import type { Environment } from "./config.ts";
+import { shellWord } from "./shell.ts";
 
 export const PRIVATE_MTU = 1450;
 
@@ -25,7 +26,7 @@ export function nodeUserData(environment: Environment): string {
     "    content: |",
     "      #!/bin/sh",
     `      # The interface holding an address of ${environment.network.ip_range} gets MTU ${PRIVATE_MTU}.`,
-    `      prefix=$(echo '${environment.network.ip_range}' | cut -d. -f1-2)`,
+    `      prefix=$(echo ${shellWord(environment.network.ip_range)} | cut -d. -f1-2)`,
     `      for dev in $(ip -o -4 addr show | awk -v p="$prefix." 'index($4, p) == 1 {print $2}'); do ip link set dev "$dev" mtu ${PRIVATE_MTU}; done`,
     "  - path: /usr/local/sbin/edge-ops-mount-data",
     '    permissions: "0755"',

@@ -4,6 +4,9 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { z } from "zod";
+import { isAnywhere, parseIpv4Cidr, parseIpv6Cidr } from "./cidr.ts";
+import { readCloudflareRanges, type CloudflareRanges } from "./cloudflare-ips.ts";
+import { isSafePath, SHELL_SAFE, SHELL_SAFE_MESSAGES } from "./shell.ts";
 
 /** Public ports the cloud firewall may never open: the Docker API and Swarm's own ports. */
 export const FORBIDDEN_PUBLIC_PORTS = [2375, 2376, 2377, 4789, 7946] as const;
@@ -28,20 +31,7 @@ export function portRangeCovers(range: string | number, port: number): boolean {
   return port >= from && port <= to;
 }
 
-const ipv4Cidr = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
-
-/** [first address, prefix length] of an IPv4 CIDR, or null. */
-export function parseIpv4Cidr(text: string): { base: number; prefix: number } | null {
-  const match = ipv4Cidr.exec(text);
-  if (!match) return null;
-  const octets = match.slice(1, 5).map(Number);
-  const prefix = Number(match[5]);
-  if (octets.some((octet) => octet > 255) || prefix > 32) return null;
-  const address = octets.reduce((sum, octet) => sum * 256 + octet, 0);
-  const size = 2 ** (32 - prefix);
-  if (address % size !== 0) return null;
-  return { base: address, prefix };
-}
+export { parseIpv4Cidr, parseIpv6Cidr } from "./cidr.ts";
 
 const contains = (outer: { base: number; prefix: number }, inner: { base: number; prefix: number }) =>
   inner.prefix >= outer.prefix && Math.floor(inner.base / 2 ** (32 - outer.prefix)) === Math.floor(outer.base / 2 ** (32 - outer.prefix));
@@ -51,7 +41,19 @@ const isPrivate = (cidr: { base: number; prefix: number }) =>
 
 const cidr = z.string().refine((value) => parseIpv4Cidr(value) !== null, "must be an IPv4 CIDR such as 10.42.0.0/16 (network address, prefix ≤ 32)");
 /** A source of a firewall rule: IPv4 or IPv6 CIDR, as Hetzner takes them. */
-const sourceCidr = z.string().refine((value) => parseIpv4Cidr(value) !== null || /^[0-9a-f:]+\/\d{1,3}$/i.test(value), "must be an IPv4 or IPv6 CIDR (0.0.0.0/0 and ::/0 mean anywhere)");
+const sourceCidr = z.string().refine((value) => parseIpv4Cidr(value) !== null || parseIpv6Cidr(value) !== null, "must be an IPv4 or IPv6 CIDR (0.0.0.0/0 and ::/0 mean anywhere)");
+/** An environment variable holding comma-separated CIDRs, resolved when plan or apply runs. */
+const SOURCE_REFERENCE = /^\$\{([A-Z][A-Z0-9_]*)\}$/;
+/**
+ * Who may reach SSH: CIDRs, or `${NAME}` naming a variable with the operator's addresses
+ * (dev.yaml). Never the whole internet: the nodes' root login would face every scanner.
+ */
+const sshSource = z
+  .string()
+  .refine((value) => SOURCE_REFERENCE.test(value) || parseIpv4Cidr(value) !== null || parseIpv6Cidr(value) !== null, "must be an IPv4 or IPv6 CIDR, or ${NAME} naming a variable that holds them")
+  .refine((value) => !isAnywhere(value), "must not open SSH to the whole internet (0.0.0.0/0, ::/0): list your operators' and CI's addresses");
+/** A name that reaches Hetzner and may reach a command on the nodes. */
+const safeName = z.string().regex(SHELL_SAFE.name, SHELL_SAFE_MESSAGES.name);
 const labelValue = /^(?:[A-Za-z0-9](?:[A-Za-z0-9._-]{0,61}[A-Za-z0-9])?)?$/;
 const variableName = z.string().regex(/^[A-Z][A-Z0-9_]*$/, "must be an upper-case variable name");
 
@@ -72,11 +74,11 @@ const extraRule = z
     path: ["port"],
   });
 
-/** An absolute host path without `..`, spaces or shell characters (it is quoted into scripts). */
+/** An absolute host path without `..`, spaces or shell characters (it reaches scripts on the nodes). */
 const hostPath = z
   .string()
-  .regex(/^\/[A-Za-z0-9._/-]*[A-Za-z0-9._-]$/, "must be an absolute path of letters, digits, . _ - and / (not / itself)")
-  .refine((path) => !path.split("/").includes(".."), "must not contain ..");
+  .regex(SHELL_SAFE.path, SHELL_SAFE_MESSAGES.path)
+  .refine((path) => isSafePath(path), "must not contain ..");
 
 /** An OpenSSH public key line without options: type, base64 body, optional plain comment. */
 const publicKey = z
@@ -91,18 +93,21 @@ const stack = z
   .object({
     name: z.string().regex(/^[a-z][a-z0-9_-]*$/, "must be a stack name (lower case, digits, - and _)"),
     /** Path of the stack file, relative to the repository. */
-    file: z.string().min(1),
-    /** Values for `${NAME}` in the stack file. */
-    variables: z.record(variableName, z.union([z.string(), z.number()]).transform(String)).default({}),
+    file: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/, "must be a path inside the repository (letters, digits, . _ - and /)")
+      .refine((path) => !path.split("/").includes(".."), "must not contain .."),
+    /** Values for `${NAME}` in the stack file (and its configs' files). */
+    variables: z.record(variableName, z.union([z.string(), z.number()]).transform(String).pipe(z.string().regex(SHELL_SAFE.variable, SHELL_SAFE_MESSAGES.variable))).default({}),
   })
   .strict();
 
 export const environmentSchema = z
   .object({
     /** Hetzner location of all three nodes (spread across hosts by the placement group). */
-    location: z.string().min(1),
-    server_type: z.string().min(1),
-    image: z.string().min(1).default("debian-12"),
+    location: safeName,
+    server_type: safeName,
+    image: safeName.default("debian-12"),
     /** A 3-manager Swarm: Raft keeps working with one node down. */
     nodes: z.literal(3, { error: "must be 3: the Swarm runs three managers" }),
     network: z
@@ -127,11 +132,15 @@ export const environmentSchema = z
       }),
     firewall: z
       .object({
-        ssh_sources: z.array(sourceCidr).min(1),
-        /** HTTP and HTTPS (Traefik). */
-        web_sources: z.array(sourceCidr).min(1),
+        ssh_sources: z.array(sshSource).min(1, "list the addresses that may reach SSH (your office, VPN or CI), e.g. 203.0.113.7/32, or ${INFRA_SSH_SOURCES}"),
+        /**
+         * HTTP and HTTPS (Traefik): `cloudflare` (default) for an origin behind Cloudflare, whose
+         * published ranges (infra/cloudflare-ips.json) are then the only sources; or CIDRs.
+         */
+        web_sources: z.union([z.literal("cloudflare"), z.array(sourceCidr).min(1)]).default("cloudflare"),
         allow_icmp: z.boolean().default(true),
-        extra_rules: z.array(extraRule).default([]),
+        /** Hetzner takes at most 50 rules per firewall (set_rules, checked 2026-12-06); four are the CLI's own. */
+        extra_rules: z.array(extraRule).max(46, "at most 46: Hetzner allows 50 rules per firewall and SSH, HTTP, HTTPS and ICMP take four").default([]),
       })
       .strict(),
     /** Names of SSH keys already in the Hetzner project that may also log in (besides INFRA_SSH_PUBLIC_KEY). */
@@ -143,7 +152,7 @@ export const environmentSchema = z
     stacks: z.array(stack).default([]),
     /** The temporary server `backup-image` builds the runner snapshot on; a small disk fits every type. */
     backup_image: z
-      .object({ server_type: z.string().min(1).default("cx23"), image: z.string().min(1).default("debian-12") })
+      .object({ server_type: safeName.default("cx23"), image: safeName.default("debian-12") })
       .strict()
       .default({ server_type: "cx23", image: "debian-12" }),
     /**
@@ -170,6 +179,14 @@ export const environmentSchema = z
         s3_buckets: z
           .array(z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be an S3 bucket name"))
           .default([]),
+        /**
+         * The Worker that backs this environment up: `destroy --delete-volumes` asks its admin API
+         * (GET /api/backups/runs, with INFRA_ADMIN_TOKEN) for a backup that ended done in the last day.
+         */
+        worker_url: z
+          .string()
+          .regex(/^(https:\/\/[A-Za-z0-9.-]+(:\d+)?|http:\/\/(127\.0\.0\.1|localhost)(:\d+)?)\/?$/, "must be https://<host> (http only for 127.0.0.1 or localhost)")
+          .optional(),
       })
       .strict()
       .default({ paths: [], mongodb_node: 2, s3_buckets: [] }),
@@ -189,7 +206,18 @@ export const environmentSchema = z
     });
   });
 
-export type Environment = z.infer<typeof environmentSchema> & { name: string; networkZone: string };
+type EnvironmentFile = z.infer<typeof environmentSchema>;
+
+/** Where the firewall's 80/443 sources come from. */
+export type WebSources = { from: "cloudflare"; date: string; file: string } | { from: "file" };
+
+export type Environment = Omit<EnvironmentFile, "firewall"> & {
+  name: string;
+  networkZone: string;
+  /** `web_sources` resolved: Cloudflare's ranges when the file says `cloudflare`. */
+  firewall: Omit<EnvironmentFile["firewall"], "web_sources"> & { web_sources: string[] };
+  webSources: WebSources;
+};
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -202,8 +230,14 @@ const ZONES: Record<string, string> = { fsn1: "eu-central", nbg1: "eu-central", 
 
 export const environmentPath = (directory: string, name: string) => join(directory, `${name}.yaml`);
 
+export type LoadOptions = {
+  /** Cloudflare's ranges (default: read from infra/cloudflare-ips.json, or `cloudflareFile`). */
+  cloudflare?: CloudflareRanges & { file: string };
+  cloudflareFile?: string;
+};
+
 /** Validates parsed YAML; `source` names the file in errors. */
-export function parseEnvironment(name: string, document: unknown, source: string): Environment {
+export function parseEnvironment(name: string, document: unknown, source: string, options: LoadOptions = {}): Environment {
   if (!/^[a-z][a-z0-9-]{0,20}$/.test(name)) throw new ConfigError(`environment name ${JSON.stringify(name)} must be lower case letters, digits and -, at most 21 characters`);
   const result = environmentSchema.safeParse(document);
   if (!result.success) {
@@ -212,11 +246,38 @@ export function parseEnvironment(name: string, document: unknown, source: string
   }
   const networkZone = result.data.network.zone ?? ZONES[result.data.location];
   if (!networkZone) throw new ConfigError(`${source} is invalid:\n  network.zone: required for location ${result.data.location} (eu-central, us-east, us-west or ap-southeast)`);
-  return { ...result.data, name, networkZone };
+  const { web_sources: web, ...firewall } = result.data.firewall;
+  if (web !== "cloudflare") return { ...result.data, firewall: { ...firewall, web_sources: web }, webSources: { from: "file" }, name, networkZone };
+  const ranges = options.cloudflare ?? readCloudflareRanges(options.cloudflareFile);
+  return { ...result.data, firewall: { ...firewall, web_sources: [...ranges.ipv4, ...ranges.ipv6] }, webSources: { from: "cloudflare", date: ranges.date, file: ranges.file }, name, networkZone };
 }
 
+/**
+ * The environment with every `${NAME}` in firewall.ssh_sources replaced by the CIDRs in that
+ * variable (comma-separated): what plan and apply put into the firewall. A missing or bad value
+ * throws, naming the variable.
+ */
+export function withOperatorAddresses(environment: Environment, env: NodeJS.ProcessEnv): Environment {
+  const sources = environment.firewall.ssh_sources.flatMap((source) => {
+    const variable = SOURCE_REFERENCE.exec(source)?.[1];
+    if (!variable) return [source];
+    const value = env[variable]?.trim();
+    if (!value) throw new ConfigError(`firewall.ssh_sources names \${${variable}}, which is not set: set it to the addresses that may reach SSH, e.g. ${variable}=203.0.113.7/32 (comma-separated; your own: curl -4 https://ifconfig.me)`);
+    const cidrs = value.split(",").map((entry) => entry.trim()).filter(Boolean);
+    for (const cidr of cidrs) {
+      if (parseIpv4Cidr(cidr) === null && parseIpv6Cidr(cidr) === null) throw new ConfigError(`${variable}: ${JSON.stringify(cidr.slice(0, 50))} is not an IPv4 or IPv6 CIDR (a single address is 203.0.113.7/32)`);
+      if (isAnywhere(cidr)) throw new ConfigError(`${variable}: must not open SSH to the whole internet (${cidr})`);
+    }
+    return cidrs;
+  });
+  return { ...environment, firewall: { ...environment.firewall, ssh_sources: [...new Set(sources)] } };
+}
+
+/** Whether firewall.ssh_sources still names a variable (withOperatorAddresses not applied). */
+export const hasUnresolvedSources = (environment: Environment) => environment.firewall.ssh_sources.some((source) => SOURCE_REFERENCE.test(source));
+
 /** Loads `<directory>/<name>.yaml` (directory: infra/environments unless INFRA_ENVIRONMENTS_DIR). */
-export function loadEnvironment(directory: string, name: string): Environment {
+export function loadEnvironment(directory: string, name: string, options: LoadOptions = {}): Environment {
   const path = environmentPath(directory, name);
   let text: string;
   try {
@@ -230,5 +291,5 @@ export function loadEnvironment(directory: string, name: string): Environment {
   } catch (error) {
     throw new ConfigError(`${path} is not valid YAML: ${error instanceof Error ? error.message : String(error)}`);
   }
-  return parseEnvironment(name, document, path);
+  return parseEnvironment(name, document, path, options);
 }

@@ -1,7 +1,8 @@
 // `deploy`: the environment's docker secrets first, then the stacks' docker configs, then each
 // stack file, rendered here and sent on standard input to `docker stack deploy -c - <stack>` on a
-// manager. Values travel only on stdin: never on a command line, in a log line or in the rendered
-// stack file.
+// manager; then the docker secrets and configs of ours (label managed-by=edge-ops) that no service
+// uses any more are removed (a changed value leaves its old version behind otherwise). Values
+// travel only on stdin: never on a command line, in a log line or in the rendered stack file.
 //
 // Docker configs: `docker stack deploy -c -` reads the stack from stdin, so a config's `file:`
 // would be resolved on the manager, where the repository is not (docker/cli v29.7
@@ -19,7 +20,9 @@ import type { Node } from "./apply.ts";
 import { BACKUP_USER, backupAccessScript } from "./backup-route.ts";
 import type { Environment } from "./config.ts";
 import { readEnvFile } from "./env-file.ts";
+import { isSafePath, raw, sh, SHELL_SAFE } from "./shell.ts";
 import type { SwarmContext } from "./swarm.ts";
+import { checkCertificatePair, TLS_CERTIFICATE_SECRET, TLS_PRIVATE_KEY_SECRET } from "./tls.ts";
 
 /** The variable a stack file names a secret by: `mongo_root_password` → `MONGO_ROOT_PASSWORD_SECRET`. */
 export const secretVariable = (name: string) => `${name.toUpperCase()}_SECRET`;
@@ -118,6 +121,8 @@ export function stackConfigs(root: string, stack: { name: string; file: string; 
   const stackPath = join(root, stack.file);
   const document = parse(readFileSync(stackPath, "utf8")) as { configs?: Record<string, unknown> } | null;
   return Object.entries(document?.configs ?? {}).map(([key, declaration]) => {
+    // The key becomes part of a docker name and a label on the manager's command line.
+    if (!SHELL_SAFE.name.test(key)) throw new Error(`${stack.file}: config key ${JSON.stringify(key)} must be letters, digits, . _ and -`);
     const parsed = configDeclarationSchema.safeParse(declaration);
     if (!parsed.success) throw new Error(`${stack.file}: config ${key} must be external: true with name: \${${configVariable(key)}} and x-file: <file next to the stack file>`);
     const path = join(dirname(stackPath), parsed.data["x-file"]);
@@ -150,12 +155,87 @@ export function dataDirectories(stackText: string): string[] {
   return [...directories].sort();
 }
 
-export type DeployResult = { secretsCreated: string[]; configsCreated: string[]; stacks: string[] };
+export type DeployResult = { secretsCreated: string[]; configsCreated: string[]; stacks: string[]; secretsRemoved: string[]; configsRemoved: string[] };
 
-export async function deployStacks(context: SwarmContext & { root: string; secrets: SwarmSecret[] }, manager: Node, nodes: Node[]): Promise<DeployResult> {
-  const { ssh, environment, log } = context;
-  const result: DeployResult = { secretsCreated: [], configsCreated: [], stacks: [] };
-  // Render every stack and config before touching the Swarm: a missing variable stops the deploy early.
+/** The docker names of ours (label managed-by=edge-ops) of one kind. */
+const ownedCommand = (kind: "secret" | "config") => sh`docker ${kind} ls --filter label=managed-by=edge-ops --format ${raw("'{{.Name}}'")}`;
+/** Per service, the docker secrets and configs its spec names (what `docker secret rm` refuses to remove). */
+export const SERVICE_REFERENCES_FORMAT = "'[{{json .Spec.TaskTemplate.ContainerSpec.Secrets}},{{json .Spec.TaskTemplate.ContainerSpec.Configs}}]'";
+
+const referencesSchema = z.tuple([
+  z.array(z.object({ SecretName: z.string() }).loose()).nullable(),
+  z.array(z.object({ ConfigName: z.string() }).loose()).nullable(),
+]);
+
+/** The secret and config names any service of the Swarm uses (docker service inspect on every service). */
+export async function referencedByServices(context: SwarmContext, manager: Node): Promise<{ secrets: Set<string>; configs: Set<string> }> {
+  const ids = (await context.ssh.check(manager.publicIp, "docker service ls --quiet")).split("\n").map((line) => line.trim()).filter(Boolean);
+  const secrets = new Set<string>();
+  const configs = new Set<string>();
+  if (ids.length === 0) return { secrets, configs };
+  for (const id of ids) if (!/^[a-z0-9]+$/.test(id)) throw new Error(`docker service ls answered an unexpected service id ${JSON.stringify(id.slice(0, 40))}`);
+  const output = await context.ssh.check(manager.publicIp, sh`docker service inspect ${raw(`--format ${SERVICE_REFERENCES_FORMAT}`)} ${ids}`);
+  for (const line of output.split("\n").filter((entry) => entry.trim())) {
+    const parsed = referencesSchema.safeParse(JSON.parse(line));
+    if (!parsed.success) throw new Error(`docker service inspect answered a line this CLI cannot read: ${parsed.error.issues[0]?.message}`);
+    for (const ref of parsed.data[0] ?? []) secrets.add(ref.SecretName);
+    for (const ref of parsed.data[1] ?? []) configs.add(ref.ConfigName);
+  }
+  return { secrets, configs };
+}
+
+/**
+ * Removes the docker secrets and configs of ours that neither this deploy wants nor any service
+ * uses. One still in use (a service outside the environment's stacks, an update in flight) is
+ * kept: the daemon refuses it, and the next deploy tries again.
+ */
+export async function removeUnused(context: SwarmContext, manager: Node, wanted: { secrets: Set<string>; configs: Set<string> }): Promise<{ secrets: string[]; configs: string[] }> {
+  const used = await referencedByServices(context, manager);
+  const removed = { secrets: [] as string[], configs: [] as string[] };
+  for (const kind of ["secret", "config"] as const) {
+    const owned = (await context.ssh.check(manager.publicIp, ownedCommand(kind))).split("\n").map((line) => line.trim()).filter(Boolean);
+    const keep = kind === "secret" ? wanted.secrets : wanted.configs;
+    const inUse = kind === "secret" ? used.secrets : used.configs;
+    for (const name of owned.filter((candidate) => !keep.has(candidate) && !inUse.has(candidate))) {
+      if (!SHELL_SAFE.name.test(name)) continue;
+      const result = await context.ssh.run(manager.publicIp, sh`docker ${kind} rm ${name}`);
+      if (result.exitCode === 0) {
+        context.log(`- docker ${kind} ${name} (no service uses it)`);
+        (kind === "secret" ? removed.secrets : removed.configs).push(name);
+      } else {
+        context.log(`! docker ${kind} ${name} kept: ${result.stderr.trim().split("\n").at(-1)?.replace(/^Error response from daemon: (rpc error: code = \w+ desc = )?/, "") ?? `exit ${result.exitCode}`}`);
+      }
+    }
+  }
+  return removed;
+}
+
+/** Bind-mount sources under /mnt/data, refused unless each is a plain path (they reach `mkdir` on every node). */
+function checkedDirectories(stacks: { name: string; text: string }[]): string[] {
+  const directories = new Set<string>();
+  for (const stack of stacks) {
+    for (const directory of dataDirectories(stack.text)) {
+      if (!isSafePath(directory)) throw new Error(`stack ${stack.name}: the bind-mount source ${JSON.stringify(directory.slice(0, 80))} must be a path of letters, digits, . _ - and / (check the stack's variables)`);
+      directories.add(directory);
+    }
+  }
+  return [...directories].sort();
+}
+
+/** The hosts Traefik routes (Host(`…`) in the rendered stacks): the names the certificate must cover. */
+export const routedHosts = (stackTexts: string[]) => [...new Set(stackTexts.flatMap((text) => [...text.matchAll(/Host\(`([^`]+)`\)/g)].map((match) => match[1]!)))].sort();
+
+export type DeployContext = SwarmContext & { root: string; secrets: SwarmSecret[]; now?: () => Date };
+/** What deploy sends, rendered and checked before any remote command. */
+export type PreparedDeploy = { stacks: { name: string; text: string }[]; configs: SwarmConfig[]; directories: string[] };
+
+/**
+ * Renders every stack and config and checks them (bind-mount sources, the certificate pair)
+ * without touching the Swarm: a missing variable, a bad path or a wrong certificate stops the
+ * deploy before its first remote command.
+ */
+export function prepareDeploy(context: DeployContext): PreparedDeploy {
+  const { environment, log } = context;
   const secretNames = Object.fromEntries(context.secrets.map((secret) => [secretVariable(secret.name), secret.dockerName]));
   const configs: SwarmConfig[] = [];
   const stacks = environment.stacks.map((stack) => {
@@ -165,15 +245,31 @@ export async function deployStacks(context: SwarmContext & { root: string; secre
     const configNames = Object.fromEntries(stackConfigList.map((config) => [configVariable(config.key), config.dockerName]));
     return { name: stack.name, text: renderStack(readFileSync(path, "utf8"), { ...stack.variables, ...secretNames, ...configNames }, stack.file) };
   });
+  const directories = checkedDirectories(stacks);
+  // The certificate every Traefik serves: a wrong pair would take HTTPS down on all nodes at once.
+  const certificate = context.secrets.find((secret) => secret.name === TLS_CERTIFICATE_SECRET);
+  const privateKey = context.secrets.find((secret) => secret.name === TLS_PRIVATE_KEY_SECRET);
+  if (certificate && privateKey) {
+    const { summary, notes } = checkCertificatePair(certificate.value, privateKey.value, (context.now ?? (() => new Date()))(), routedHosts(stacks.map((stack) => stack.text)));
+    log(`~ ${TLS_CERTIFICATE_SECRET}: ${summary.names.join(", ") || summary.subject}, issued by ${summary.issuer}, valid until ${summary.validTo.toISOString().slice(0, 10)}`);
+    notes.forEach((note) => log(note));
+  } else if (certificate || privateKey) {
+    throw new Error(`secrets: ${TLS_CERTIFICATE_SECRET} and ${TLS_PRIVATE_KEY_SECRET} go together; the environment lists only ${certificate ? TLS_CERTIFICATE_SECRET : TLS_PRIVATE_KEY_SECRET}`);
+  }
+  return { stacks, configs, directories };
+}
 
-  const directories = [...new Set(stacks.flatMap((stack) => dataDirectories(stack.text)))].sort();
+export async function deployStacks(context: DeployContext, manager: Node, nodes: Node[], prepared: PreparedDeploy = prepareDeploy(context)): Promise<DeployResult> {
+  const { ssh, environment, log } = context;
+  const result: DeployResult = { secretsCreated: [], configsCreated: [], stacks: [], secretsRemoved: [], configsRemoved: [] };
+  const { stacks, configs, directories } = prepared;
   if (directories.length > 0) {
     // Only on the mounted volume: without it the data would land on the server's root disk.
     await Promise.all(
       nodes.map(async (node) => {
-        const mounted = await ssh.run(node.publicIp, `mountpoint -q ${DATA_MOUNT}`);
+        const mounted = await ssh.run(node.publicIp, sh`mountpoint -q ${DATA_MOUNT}`);
         if (mounted.exitCode !== 0) throw new Error(`${node.name}: no data volume mounted at ${DATA_MOUNT} (exit ${mounted.exitCode}); check the volume is attached (plan) and the node's udev rule`);
-        await ssh.check(node.publicIp, `mkdir -p ${directories.join(" ")}`);
+        await ssh.check(node.publicIp, sh`mkdir -p ${directories}`);
       }),
     );
   }
@@ -186,7 +282,7 @@ export async function deployStacks(context: SwarmContext & { root: string; secre
   const existing = new Set((await ssh.check(manager.publicIp, "docker secret ls --format '{{.Name}}'")).split("\n").map((line) => line.trim()));
   for (const secret of context.secrets) {
     if (existing.has(secret.dockerName)) continue;
-    await ssh.check(manager.publicIp, `docker secret create --label managed-by=edge-ops --label edge-ops.secret=${secret.name} ${secret.dockerName} -`, { stdin: secret.value });
+    await ssh.check(manager.publicIp, sh`docker secret create --label managed-by=edge-ops --label ${`edge-ops.secret=${secret.name}`} ${secret.dockerName} -`, { stdin: secret.value });
     log(`+ docker secret ${secret.dockerName}`);
     result.secretsCreated.push(secret.dockerName);
   }
@@ -195,15 +291,19 @@ export async function deployStacks(context: SwarmContext & { root: string; secre
     for (const config of configs) {
       if (existingConfigs.has(config.dockerName)) continue;
       existingConfigs.add(config.dockerName);
-      await ssh.check(manager.publicIp, `docker config create --label managed-by=edge-ops --label edge-ops.config=${config.key} ${config.dockerName} -`, { stdin: config.content });
+      await ssh.check(manager.publicIp, sh`docker config create --label managed-by=edge-ops --label ${`edge-ops.config=${config.key}`} ${config.dockerName} -`, { stdin: config.content });
       log(`+ docker config ${config.dockerName} (${config.file})`);
       result.configsCreated.push(config.dockerName);
     }
   }
   for (const stack of stacks) {
-    await ssh.check(manager.publicIp, `docker stack deploy --prune --with-registry-auth --detach=false -c - ${stack.name}`, { stdin: stack.text });
+    await ssh.check(manager.publicIp, sh`docker stack deploy --prune --with-registry-auth --detach=false -c - ${stack.name}`, { stdin: stack.text });
     log(`~ stack ${stack.name} deployed`);
     result.stacks.push(stack.name);
   }
+  // --detach=false waited for the services to converge: old versions are no longer in their specs.
+  const removed = await removeUnused(context, manager, { secrets: new Set(context.secrets.map((secret) => secret.dockerName)), configs: new Set(configs.map((config) => config.dockerName)) });
+  result.secretsRemoved = removed.secrets;
+  result.configsRemoved = removed.configs;
   return result;
 }

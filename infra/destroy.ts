@@ -1,6 +1,8 @@
 // `destroy`: deletes exactly the resources labelled managed-by=edge-ops,env=<name> (servers of any
-// role, volumes, firewall, placement group, network, the deploy key when we uploaded it), in the
-// order Hetzner allows, then lists again and fails when anything labelled is left.
+// role, firewall, placement group, network, the deploy key when we uploaded it, and the data
+// volumes only when asked to), in the order Hetzner allows, then lists again and fails when
+// anything labelled is left but the volumes it was told to keep. A kept volume stays labelled: the
+// next apply attaches it to the new server of its node.
 import type { HetznerAction, HetznerClient } from "../workers/hetzner/client.ts";
 import type { Environment } from "./config.ts";
 import type { HcloudResources } from "./hcloud.ts";
@@ -24,10 +26,13 @@ export async function listLabelled(hetzner: HetznerClient, resources: HcloudReso
 
 export type DestroyContext = { hetzner: HetznerClient; resources: HcloudResources; environment: Environment; log: (line: string) => void; actionTimeoutMs: number };
 
-/** Deletes `targets`; returns what is still labelled afterwards (empty when destroy succeeded). */
-export async function destroy(context: DestroyContext, targets: Labelled[]): Promise<Labelled[]> {
+/**
+ * Deletes `targets` (volumes only with `deleteVolumes`); returns what is still labelled afterwards
+ * that should not be (empty when destroy succeeded).
+ */
+export async function destroy(context: DestroyContext, targets: Labelled[], options: { deleteVolumes: boolean } = { deleteVolumes: true }): Promise<Labelled[]> {
   const { hetzner, resources, log } = context;
-  const of = (kind: Labelled["kind"]) => targets.filter((target) => target.kind === kind);
+  const of = (kind: Labelled["kind"]) => targets.filter((target) => target.kind === kind && (kind !== "volume" || options.deleteVolumes));
 
   // Servers first: deleting one detaches its volumes, firewalls and network.
   const deletions = await Promise.all(of("server").map(async (server) => ({ server, action: await hetzner.deleteServer(server.id) })));
@@ -35,7 +40,7 @@ export async function destroy(context: DestroyContext, targets: Labelled[]): Pro
   for (const { server } of deletions) log(`- server ${server.name}`);
 
   // A volume or firewall may still be attached to a server that is not ours.
-  const volumes = await resources.listVolumes(ownedSelector(context.environment));
+  const volumes = options.deleteVolumes ? await resources.listVolumes(ownedSelector(context.environment)) : [];
   const detaching: HetznerAction[] = await Promise.all(volumes.filter((volume) => volume.server !== null).map((volume) => resources.detachVolume(volume.id)));
   const firewalls = await resources.listFirewalls(ownedSelector(context.environment));
   const unapplying = (
@@ -57,5 +62,6 @@ export async function destroy(context: DestroyContext, targets: Labelled[]): Pro
       }),
     );
   }
-  return listLabelled(hetzner, resources, context.environment);
+  const left = await listLabelled(hetzner, resources, context.environment);
+  return left.filter((item) => item.kind !== "volume" || options.deleteVolumes);
 }

@@ -2,7 +2,85 @@
 // groups, SSH keys, volumes, server actions), on top of the HetznerClient the Worker uses for backup
 // servers. Kept out of the Worker's bundle: only the CLI needs them.
 import { z } from "zod";
-import { actionSchema, HetznerApiError, imageSchema, type HetznerAction, type HetznerClient, type HetznerImage } from "../workers/hetzner/client.ts";
+import { actionSchema, HetznerApiError, HetznerClient, imageSchema, type HetznerAction, type HetznerClientOptions, type HetznerImage } from "../workers/hetzner/client.ts";
+import { describeNetworkError, isNetworkError } from "./network-error.ts";
+import { progress, type ProgressOptions } from "./progress.ts";
+
+/**
+ * The Worker's Hetzner client as the CLI uses it: a request that gets no answer (refused, DNS,
+ * timeout) fails naming the host and the cause instead of "fetch failed", and is counted apart
+ * (`unanswered`) so the summary does not report it as a request Hetzner answered; waiting for
+ * actions prints progress.
+ */
+export class InfraHetznerClient extends HetznerClient {
+  /** Requests that got no answer (the client does not retry those: one each); `requests` counts them too. */
+  unanswered = 0;
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly clock: () => number;
+  private readonly pause: (ms: number) => Promise<void>;
+
+  constructor(
+    private readonly infraOptions: HetznerClientOptions,
+    private readonly waits?: ProgressOptions,
+  ) {
+    super(infraOptions);
+    this.clock = infraOptions.now ?? Date.now;
+    this.pause = infraOptions.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+  }
+
+  override async request<S extends z.ZodType>(method: string, path: string, schema: S, body?: unknown): Promise<z.infer<S>> {
+    const call = super.request(method, path, schema, body);
+    this.inFlight.add(call);
+    try {
+      return await call;
+    } catch (error) {
+      if (error instanceof HetznerApiError || !isNetworkError(error)) throw error;
+      this.unanswered += 1;
+      throw new Error(`Hetzner API: ${describeNetworkError(this.endpoint, error)} (${method} ${path.split("?")[0]})`);
+    } finally {
+      this.inFlight.delete(call);
+    }
+  }
+
+  /** Requests Hetzner answered, once `settled`. */
+  get answered(): number {
+    return this.requests - this.unanswered;
+  }
+
+  /** Waits for the requests still under way (a failed one ends a command while its siblings run), for an honest count. */
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.inFlight]);
+  }
+
+  /**
+   * HetznerClient.waitForActions' contract (a failed action throws its error code, an id missing
+   * from the answer throws action_not_found, a timeout action_timeout), with a progress line
+   * naming the actions still running and their progress.
+   */
+  override async waitForActions(ids: readonly number[], timeoutMs = 300_000): Promise<HetznerAction[]> {
+    if (!this.waits) return super.waitForActions(ids, timeoutMs);
+    const until = this.clock() + timeoutMs;
+    const report = progress(this.waits, "waiting for Hetzner");
+    let pending = [...new Set(ids)];
+    const done: HetznerAction[] = [];
+    while (pending.length > 0) {
+      const byId = new Map((await this.getActions(pending)).map((action) => [action.id, action]));
+      const missing = pending.filter((id) => !byId.has(id));
+      if (missing.length > 0) throw new HetznerApiError(404, "action_not_found", `actions ${missing.join(", ")} are missing from Hetzner's answer`);
+      const answered = pending.map((id) => byId.get(id)!);
+      const failed = answered.find((action) => action.status === "error");
+      if (failed) throw new HetznerApiError(200, failed.error?.code ?? "action_failed", `${failed.command} (action ${failed.id}): ${failed.error?.message ?? "failed"}`);
+      done.push(...answered.filter((action) => action.status === "success"));
+      const running = answered.filter((action) => action.status === "running");
+      pending = running.map((action) => action.id);
+      if (pending.length === 0) break;
+      if (this.clock() > until) throw new HetznerApiError(200, "action_timeout", `actions ${pending.join(", ")} still running`);
+      report.tick(running.map((action) => `${action.command} ${Math.round(action.progress ?? 0)}%`).join(", "));
+      await this.pause(this.infraOptions.pollIntervalMs ?? 3000);
+    }
+    return done;
+  }
+}
 
 const labels = z.record(z.string(), z.string()).default({});
 
@@ -150,13 +228,18 @@ export class HcloudResources {
   }
 
   /** Polls the server until its status is `status`: true then, false once `timeoutMs` passed; throws when the server is gone. */
-  async waitForStatus(server: number, status: string, wait: { timeoutMs: number; pollIntervalMs: number; sleep: (ms: number) => Promise<void>; now: () => number }): Promise<boolean> {
+  async waitForStatus(
+    server: number,
+    status: string,
+    wait: { timeoutMs: number; pollIntervalMs: number; sleep: (ms: number) => Promise<void>; now: () => number; waiting?: (current: string) => void },
+  ): Promise<boolean> {
     const deadline = wait.now() + wait.timeoutMs;
     for (;;) {
       const found = await this.client.getServer(server);
       if (!found) throw new Error(`server ${server} is gone while waiting for it to be ${status}`);
       if (found.status === status) return true;
       if (wait.now() >= deadline) return false;
+      wait.waiting?.(found.status);
       await wait.sleep(wait.pollIntervalMs);
     }
   }
@@ -164,6 +247,26 @@ export class HcloudResources {
   async createSnapshot(server: number, body: { description: string; labels: Record<string, string> }): Promise<{ image: HetznerImage; action: HetznerAction }> {
     const result = await this.client.request("POST", `/servers/${server}/actions/create_image`, z.object({ image: imageSchema, action: actionSchema }).loose(), { ...body, type: "snapshot" });
     return { image: result.image, action: result.action };
+  }
+
+  /**
+   * Replaces the resource's labels (PUT /{kind}/{id} {labels}: Hetzner keeps exactly the set sent,
+   * so callers send the labels it has plus the ones to add). Checked against hcloud-go v2.47.0
+   * `hcloud/schema/*UpdateRequest`, 2026-12-06.
+   */
+  async setLabels(kind: "networks" | "firewalls" | "placement_groups" | "servers" | "volumes" | "images", id: number, labels: Record<string, string>): Promise<void> {
+    await this.client.request("PUT", `/${kind}/${id}`, z.unknown(), { labels });
+  }
+
+  /** Deletes a snapshot; false when it was already gone. */
+  async deleteImage(id: number): Promise<boolean> {
+    try {
+      await this.client.request("DELETE", `/images/${id}`, z.unknown());
+      return true;
+    } catch (error) {
+      if (error instanceof HetznerApiError && error.status === 404) return false;
+      throw error;
+    }
   }
 
   /** Deletes by kind and id; false when it was already gone. */

@@ -2,7 +2,8 @@
 // labelled managed-by=edge-ops,env=<name>. Six list calls read everything; nothing is written.
 import { createHash } from "node:crypto";
 import { labelSelector, type HetznerClient, type HetznerServer } from "../workers/hetzner/client.ts";
-import type { Environment } from "./config.ts";
+import { ageInDays, STALE_AFTER_DAYS } from "./cloudflare-ips.ts";
+import { ConfigError, hasUnresolvedSources, type Environment } from "./config.ts";
 import type { Firewall, FirewallRule, HcloudResources, Network, PlacementGroup, SshKey, Volume } from "./hcloud.ts";
 
 export const MANAGED_BY = "edge-ops";
@@ -31,6 +32,15 @@ export type Observed = {
 };
 
 export type ChangeKind = "ssh_key" | "network" | "firewall" | "placement_group" | "server" | "volume";
+/** A resource whose labels lack some of the environment's: apply adds them (PUT, labels merged). */
+export type LabelFix = {
+  kind: "networks" | "firewalls" | "placement_groups" | "servers" | "volumes";
+  id: number;
+  name: string;
+  /** The whole set to PUT (Hetzner replaces a resource's labels): its own, plus `missing`. */
+  labels: Record<string, string>;
+  missing: Record<string, string>;
+};
 /** create/update/delete are done by apply; `manual` is drift apply will not fix by itself. */
 export type Change = { op: "create" | "update" | "delete" | "manual"; kind: ChangeKind; name: string; details: string[] };
 
@@ -59,10 +69,12 @@ const anywhere = (sources: string[]) => [...sources].sort();
 /** The inbound rules: SSH and web from their sources, ICMP, extras. Outbound stays open. */
 export function desiredRules(environment: Environment): FirewallRule[] {
   const { firewall } = environment;
+  if (hasUnresolvedSources(environment)) throw new ConfigError("firewall.ssh_sources names a variable that was not resolved (withOperatorAddresses)");
+  const via = environment.webSources.from === "cloudflare" ? " from Cloudflare" : "";
   const rules: FirewallRule[] = [
     { direction: "in", protocol: "tcp", port: "22", source_ips: anywhere(firewall.ssh_sources), destination_ips: [], description: "SSH" },
-    { direction: "in", protocol: "tcp", port: "80", source_ips: anywhere(firewall.web_sources), destination_ips: [], description: "HTTP (Traefik)" },
-    { direction: "in", protocol: "tcp", port: "443", source_ips: anywhere(firewall.web_sources), destination_ips: [], description: "HTTPS (Traefik)" },
+    { direction: "in", protocol: "tcp", port: "80", source_ips: anywhere(firewall.web_sources), destination_ips: [], description: `HTTP${via} (Traefik)` },
+    { direction: "in", protocol: "tcp", port: "443", source_ips: anywhere(firewall.web_sources), destination_ips: [], description: `HTTPS${via} (Traefik)` },
   ];
   if (firewall.allow_icmp) rules.push({ direction: "in", protocol: "icmp", port: null, source_ips: ["0.0.0.0/0", "::/0"], destination_ips: [], description: "ICMP" });
   for (const rule of firewall.extra_rules) {
@@ -106,6 +118,48 @@ export const firewallIdsOf = (server: HetznerServer) => {
   return firewalls.map((entry) => entry.id);
 };
 const placementGroupOf = (server: HetznerServer) => (server as { placement_group?: { id?: number } | null }).placement_group?.id ?? null;
+
+/** The labels `resource` should carry that it lacks or carries with another value. */
+export function missingLabels(current: Record<string, string>, wanted: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(wanted).filter(([key, value]) => current[key] !== value));
+}
+
+/**
+ * Resources whose labels lack the environment's (labels added to the file, or removed by hand).
+ * Labels nobody asked for are left alone: someone may have set them on purpose.
+ */
+export function labelFixes(environment: Environment, observed: Observed): LabelFix[] {
+  const fixes: LabelFix[] = [];
+  const check = (kind: LabelFix["kind"], resource: { id: number; name: string; labels: Record<string, string> }, wanted: Record<string, string>) => {
+    const missing = missingLabels(resource.labels, wanted);
+    if (Object.keys(missing).length > 0) fixes.push({ kind, id: resource.id, name: resource.name, labels: { ...resource.labels, ...wanted }, missing });
+  };
+  for (const network of observed.networks) check("networks", network, resourceLabels(environment));
+  for (const firewall of observed.firewalls) check("firewalls", firewall, resourceLabels(environment));
+  for (const group of observed.placementGroups) check("placement_groups", group, resourceLabels(environment));
+  const nodes = nodeNumbers(environment).map(String);
+  for (const server of observed.servers) {
+    if (server.labels.node === undefined || !nodes.includes(server.labels.node)) continue;
+    check("servers", server, resourceLabels(environment, { role: SWARM_NODE_ROLE, node: server.labels.node }));
+  }
+  for (const volume of observed.volumes) {
+    if (volume.labels.node === undefined || !nodes.includes(volume.labels.node)) continue;
+    check("volumes", volume, resourceLabels(environment, { node: volume.labels.node }));
+  }
+  return fixes;
+}
+
+const CHANGE_KIND: Record<LabelFix["kind"], ChangeKind> = { networks: "network", firewalls: "firewall", placement_groups: "placement_group", servers: "server", volumes: "volume" };
+
+/** Lines printed before the plan: where the web ports' sources come from, and how old they are. */
+export function planHeader(environment: Environment, now: Date): string[] {
+  const { webSources, firewall } = environment;
+  if (webSources.from === "file") return [`Web (80/443) open to: ${firewall.web_sources.join(", ")} (firewall.web_sources).`];
+  const lines = [`Web (80/443) open to Cloudflare's ${firewall.web_sources.length} ranges only (${webSources.file.split("/").slice(-2).join("/")}, ${webSources.date}): ${firewall.web_sources.join(", ")}.`];
+  const age = ageInDays(webSources, now);
+  if (age > STALE_AFTER_DAYS) lines.push(`! Cloudflare's ranges are ${age} days old: npm run infra -- cloudflare-ips fetches them again.`);
+  return lines;
+}
 
 /** The changes apply would make, in the order it makes them. */
 export function plan(environment: Environment, observed: Observed): Change[] {
@@ -162,9 +216,13 @@ export function plan(environment: Environment, observed: Observed): Change[] {
     if (volume.size < environment.volume.size_gb) changes.push({ op: "manual", kind: "volume", name: volume.name, details: [`is ${volume.size} GB, the file says ${environment.volume.size_gb} GB: resize by hand (volumes only grow), then resize2fs`] });
     if (volume.size > environment.volume.size_gb) changes.push({ op: "manual", kind: "volume", name: volume.name, details: [`is ${volume.size} GB, larger than the file's ${environment.volume.size_gb} GB: volumes cannot shrink; update the file`] });
     if (server && volume.server !== server.id) changes.push({ op: "update", kind: "volume", name: volume.name, details: [volume.server === null ? `attach to ${server.name}` : `attached to server ${volume.server}, not ${server.name}: detach and attach`] });
+    if (!server) changes.push({ op: "update", kind: "volume", name: volume.name, details: [`attach to ${serverName(environment, node)} once it is created (the volume keeps its data)`] });
   }
   for (const volume of observed.volumes) {
     if (!nodes.map(String).includes(volume.labels.node ?? "")) changes.push({ op: "manual", kind: "volume", name: volume.name, details: [`labelled node=${volume.labels.node ?? "(none)"}: not a node of this environment; data volumes are never deleted by apply`] });
+  }
+  for (const fix of labelFixes(environment, observed)) {
+    changes.push({ op: "update", kind: CHANGE_KIND[fix.kind], name: fix.name, details: [`labels: set ${Object.entries(fix.missing).map(([key, value]) => `${key}=${value}`).join(", ")}`] });
   }
   return changes;
 }

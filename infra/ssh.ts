@@ -1,6 +1,9 @@
 // Every remote step goes through one program, called like OpenSSH:
-// `<INFRA_SSH> [options] root@<ip> <command>`, inheriting the CLI's environment. Tests stand a
-// fake in for it; operators can point it at a wrapper (a bastion, a different key).
+// `<INFRA_SSH> [options] root@<ip> <command>`, with the CLI's environment minus its credentials
+// (HCLOUD_TOKEN, INFRA_ADMIN_TOKEN, INFRA_SECRET_*: the SSH program needs none of them). Tests
+// stand a fake in for it; operators can point it at a wrapper (a bastion, a different key).
+// The command is built with infra/shell.ts (`sh`); a secret or token never is part of it: it goes
+// on the command's standard input.
 import { spawn } from "node:child_process";
 
 export type RemoteResult = { exitCode: number; stdout: string; stderr: string };
@@ -17,10 +20,16 @@ export type SshOptions = {
 /** OpenSSH options: never prompt (CI), trust a new host once, give up on a dead host quickly. */
 export const SSH_OPTIONS = ["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=accept-new", "-o", "ConnectTimeout=10", "-o", "ServerAliveInterval=15", "-o", "LogLevel=ERROR"];
 
+/** Variables the SSH program never gets: credentials of the CLI's other work. */
+export const withheldFromSsh = (name: string) => name === "HCLOUD_TOKEN" || name === "INFRA_ADMIN_TOKEN" || name.startsWith("INFRA_SECRET_");
+
+/** The CLI's environment without its credentials, for the SSH program. */
+export const sshEnvironment = (env: NodeJS.ProcessEnv): NodeJS.ProcessEnv => Object.fromEntries(Object.entries(env).filter(([name]) => !withheldFromSsh(name)));
+
 export class RemoteCommandError extends Error {
   constructor(
     readonly host: string,
-    /** The command as shown: a join token is replaced by a placeholder. */
+    /** The command as shown (it never holds a secret: those go on stdin). */
     readonly command: string,
     readonly result: RemoteResult,
   ) {
@@ -39,7 +48,7 @@ export class Ssh {
   run(host: string, command: string, stdin?: string): Promise<RemoteResult> {
     this.commands += 1;
     return new Promise((resolve, reject) => {
-      const child = spawn(this.options.program, [...SSH_OPTIONS, `root@${host}`, command], { stdio: ["pipe", "pipe", "pipe"], env: this.options.env });
+      const child = spawn(this.options.program, [...SSH_OPTIONS, `root@${host}`, command], { stdio: ["pipe", "pipe", "pipe"], env: sshEnvironment(this.options.env) });
       const stdout: Buffer[] = [];
       const stderr: Buffer[] = [];
       const timer = setTimeout(() => child.kill("SIGTERM"), this.options.timeoutMs ?? 600_000);
@@ -59,10 +68,7 @@ export class Ssh {
     });
   }
 
-  /**
-   * Runs `command` and answers its stdout; a non-zero exit throws RemoteCommandError showing
-   * `shown` (the command with any token in it replaced).
-   */
+  /** Runs `command` and answers its stdout; a non-zero exit throws RemoteCommandError. */
   async check(host: string, command: string, options: { stdin?: string; shown?: string } = {}): Promise<string> {
     const result = await this.run(host, command, options.stdin);
     if (result.exitCode !== 0) throw new RemoteCommandError(host, options.shown ?? command, result);

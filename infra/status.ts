@@ -4,12 +4,13 @@
 import type { HetznerServer } from "../workers/hetzner/client.ts";
 import type { Node } from "./apply.ts";
 import { backupNetworkLine } from "./backup-route.ts";
+import { raw, sh } from "./shell.ts";
 import { findManager, listSwarmNodes, type SwarmContext } from "./swarm.ts";
 
 export type StackService = { Name: string; Mode: string; Replicas: string; Image: string };
 export type StatusReport = { lines: string[]; healthy: boolean };
 
-export const stackServicesCommand = (stack: string) => `docker stack services ${stack} --format '{{json .}}'`;
+export const stackServicesCommand = (stack: string) => sh`docker stack services ${stack} --format ${raw("'{{json .}}'")}`;
 
 /** "2/3" (or "2/3 (max 1 per node)") → running and desired. */
 export function replicaCounts(replicas: string): { running: number; desired: number } | null {
@@ -41,6 +42,7 @@ export async function status(context: SwarmContext, servers: HetznerServer[], no
   for (const member of await listSwarmNodes(context, manager)) {
     lines.push(`  ${member.Hostname.padEnd(28)} ${member.Status.padEnd(8)} ${member.Availability.padEnd(8)} ${member.ManagerStatus || "worker"}`);
     if (member.Status !== "Ready" && nodes.some((node) => node.name === member.Hostname)) healthy = false;
+    if (!nodes.some((node) => node.name === member.Hostname)) lines.push(`    ! no server of this environment: apply removes it once it is down`);
   }
   for (const stack of context.environment.stacks) {
     lines.push("", `Stack ${stack.name}:`);

@@ -2,7 +2,8 @@
 // deploy, status and destroy of the shipped `example` environment (three nodes, its three stacks)
 // against the Hetzner fake (actions take ACTION_MS, as long-running ones do at Hetzner) and the
 // fake SSH program, and prints per command the Hetzner requests (reads and writes), the remote
-// commands and the wall time. Targets: a no-op apply makes reads only, and few.
+// commands and the wall time. Targets: a no-op apply makes reads only, and few. (The certificate
+// deploy checks is a self-signed one made by openssl.)
 //
 //   npm run bench:infra                     ACTION_MS=500
 //   npm run bench:infra -- --action-ms 2000
@@ -13,7 +14,8 @@ import { join } from "node:path";
 import { main } from "../infra/cli.ts";
 import { createFakeSshState } from "../test/node/fakes/fake-ssh-state.ts";
 import { FAKE_HCLOUD_TOKEN, startFakeHetzner } from "../test/node/fakes/hetzner.ts";
-import { ed25519PublicKey } from "../test/node/support/infra.ts";
+import { loadEnvironment } from "../infra/config.ts";
+import { ed25519PublicKey, selfSignedCertificate } from "../test/node/support/infra.ts";
 
 if (process.argv.includes("--help") || process.argv.includes("-h")) {
   console.log(`usage: npm run bench:infra [-- --action-ms MS]
@@ -39,6 +41,7 @@ async function bench(): Promise<number> {
   const name = `bench-${randomBytes(2).toString("hex")}`;
   writeFileSync(join(environments, `${name}.yaml`), readFileSync(join(import.meta.dirname, "..", "infra", "environments", "example.yaml")));
   writeFileSync(join(dir, "key.pub"), ed25519PublicKey("bench"));
+  const origin = selfSignedCertificate(["*.example.com", "example.com"]);
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     ...ssh.env,
@@ -47,7 +50,10 @@ async function bench(): Promise<number> {
     INFRA_SSH_PUBLIC_KEY: join(dir, "key.pub"),
     INFRA_ENVIRONMENTS_DIR: environments,
     INFRA_POLL_MS: "1000",
-    ...Object.fromEntries(["seaweedfs_s3_config", "mongo_root_password", "mongo_keyfile", "rocketchat_mongo_password", "keycloak_db_password", "keycloak_admin_password", "mongo_backup_password", "postgres_backup_password", "metrics_token", "grafana_admin_password", "rocketchat_alerts_webhook_url"].map((secret) => [`INFRA_SECRET_${secret.toUpperCase()}`, randomBytes(12).toString("hex")])),
+    // Every docker secret the environment lists: random values, and a certificate Traefik would serve.
+    ...Object.fromEntries(loadEnvironment(environments, name).secrets.map((secret) => [`INFRA_SECRET_${secret.toUpperCase()}`, randomBytes(12).toString("hex")])),
+    INFRA_SECRET_TLS_CERTIFICATE: origin.certificate,
+    INFRA_SECRET_TLS_PRIVATE_KEY: origin.privateKey,
   };
   const requests = async () => (await (await fetch(`${hetzner.url}/__fake/requests`)).json()) as Logged[];
 

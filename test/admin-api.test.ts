@@ -152,6 +152,8 @@ describe("OpenAPI and health", () => {
       "/api/backups/run",
       "/api/backups/runs",
       "/api/backups/runs/{id}",
+      "/api/chat/sync",
+      "/api/chat/sync-status",
       "/api/dlq",
       "/api/dlq/replay",
       "/api/documents/index-status",
@@ -174,7 +176,7 @@ describe("OpenAPI and health", () => {
     expect(JSON.parse(text)).toEqual({
       status: "ok",
       checks: { db: { ok: true, detail: expect.stringMatching(/^\d+ ms$/) }, intakeQueue: { ok: true }, vectorizeQueue: { ok: true } },
-      capabilities: { aircallIntake: { configured: true }, guestyIntake: { configured: true }, rocketChatIngest: { configured: true }, rocketChatBot: { configured: true }, adminApi: { configured: true }, access: { configured: true, degraded: true, problems: [expect.stringContaining("ACCESS_TEAM_DOMAIN and ACCESS_AUD are not set")] }, vectorization: { configured: true }, backups: { configured: true }, secrets: { configured: true }, metrics: { configured: false, problems: ["METRICS_TOKEN is not set"] }, alertWebhook: { configured: false, problems: ["ALERT_WEBHOOK_URL is not set"] } },
+      capabilities: { aircallIntake: { configured: true }, guestyIntake: { configured: true }, rocketChatIngest: { configured: true }, rocketChatBot: { configured: true }, rocketChatSync: { configured: true }, adminApi: { configured: true }, access: { configured: true, degraded: true, problems: [expect.stringContaining("ACCESS_TEAM_DOMAIN and ACCESS_AUD are not set")] }, vectorization: { configured: true }, backups: { configured: true }, secrets: { configured: true }, metrics: { configured: false, problems: ["METRICS_TOKEN is not set"] }, alertWebhook: { configured: false, problems: ["ALERT_WEBHOOK_URL is not set"] }, edgeRouting: { configured: false, problems: ["EDGE_ROUTES is not set"] } },
     });
     for (const secret of [
       env.ADMIN_TOKEN,

@@ -151,11 +151,11 @@ describe("the Worker's scheduled handler", () => {
     const errors = errorsLogged();
     const infos: string[] = [];
     vi.spyOn(console, "log").mockImplementation((line: string) => void infos.push(line));
-    // 12:10: the sweep, the bot sweep, the backup reaper, the metrics rollup and the catch-up are all due.
+    // 12:10: the sweep, the bot sweep, the backup reaper, the chat sync, the metrics rollup and the catch-up are all due.
     await expect(tickWith({ DB: faultyD1(touches("webhook_events", "update")) }, Date.now() - (Date.now() % 600_000))).resolves.toBeUndefined();
     expect(errors()).toContainEqual(expect.objectContaining({ message: "cron job failed", job: "intake-sweep", alert: true }));
     const tickLine = infos.map((line) => JSON.parse(line) as Record<string, unknown>).find((entry) => entry.message === "cron tick");
-    expect(String(tickLine?.ran).split(",").sort()).toEqual(["backup-reaper", "bot-sweep", "metrics-rollup", "vectorize-catch-up"]);
+    expect(String(tickLine?.ran).split(",").sort()).toEqual(["backup-reaper", "bot-sweep", "chat-sync", "metrics-rollup", "vectorize-catch-up"]);
     expect(tickLine?.failed).toBe("intake-sweep");
   });
 });

@@ -21,6 +21,7 @@ declare namespace Cloudflare {
     FAKE_ACCESS_KID: string;
     FAKE_ACCESS_PRIVATE_KEY: string;
     FAKE_ALERT_WEBHOOK_URL: string;
+    FAKE_ORIGINS_URL: string;
     /** Each variable the Worker reads, with the value the suites mean it to have ("" = unset). */
     TEST_ISOLATED_VARIABLES: Record<string, string>;
   }

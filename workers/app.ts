@@ -2,6 +2,7 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { eventsRoutes } from "./admin/events-routes";
 import { backupAdminRoutes } from "./backups/admin-routes";
+import { chatSyncRoutes } from "./chat-sync/routes";
 import { runnerRoutes } from "./backups/runner-routes";
 import { queriesRoutes } from "./bot/queries-routes";
 import { botRoutes } from "./bot/routes";
@@ -47,5 +48,6 @@ export function createApp() {
   app.route("/api", vectorizeRoutes);
   app.route("/api", queriesRoutes);
   app.route("/api", backupAdminRoutes);
+  app.route("/api", chatSyncRoutes);
   return app;
 }

@@ -5,7 +5,9 @@ import { accessConfig } from "./access/config";
 import { alertWebhookConfig } from "./alerts/config";
 import { adminApiConfig } from "./auth/admin-token";
 import { backupsConfig } from "./backups/config";
+import { edgeRoutesConfig } from "./edge/config";
 import { botConfig } from "./bot/config";
+import { chatSyncConfig } from "./chat-sync/config";
 import { aircallIntakeConfig } from "./intake/aircall/config";
 import { guestyIntakeConfig } from "./intake/guesty/config";
 import { metricsConfig } from "./metrics/config";
@@ -19,6 +21,7 @@ export const capabilities: Record<string, Capability<unknown>> = {
   guestyIntake: guestyIntakeConfig,
   rocketChatIngest: rocketChatIngestConfig,
   rocketChatBot: botConfig,
+  rocketChatSync: chatSyncConfig,
   adminApi: adminApiConfig,
   access: accessConfig,
   vectorization: vectorizeConfig,
@@ -26,4 +29,5 @@ export const capabilities: Record<string, Capability<unknown>> = {
   secrets: secretsConfig,
   metrics: metricsConfig,
   alertWebhook: alertWebhookConfig,
+  edgeRouting: edgeRoutesConfig,
 };

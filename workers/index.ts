@@ -1,8 +1,10 @@
 // Entry point: every way into the Worker is listed here, and each only dispatches.
-//   fetch     -> the Hono routes of every HTTP capability (workers/app.ts)
+//   fetch     -> a host EDGE_ROUTES lists: proxied to its origins (workers/edge/router.ts);
+//                any other: the Hono routes of every HTTP capability (workers/app.ts)
 //   queue     -> the consumer registered for the batch's queue name
 //   scheduled -> the cron dispatcher: the registered jobs due at this tick
 import { createApp } from "./app";
+import { routeEdgeRequest } from "./edge/router";
 import { raiseAlert } from "./alerts/raise";
 import { queueConsumers, queueRole } from "./queue-consumers";
 import { cronJobs } from "./scheduled-jobs";
@@ -13,9 +15,13 @@ const app = createApp();
 
 // Durable Object classes are exported from the entry point, as wrangler.toml binds them.
 export { BackupScheduler } from "../durable-objects/backup-scheduler";
+export { EdgeHealth } from "../durable-objects/edge-health";
 
 export default {
-  fetch: app.fetch,
+  // Any Request, as app.fetch takes (tests and service calls build their own).
+  async fetch(request: Request, env: Env, ctx: ExecutionContext) {
+    return (await routeEdgeRequest(request, env, ctx)) ?? app.fetch(request, env, ctx);
+  },
 
   async queue(batch, env, ctx) {
     const consumer = queueConsumers[queueRole(batch.queue)];

@@ -2,6 +2,8 @@
 // times it runs at. A capability with periodic work registers it here.
 import { backupSchedule, reportMissedRun, startScheduledRun, sweepBackups } from "./backups/scheduled";
 import { BOT_SWEEP_SCHEDULE, sweepBotQuestions } from "./bot/sweep";
+import { checkEdgeOrigins, edgeCheckSchedule } from "./edge/check";
+import { chatSyncSchedule, runChatSync } from "./chat-sync/run";
 import { SWEEP_SCHEDULE, sweepReceivedEvents } from "./intake/sweep";
 import { METRICS_ROLLUP_SCHEDULE, rollUpMetrics } from "./metrics/rollup";
 import type { CronJob } from "./scheduler/dispatch";
@@ -28,6 +30,13 @@ export const cronJobs: readonly CronJob[] = [
     run: async ({ env, tickTime }) => void (await sweepBotQuestions(env, tickTime)),
   },
   {
+    // Rocket.Chat history, edits and deletions, a bounded slice per tick (off without the REST credentials).
+    name: "chat-sync",
+    timed: false,
+    schedule: (env) => chatSyncSchedule(env),
+    run: async ({ env }) => void (await runChatSync(env, { trigger: "cron" })),
+  },
+  {
     name: "vectorize-catch-up",
     timed: false,
     schedule: () => CATCH_UP_SCHEDULE,
@@ -40,6 +49,13 @@ export const cronJobs: readonly CronJob[] = [
     schedule: () => METRICS_ROLLUP_SCHEDULE,
     // The clock, not the tick's time: a cursor ahead of the clock would skip rows written meanwhile.
     run: async ({ env }) => void (await rollUpMetrics(env, Date.now())),
+  },
+  {
+    // Edge routing's active health checks: every origin of every routed host (off without EDGE_ROUTES).
+    name: "edge-health-check",
+    timed: false,
+    schedule: edgeCheckSchedule,
+    run: async ({ env }) => void (await checkEdgeOrigins(env)),
   },
   {
     name: "backup-daily",

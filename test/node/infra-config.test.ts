@@ -1,12 +1,16 @@
 // Environment files: the shipped ones load, every stack they deploy renders with their variables,
-// and a wrong value is refused before any Hetzner call with an error naming the field; the backup
-// route's node script and S3 identity check.
+// and a wrong value is refused before any Hetzner call with an error naming the field (a shell
+// metacharacter in anything that reaches a command on the nodes, SSH open to the world, a
+// variable with the operator's addresses that is unset); the firewall's web sources are
+// Cloudflare's ranges by default; the backup route's node script and S3 identity check.
 import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { backupAccessScript, s3BackupCredentials } from "../../infra/backup-route.ts";
-import { ConfigError, loadEnvironment, parseEnvironment } from "../../infra/config.ts";
+import { readCloudflareRanges } from "../../infra/cloudflare-ips.ts";
+import { ConfigError, loadEnvironment, parseEnvironment, withOperatorAddresses } from "../../infra/config.ts";
+import { desiredRules } from "../../infra/plan.ts";
 import { configVariable, renderStack, secretVariable, stackConfigs } from "../../infra/deploy.ts";
 import { parseEnvText, EnvFileError, isGitCryptEncrypted } from "../../infra/env-file.ts";
 import { ed25519PublicKey, REPOSITORY_ROOT } from "./support/infra.ts";
@@ -19,7 +23,7 @@ const valid = () => ({
   server_type: "cx23",
   nodes: 3,
   network: { ip_range: "10.42.0.0/16", subnet: "10.42.1.0/24" },
-  firewall: { ssh_sources: ["0.0.0.0/0"], web_sources: ["0.0.0.0/0"] },
+  firewall: { ssh_sources: ["198.51.100.0/24"], web_sources: ["0.0.0.0/0"] },
   volume: { size_gb: 20 },
 });
 
@@ -63,6 +67,30 @@ describe("shipped environments", () => {
     expect(example.server_type).toBe("cx23");
     expect(example.ssh_keys).toEqual([]);
   });
+
+  it.each(shipped)("%s opens 80/443 to Cloudflare's published ranges only, and SSH to no one by default", (name) => {
+    const environment = loadEnvironment(environmentsDir, name);
+    const cloudflare = readCloudflareRanges();
+    expect(environment.webSources).toMatchObject({ from: "cloudflare", date: cloudflare.date });
+    expect(environment.firewall.web_sources).toEqual([...cloudflare.ipv4, ...cloudflare.ipv6]);
+    expect(environment.firewall.ssh_sources.every((source) => !source.endsWith("/0"))).toBe(true);
+    expect(environment.secrets).toEqual(expect.arrayContaining(["tls_certificate", "tls_private_key"]));
+  });
+
+  it("dev asks for the operator's addresses (INFRA_SSH_SOURCES); example, staging and prod list explicit ones", () => {
+    const dev = loadEnvironment(environmentsDir, "dev");
+    expect(dev.firewall.ssh_sources).toEqual(["${INFRA_SSH_SOURCES}"]);
+    expect(() => desiredRules(dev)).toThrow(ConfigError);
+    expect(() => withOperatorAddresses(dev, {})).toThrow("firewall.ssh_sources names ${INFRA_SSH_SOURCES}, which is not set");
+    expect(() => withOperatorAddresses(dev, { INFRA_SSH_SOURCES: "::/0" })).toThrow("INFRA_SSH_SOURCES: must not open SSH to the whole internet (::/0)");
+    expect(() => withOperatorAddresses(dev, { INFRA_SSH_SOURCES: "203.0.113.7" })).toThrow('INFRA_SSH_SOURCES: "203.0.113.7" is not an IPv4 or IPv6 CIDR');
+    const resolved = withOperatorAddresses(dev, { INFRA_SSH_SOURCES: "203.0.113.7/32,2001:db8::7/128" });
+    expect(desiredRules(resolved).find((rule) => rule.port === "22")?.source_ips).toEqual(["2001:db8::7/128", "203.0.113.7/32"]);
+    for (const name of ["example", "staging", "prod"]) {
+      const environment = loadEnvironment(environmentsDir, name);
+      expect(withOperatorAddresses(environment, {}).firewall.ssh_sources, name).toEqual(["198.51.100.0/24", "2001:db8:100::/48"]);
+    }
+  });
 });
 
 describe("validation names the field", () => {
@@ -79,6 +107,23 @@ describe("validation names the field", () => {
     ["a subnet outside the range", (document: Record<string, any>) => (document.network.subnet = "10.43.1.0/24"), /network\.subnet: must lie inside ip_range/],
     ["a Swarm pool overlapping the network", (document: Record<string, any>) => (document.network.swarm_address_pool = "10.0.0.0/8"), /network\.swarm_address_pool: must not overlap/],
     ["a firewall source", (document: Record<string, any>) => (document.firewall.ssh_sources = ["anywhere"]), /firewall\.ssh_sources\.0: must be an IPv4 or IPv6 CIDR/],
+    ["SSH open to the world (IPv4)", (document: Record<string, any>) => (document.firewall.ssh_sources = ["198.51.100.0/24", "0.0.0.0/0"]), /firewall\.ssh_sources\.1: must not open SSH to the whole internet/],
+    ["SSH open to the world (IPv6)", (document: Record<string, any>) => (document.firewall.ssh_sources = ["::/0"]), /firewall\.ssh_sources\.0: must not open SSH to the whole internet/],
+    ["no SSH source", (document: Record<string, any>) => (document.firewall.ssh_sources = []), /firewall\.ssh_sources: list the addresses that may reach SSH/],
+    ["a web source that is neither cloudflare nor CIDRs", (document: Record<string, any>) => (document.firewall.web_sources = "cloudfront"), /firewall\.web_sources/],
+    ["a malformed IPv6 source", (document: Record<string, any>) => (document.firewall.web_sources = ["2001:db8:::1/64"]), /firewall\.web_sources\.0: must be an IPv4 or IPv6 CIDR/],
+    ["a shell metacharacter in a backup path", (document: Record<string, any>) => (document.backup = { paths: ["/mnt/data/x;$(touch /tmp/pwned)"] }), /backup\.paths\.0: must be an absolute path/],
+    ["a space in a backup path", (document: Record<string, any>) => (document.backup = { paths: ["/mnt/data/x y"] }), /backup\.paths\.0: must be an absolute path/],
+    [
+      "a shell metacharacter in a stack variable",
+      (document: Record<string, any>) => (document.stacks = [{ name: "core", file: "swarm-stacks/core.yml", variables: { S3_HOST: "s3.example.com;reboot" } }]),
+      /stacks\.0\.variables\.S3_HOST: must be letters, digits and @ % \+ = : , \. \/ _ - only/,
+    ],
+    ["a newline in a stack variable", (document: Record<string, any>) => (document.stacks = [{ name: "core", file: "swarm-stacks/core.yml", variables: { S3_HOST: "a\nb: c" } }]), /stacks\.0\.variables\.S3_HOST/],
+    ["a stack file outside the repository", (document: Record<string, any>) => (document.stacks = [{ name: "core", file: "../core.yml" }]), /stacks\.0\.file: must not contain \.\./],
+    ["a stack file with a space", (document: Record<string, any>) => (document.stacks = [{ name: "core", file: "swarm stacks/core.yml" }]), /stacks\.0\.file: must be a path inside the repository/],
+    ["a location with a shell character", (document: Record<string, any>) => (document.location = "nbg1;ls"), /location: must be letters, digits, \. _ and -/],
+    ["a worker URL over plain http", (document: Record<string, any>) => (document.backup = { worker_url: "http://edge.example.com" }), /backup\.worker_url: must be https:\/\/<host>/],
     [
       "the Docker API port",
       (document: Record<string, any>) => (document.firewall.extra_rules = [{ description: "docker", protocol: "tcp", port: 2376, sources: ["0.0.0.0/0"] }]),
@@ -100,6 +145,11 @@ describe("validation names the field", () => {
       /firewall\.extra_rules\.1\.port: must not open the backup route's ports/,
     ],
     ["the S3 gateway's port as a string", (document: Record<string, any>) => (document.firewall.extra_rules = [{ description: "s3", protocol: "tcp", port: "8333", sources: ["0.0.0.0/0"] }]), /firewall\.extra_rules\.0\.port: must not open the backup route's ports/],
+    [
+      "more rules than a Hetzner firewall holds",
+      (document: Record<string, any>) => (document.firewall.extra_rules = Array.from({ length: 47 }, (_, index) => ({ description: `r${index}`, protocol: "tcp", port: 10000 + index, sources: ["198.51.100.0/24"] }))),
+      /firewall\.extra_rules: at most 46: Hetzner allows 50 rules per firewall/,
+    ],
     ["the filer's API", (document: Record<string, any>) => (document.firewall.extra_rules = [{ description: "filer", protocol: "tcp", port: "8800-8900", sources: ["0.0.0.0/0"] }]), /firewall\.extra_rules\.0\.port: must not open the backup route's ports/],
     ["a relative backup path", (document: Record<string, any>) => (document.backup = { paths: ["opt/core"] }), /backup\.paths\.0: must be an absolute path/],
     ["a backup path with ..", (document: Record<string, any>) => (document.backup = { paths: ["/opt/../etc"] }), /backup\.paths\.0: must not contain \.\./],

@@ -14,7 +14,7 @@ import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { POSTGRES_CLIENT_MAJOR } from "../../infra/backup-image.ts";
 import { dumpEndpoints, MONGO_BACKUP_SECRET, POSTGRES_BACKUP_SECRET, S3_CONFIG_SECRET } from "../../infra/backup-route.ts";
-import { BACKUP_ROUTE_PORTS, loadEnvironment, portRangeCovers } from "../../infra/config.ts";
+import { BACKUP_ROUTE_PORTS, loadEnvironment, portRangeCovers, withOperatorAddresses } from "../../infra/config.ts";
 import { configVariable } from "../../infra/deploy.ts";
 import { desiredRules } from "../../infra/plan.ts";
 import type { FirewallRule } from "../../infra/hcloud.ts";
@@ -320,9 +320,10 @@ const checkVariables: Check = (stack) => {
     for (const match of value.matchAll(/\$(\$|\{([^}]*)\}?|.?)/g)) {
       if (match[1] === "$") continue;
       const inner = match[2];
-      const variable = inner === undefined ? null : /^([A-Z][A-Z0-9_]*)(:\?[^}]*)?$/.exec(inner);
+      // ${NAME:-default}: an optional variable (its header line says what leaving it out means).
+      const variable = inner === undefined ? null : /^([A-Z][A-Z0-9_]*)(:\?[^}]*|:-[^}]*)?$/.exec(inner);
       if (!variable?.[1] || !match[0].endsWith("}")) {
-        problems.push(`${JSON.stringify(match[0])} in ${JSON.stringify(value.slice(0, 60))}: use \${NAME} or \${NAME:?message}, and $$ for a literal $`);
+        problems.push(`${JSON.stringify(match[0])} in ${JSON.stringify(value.slice(0, 60))}: use \${NAME}, \${NAME:?message} or \${NAME:-default}, and $$ for a literal $`);
         continue;
       }
       used.add(variable[1]);
@@ -549,7 +550,6 @@ const checkRouting: Check = (stack, all) => {
   const problems: string[] = [];
   const traefik = traefikOf(all)[0];
   const traefikFlags = traefik ? flagsOf(traefik.service) : new Map<string, string>();
-  const resolvers = new Set([...traefikFlags.keys()].map((key) => /^certificatesresolvers\.([^.]+)\.acme\./.exec(key)?.[1]).filter((name) => name !== undefined));
   const traefikNetworks = new Set(traefik ? networkKeysOf(traefik.service).map((key) => networkName(traefik.stack, key)) : []);
   for (const [name, service] of services(stack)) {
     if ([...toStringMap(service.labels).keys()].some((key) => key.startsWith("traefik."))) problems.push(`${name}: Traefik labels belong in deploy.labels (the Swarm provider reads services)`);
@@ -565,11 +565,14 @@ const checkRouting: Check = (stack, all) => {
     for (const router of routers) {
       const rule = labels.get(`traefik.http.routers.${router}.rule`) ?? "";
       if (!/Host\(`\$\{[A-Z][A-Z0-9_]*(:\?[^}]*)?\}`\)/.test(rule)) problems.push(`${name}: router ${router} rule must be Host(\`\${VARIABLE}\`), got ${rule}`);
-      const resolver = labels.get(`traefik.http.routers.${router}.tls.certresolver`);
-      if (!resolver) problems.push(`${name}: router ${router} has no tls.certresolver`);
-      else if (traefik && !resolvers.has(resolver)) problems.push(`${name}: router ${router} uses certresolver ${resolver}, which Traefik does not define`);
+      // TLS comes from the websecure entrypoint (one certificate for every node, or Let's Encrypt
+      // when configured there): a router's own tls section would replace it (Traefik v3
+      // pkg/server/aggregator.go applyModel keeps the entrypoint's TLS only for a router without one).
+      const ownTls = [...labels.keys()].filter((key) => key === `traefik.http.routers.${router}.tls` || key.startsWith(`traefik.http.routers.${router}.tls.`));
+      if (ownTls.length > 0) problems.push(`${name}: router ${router} sets ${ownTls.join(", ")}: TLS comes from the websecure entrypoint, a router's own tls section drops it`);
+      if (traefik && traefikFlags.get("entrypoints.websecure.http.tls") !== "true") problems.push(`${name}: router ${router} relies on Traefik's websecure entrypoint for TLS, which does not set http.tls=true`);
       const entrypoints = labels.get(`traefik.http.routers.${router}.entrypoints`);
-      if (entrypoints !== undefined && entrypoints !== "websecure") problems.push(`${name}: router ${router} must listen on websecure only`);
+      if (entrypoints !== "websecure") problems.push(`${name}: router ${router} must listen on websecure only (entrypoints: websecure)`);
       const target = labels.get(`traefik.http.routers.${router}.service`);
       if (target !== undefined && (target === null || !lbServices.includes(target))) problems.push(`${name}: router ${router} points at service ${target}, which has no loadbalancer port`);
     }
@@ -598,7 +601,7 @@ const RULES: Record<string, Check> = {
   "uses encrypted overlay networks with MTU 1450, declared and joined": checkNetworks,
   "publishes nothing but Traefik's 80 and 443 and the backup route's dump ports, in host mode": checkPorts,
   "mounts host paths only under /mnt/data, or read-only system paths": checkMounts,
-  "routes through Traefik with Host(${VAR}), a cert resolver and a load-balancer port": checkRouting,
+  "routes through Traefik with Host(${VAR}) on websecure, TLS from the entrypoint, and a load-balancer port": checkRouting,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -671,13 +674,30 @@ describe("Traefik", () => {
     expect(bindMountsOf(service)).toContainEqual({ source: "/var/run/docker.sock", target: "/var/run/docker.sock", readOnly: true });
   });
 
-  it("redirects web :80 to websecure :443 and gets certificates from Let's Encrypt for ${ACME_EMAIL}", () => {
-    const flags = flagsOf(only().service);
+  it("redirects web :80 to websecure :443, where every replica serves the certificate of the docker secrets", () => {
+    const { service, stack } = only();
+    const flags = flagsOf(service);
     expect(flags.get("entrypoints.web.address")).toBe(":80");
     expect(flags.get("entrypoints.websecure.address")).toBe(":443");
     expect(flags.get("entrypoints.web.http.redirections.entrypoint.to")).toBe("websecure");
     expect(flags.get("entrypoints.web.http.redirections.entrypoint.scheme")).toBe("https");
-    expect(flags.get("certificatesresolvers.le.acme.email")).toMatch(/^\$\{ACME_EMAIL(:\?[^}]*)?\}$/);
+    expect(flags.get("entrypoints.websecure.http.tls")).toBe("true");
+    // The default certificate of the TLS store, from the file provider's config and two secrets.
+    const dynamic = flags.get("providers.file.filename");
+    const tlsConfig = configRefsOf(service).find((ref) => ref.target === dynamic);
+    expect(tlsConfig?.source).toBe("traefik_tls");
+    const file = configFilesOf(stack).find((entry) => entry.key === "traefik_tls")!;
+    const store = (parseDocument(file.text ?? "").toJS() as { tls: { stores: { default: { defaultCertificate: { certFile: string; keyFile: string } } } } }).tls.stores.default.defaultCertificate;
+    const secrets = new Map(secretRefsOf(service).map((ref) => [`/run/secrets/${ref.target}`, ref.source]));
+    expect(secrets.get(store.certFile)).toBe("tls_certificate");
+    expect(secrets.get(store.keyFile)).toBe("tls_private_key");
+  });
+
+  it("asks Let's Encrypt only when TLS_CERT_RESOLVER says so (a single-node Swarm), with ${ACME_EMAIL}", () => {
+    const flags = flagsOf(only().service);
+    // Empty by default: no router asks for a certificate; "le" turns the resolver on for all of them.
+    expect(flags.get("entrypoints.websecure.http.tls.certresolver")).toBe("${TLS_CERT_RESOLVER:-}");
+    expect(flags.get("certificatesresolvers.le.acme.email")).toMatch(/^\$\{ACME_EMAIL(:-[^}]*)?\}$/);
     expect(flags.get("certificatesresolvers.le.acme.tlschallenge") === "true" || flags.has("certificatesresolvers.le.acme.httpchallenge.entrypoint")).toBe(true);
     expect(flags.get("certificatesresolvers.le.acme.storage")).toMatch(/^\//);
   });
@@ -906,7 +926,7 @@ describe("the backup route (docs/architecture.md)", () => {
     expect(BACKUP_ROUTE_PORTS.map(({ port }) => port).sort()).toEqual([...dumpPorts, 8888].sort());
     expect(shippedEnvironments).toEqual(expect.arrayContaining(["dev", "staging", "prod", "example"]));
     for (const name of shippedEnvironments) {
-      const rules = desiredRules(loadEnvironment(environmentsDir, name));
+      const rules = desiredRules(withOperatorAddresses(loadEnvironment(environmentsDir, name), { INFRA_SSH_SOURCES: "203.0.113.7/32" }));
       for (const port of [...dumpPorts, 8888]) expect(opening(rules, port), `${name}: port ${port}`).toEqual([]);
       expect(opening(rules, 443).length, `${name}: the check sees the rules`).toBeGreaterThan(0);
     }
@@ -990,9 +1010,12 @@ describe("stacks across files", () => {
       expect(environment.stacks.map((entry) => entry.file), name).toEqual(["swarm-stacks/core.yml", "swarm-stacks/apps.yml", "swarm-stacks/monitoring.yml"]);
       for (const entry of environment.stacks) {
         const stack = stacks.find((candidate) => `swarm-stacks/${candidate.file}` === entry.file)!;
-        // The CLI sets <NAME>_SECRET and <KEY>_CONFIG; the environment file gives the rest.
-        const given = headerVariables(stack.text).filter((variable) => !/_(SECRET|CONFIG)$/.test(variable));
-        expect(Object.keys(entry.variables).sort(), `${name}: ${entry.name}`).toEqual(given.sort());
+        // The CLI sets <NAME>_SECRET and <KEY>_CONFIG; the environment file gives the rest, those
+        // with a default (${NAME:-…}) only when it wants something else.
+        const listed = headerVariables(stack.text).filter((variable) => !/_(SECRET|CONFIG)$/.test(variable));
+        const optional = new Set([...stack.text.matchAll(/\$\{([A-Z][A-Z0-9_]*):-[^}]*\}/g)].map((match) => match[1]!));
+        expect(Object.keys(entry.variables).filter((variable) => !optional.has(variable)).sort(), `${name}: ${entry.name}`).toEqual(listed.filter((variable) => !optional.has(variable)).sort());
+        for (const variable of Object.keys(entry.variables)) expect(listed, `${name}: ${entry.name} sets ${variable}`).toContain(variable);
         for (const secret of Object.keys(stack.compose.secrets ?? {})) expect(environment.secrets, `${name}: ${entry.name} needs ${secret}`).toContain(secret);
       }
     }
@@ -1052,7 +1075,7 @@ services:
         traefik.enable: "true"
         traefik.swarm.network: edge-public
         traefik.http.routers.app.rule: "Host(\`\${APP_HOST:?APP_HOST is required}\`)"
-        traefik.http.routers.app.tls.certresolver: le
+        traefik.http.routers.app.entrypoints: websecure
         traefik.http.services.app.loadbalancer.server.port: "8080"
 networks:
   public:
@@ -1102,7 +1125,14 @@ const BROKEN: { rule: Check; change: string; text: string; mentions: string }[] 
   { rule: checkVariables, change: "bare dollar", text: variant([["costs $$5", "costs $5"]]), mentions: '"$5"' },
   { rule: checkRouting, change: "no load-balancer port", text: variant([['        traefik.http.services.app.loadbalancer.server.port: "8080"\n', ""]]), mentions: "app: no traefik.http.services.<name>.loadbalancer.server.port" },
   { rule: checkRouting, change: "literal host name", text: variant([["Host(`${APP_HOST:?APP_HOST is required}`)", "Host(`app.example.com`)"]]), mentions: "app: router app rule must be Host" },
-  { rule: checkRouting, change: "unknown cert resolver", text: variant([["tls.certresolver: le", "tls.certresolver: zerossl"]]), mentions: "app: router app uses certresolver zerossl" },
+  {
+    rule: checkRouting,
+    change: "a router with its own tls section",
+    text: variant([["        traefik.http.routers.app.entrypoints: websecure\n", "        traefik.http.routers.app.entrypoints: websecure\n        traefik.http.routers.app.tls.certresolver: le\n"]]),
+    mentions: "app: router app sets traefik.http.routers.app.tls.certresolver: TLS comes from the websecure entrypoint",
+  },
+  { rule: checkRouting, change: "a router on every entrypoint", text: variant([["        traefik.http.routers.app.entrypoints: websecure\n", ""]]), mentions: "app: router app must listen on websecure only" },
+  { rule: checkVariables, change: "a variable with an alternative value", text: variant([["Host(`${APP_HOST:?APP_HOST is required}`)", "Host(`${APP_HOST:+x}`)"]]), mentions: '"${APP_HOST:+x}"' },
   { rule: checkConfigs, change: "config from a file", text: variant([["    external: true\n    name: ${APP_CONF", "    file: ./app.yml\n    name: ${APP_CONF"]]), mentions: "config app_conf: must be external: true" },
   { rule: checkConfigs, change: "config named by a literal", text: variant([["name: ${APP_CONF_CONFIG:?APP_CONF_CONFIG is required}", "name: app_conf_v1"]]), mentions: "config app_conf: name must be ${APP_CONF_CONFIG}" },
   { rule: checkConfigs, change: "config from a file that is not there", text: variant([["x-file: monitoring/prometheus.yml", "x-file: monitoring/nowhere.yml"]]), mentions: "config app_conf: x-file monitoring/nowhere.yml does not exist" },

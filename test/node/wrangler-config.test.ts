@@ -49,6 +49,9 @@ it("binds the backup scheduler with its SQLite migration, the bot queue and the 
   for (const [env, prefix] of [["dev", ""], ["staging", "env.staging."], ["production", "env.production."]] as const) {
     expect(toml).toContain(`[[${prefix}durable_objects.bindings]]\nname = "BACKUP_SCHEDULER"\nclass_name = "BackupScheduler"`);
     expect(toml).toContain(`[[${prefix}migrations]]\ntag = "v1"\nnew_sqlite_classes = ["BackupScheduler"]`);
+    // Edge routing's shared origin health (durable-objects/edge-health.ts), one instance per host.
+    expect(toml).toContain(`[[${prefix}durable_objects.bindings]]\nname = "EDGE_HEALTH"\nclass_name = "EdgeHealth"`);
+    expect(toml).toContain(`[[${prefix}migrations]]\ntag = "v2"\nnew_sqlite_classes = ["EdgeHealth"]`);
     expect(toml).toMatch(new RegExp(`binding = "BOT_QUEUE"\\nqueue = "edge-ops-bot-${env}"`));
     expect(toml).toContain(`EDGE_OPS_ENV = "${env}"`);
   }

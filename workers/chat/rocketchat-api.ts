@@ -24,6 +24,8 @@ export class RocketChatApiError extends Error {
     readonly status: number,
     readonly code: string,
     retryAfterSeconds: number | null = null,
+    /** A 429's X-RateLimit-Reset: when (epoch ms) the endpoint answers again; null when not sent. */
+    readonly resetAt: number | null = null,
   ) {
     super(`rocket.chat answered ${status} ${code}`);
     this.name = "RocketChatApiError";
@@ -43,6 +45,149 @@ export type RoomInfo = { id: string; name: string | null; type: string };
 const sentMessageSchema = z.object({ success: z.literal(true), message: z.object({ _id: z.string() }).loose() });
 const getMessageSchema = z.object({ success: z.literal(true), message: z.object({ _id: z.string() }).loose().nullable() });
 
+// ---- What the history sync reads (workers/chat-sync/). Checked against RocketChat/Rocket.Chat
+// develop as stored on 2026-12-06: apps/meteor/app/api/server/v1/rooms.ts (`rooms.get`, which
+// calls `rooms/get`: with a date, `update` are the user's rooms updated after it and `remove` the
+// rooms deleted after it, `{_id, _deletedAt}` from the trash; without, every room of the user and
+// `remove: []`), channels.ts (`channels.history`: thread replies only with
+// `showThreadMessages=true`; `channels.list`: `{channels, count, offset, total}`, type c, sorted
+// by name, all public channels with view-c-room, else the joined ones), groups.ts
+// (`groups.history`: replies unless `showThreadMessages=false`) and im.ts (`im.history`: replies
+// only with `showThreadMessages=true`), all three through
+// app/lib/server/methods/getChannelHistory.ts (`{messages}`, newest first, `oldest`/`latest`
+// inclusive with `inclusive=true`); chat.ts (`chat.syncMessages`, `chat.getDeletedMessages`) and
+// server/publications/messages.ts (`getMessageHistory`); the query schemas in
+// packages/rest-typings (additionalProperties false). Versions from RocketChat/Rocket.Chat-Open-API
+// (rooms.yaml, messaging.yaml, as fetched on 2026-12-06): channels.history 0.47.0,
+// groups.history and im.history 0.48.0 (`offset` 0.75.0), channels.list 0.48.0 (paged since
+// 0.49.0), rooms.get 0.72.0, chat.getDeletedMessages 0.73.0; chat.syncMessages is listed as
+// "1.0.0 Added" with `lastUpdate`, and its cursor form (`type`, `next`, `count`) came with
+// RocketChat/Rocket.Chat PR #33810 (merged November 2024, documented for 7.1 in
+// Rocket.Chat-Open-API PR #106).
+
+/** REST dates are JSON Dates (ISO 8601); EJSON's `{"$date": ms}` is read too. In epoch ms. */
+const restDate = z.union([
+  z.iso.datetime({ offset: true }).transform((value) => Date.parse(value)),
+  z.object({ $date: z.number() }).transform((value) => value.$date),
+]);
+
+const restRoomSchema = z
+  .object({ _id: z.string().min(1), t: z.string(), name: z.string().optional(), fname: z.string().optional(), ts: restDate.optional(), _updatedAt: restDate.optional() })
+  .loose();
+
+/** A room as listed by rooms.get or channels.list. */
+export type ListedRoom = { id: string; type: string; name: string | null; createdAt: number | null; updatedAt: number | null };
+
+const listedRoom = (room: z.infer<typeof restRoomSchema>): ListedRoom => ({
+  id: room._id,
+  type: room.t,
+  name: room.name ?? room.fname ?? null,
+  createdAt: room.ts ?? null,
+  updatedAt: room._updatedAt ?? null,
+});
+
+const roomsGetSchema = z.object({
+  success: z.literal(true),
+  update: z.array(restRoomSchema),
+  remove: z.array(z.object({ _id: z.string().min(1), _deletedAt: restDate.optional() }).loose()),
+});
+
+const channelsListSchema = z.object({ success: z.literal(true), channels: z.array(restRoomSchema), total: z.number().int().nonnegative() });
+
+const restMessageSchema = z
+  .object({
+    _id: z.string().min(1),
+    rid: z.string().min(1),
+    msg: z.string().optional(),
+    ts: restDate,
+    _updatedAt: restDate.optional(),
+    editedAt: restDate.optional(),
+    u: z.object({ _id: z.string().min(1), username: z.string().optional() }).loose(),
+    tmid: z.string().min(1).optional(),
+    t: z.string().optional(),
+    alias: z.string().optional(),
+    // IMessage.bot: an object ({"i": "<integration id>"}) on bots' posts.
+    bot: z.union([z.boolean(), z.object({}).loose()]).optional(),
+    _hidden: z.boolean().optional(),
+  })
+  .loose();
+
+/** A message as a history or sync endpoint returns it, the fields the ingest reads. */
+export type HistoryMessage = {
+  id: string;
+  roomId: string;
+  text: string;
+  sentAt: number;
+  updatedAt: number | null;
+  editedAt: number | null;
+  userId: string;
+  userName: string | null;
+  alias: string | null;
+  threadId: string | null;
+  /** Rocket.Chat's system message type (`rm`: a deletion that left a placeholder); null for a user's message. */
+  type: string | null;
+  bot: boolean;
+  hidden: boolean;
+};
+
+/** Messages of one answer; `unreadable` counts entries not in IMessage's shape (skipped, never guessed). */
+export type MessagePage = { messages: HistoryMessage[]; unreadable: number };
+
+function messagePage(entries: readonly unknown[]): MessagePage {
+  const messages: HistoryMessage[] = [];
+  let unreadable = 0;
+  for (const entry of entries) {
+    const parsed = restMessageSchema.safeParse(entry);
+    if (!parsed.success) {
+      unreadable += 1;
+      continue;
+    }
+    const m = parsed.data;
+    messages.push({
+      id: m._id,
+      roomId: m.rid,
+      text: m.msg ?? "",
+      sentAt: m.ts,
+      updatedAt: m._updatedAt ?? null,
+      editedAt: m.editedAt ?? null,
+      userId: m.u._id,
+      userName: m.u.username ?? null,
+      alias: m.alias || null,
+      threadId: m.tmid ?? null,
+      type: m.t || null,
+      bot: m.bot !== undefined && m.bot !== false,
+      hidden: m._hidden === true,
+    });
+  }
+  return { messages, unreadable };
+}
+
+const historySchema = z.object({ success: z.literal(true), messages: z.array(z.unknown()) });
+
+/** A deleted message as the trash gives it: its id and, where sent, when it was deleted. */
+export type DeletedMessage = { id: string; deletedAt: number | null };
+
+const deletedSchema = z.object({ _id: z.string().min(1), _deletedAt: restDate.optional() }).loose();
+
+const syncMessagesSchema = z.object({
+  success: z.literal(true),
+  result: z
+    .object({
+      updated: z.array(z.unknown()).default([]),
+      deleted: z.array(deletedSchema).default([]),
+      cursor: z.object({ next: z.string().nullable(), previous: z.string().nullable() }).optional(),
+    })
+    .loose(),
+});
+
+const deletedMessagesSchema = z.object({ success: z.literal(true), messages: z.array(deletedSchema), total: z.number().int().nonnegative() });
+
+/** The history endpoint of each room type the sync reads: c channel, p private group, d direct message. */
+export const HISTORY_ENDPOINTS = { c: "channels.history", p: "groups.history", d: "im.history" } as const;
+export type HistoryRoomType = keyof typeof HISTORY_ENDPOINTS;
+
+const isoOf = (ms: number) => new Date(ms).toISOString();
+
 /** A message the bot posts, under an `_id` chosen by us so that a retry can look it up first. */
 export type OutgoingMessage = { _id: string; rid: string; tmid?: string; msg: string };
 
@@ -50,8 +195,18 @@ export type OutgoingMessage = { _id: string; rid: string; tmid?: string; msg: st
 function retryAfterOf(response: Response): number | null {
   const header = parseRetryAfter(response.headers.get("retry-after"));
   if (header !== null) return header;
+  const reset = resetAtOf(response);
+  return reset !== null ? Math.max(1, Math.ceil((reset - Date.now()) / 1000)) : null;
+}
+
+/**
+ * X-RateLimit-Reset: epoch milliseconds (`new Date().getTime() + timeToReset`, set on every
+ * rate-limited route's answer by `enforceRateLimit`; checked against RocketChat/Rocket.Chat
+ * `apps/meteor/app/api/server/ApiClass.ts`, develop as stored on 2026-12-06).
+ */
+function resetAtOf(response: Response): number | null {
   const reset = Number(response.headers.get("x-ratelimit-reset"));
-  return Number.isFinite(reset) && reset > 0 ? Math.max(1, Math.ceil((reset - Date.now()) / 1000)) : null;
+  return Number.isFinite(reset) && reset > 0 ? reset : null;
 }
 
 export class RocketChatApi {
@@ -68,7 +223,7 @@ export class RocketChatApi {
     if (!response.ok) {
       const error = errorBodySchema.safeParse(body);
       const code = error.success ? error.data.errorType ?? error.data.error?.match(/\[([\w-]+)\]$/)?.[1] ?? "error" : "error";
-      throw new RocketChatApiError(response.status, code, response.status === 429 ? retryAfterOf(response) : null);
+      throw new RocketChatApiError(response.status, code, response.status === 429 ? retryAfterOf(response) : null, response.status === 429 ? resetAtOf(response) : null);
     }
     const parsed = schema.safeParse(body);
     if (!parsed.success) throw new RocketChatApiError(response.status, "unexpected-response");
@@ -111,5 +266,63 @@ export class RocketChatApi {
     const signal = options.timeoutMs === undefined ? undefined : AbortSignal.timeout(options.timeoutMs);
     const { room } = await this.request(`rooms.info?roomId=${encodeURIComponent(roomId)}`, roomInfoSchema, signal ? { signal } : {});
     return { id: room._id, name: room.name ?? room.fname ?? null, type: room.t };
+  }
+
+  /**
+   * rooms.get: the rooms the user belongs to, and (with `updatedSince`, epoch ms) only those
+   * updated since, with the rooms deleted since in `remove`.
+   */
+  async roomsGet(updatedSince?: number): Promise<{ update: ListedRoom[]; remove: DeletedMessage[] }> {
+    const query = updatedSince === undefined ? "" : `?${new URLSearchParams({ updatedSince: isoOf(updatedSince) })}`;
+    const body = await this.request(`rooms.get${query}`, roomsGetSchema);
+    return { update: body.update.map(listedRoom), remove: body.remove.map((room) => ({ id: room._id, deletedAt: room._deletedAt ?? null })) };
+  }
+
+  /** channels.list: one page of the public channels (by name), and how many there are. */
+  async channelsList(offset: number, count: number): Promise<{ channels: ListedRoom[]; total: number }> {
+    const body = await this.request(`channels.list?${new URLSearchParams({ offset: String(offset), count: String(count) })}`, channelsListSchema);
+    return { channels: body.channels.map(listedRoom), total: body.total };
+  }
+
+  /**
+   * One page of a room's history by its type, newest first: messages sent between `oldest` and
+   * `latest` (epoch ms, both included), thread replies too.
+   */
+  async history(roomType: HistoryRoomType, query: { roomId: string; oldest: number; latest: number; count: number; offset?: number }): Promise<MessagePage> {
+    const params = new URLSearchParams({
+      roomId: query.roomId,
+      oldest: isoOf(query.oldest),
+      latest: isoOf(query.latest),
+      inclusive: "true",
+      showThreadMessages: "true",
+      count: String(query.count),
+    });
+    if (query.offset) params.set("offset", String(query.offset));
+    const body = await this.request(`${HISTORY_ENDPOINTS[roomType]}?${params}`, historySchema);
+    return messagePage(body.messages);
+  }
+
+  /**
+   * chat.syncMessages, cursor form: the room's messages updated (or deleted) after `next` (epoch
+   * ms), oldest change first, at most `count`. `cursorForm` is false when the answer carries no
+   * cursor: a server that does not know the form answered something else.
+   */
+  async syncMessagesAfter(roomId: string, type: "UPDATED" | "DELETED", next: number, count: number): Promise<{ updated: MessagePage; deleted: DeletedMessage[]; cursorForm: boolean }> {
+    const params = new URLSearchParams({ roomId, type, next: String(next), count: String(count) });
+    const { result } = await this.request(`chat.syncMessages?${params}`, syncMessagesSchema);
+    return { updated: messagePage(result.updated), deleted: result.deleted.map((entry) => ({ id: entry._id, deletedAt: entry._deletedAt ?? null })), cursorForm: result.cursor !== undefined };
+  }
+
+  /** chat.syncMessages, `lastUpdate` form: every message of the room updated or deleted after it (epoch ms). */
+  async syncMessagesSince(roomId: string, lastUpdate: number): Promise<{ updated: MessagePage; deleted: DeletedMessage[] }> {
+    const { result } = await this.request(`chat.syncMessages?${new URLSearchParams({ roomId, lastUpdate: isoOf(lastUpdate) })}`, syncMessagesSchema);
+    return { updated: messagePage(result.updated), deleted: result.deleted.map((entry) => ({ id: entry._id, deletedAt: entry._deletedAt ?? null })) };
+  }
+
+  /** chat.getDeletedMessages: one page of the ids of the room's messages deleted after `since` (epoch ms). */
+  async deletedMessages(roomId: string, since: number, offset: number, count: number): Promise<{ ids: string[]; total: number }> {
+    const params = new URLSearchParams({ roomId, since: isoOf(since), offset: String(offset), count: String(count) });
+    const body = await this.request(`chat.getDeletedMessages?${params}`, deletedMessagesSchema);
+    return { ids: body.messages.map((entry) => entry._id), total: body.total };
   }
 }

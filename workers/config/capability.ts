@@ -1,9 +1,10 @@
-// Each capability (Aircall intake, Guesty intake, admin API, and the ones to come) declares the
-// variables it needs and parses only those. A capability whose variables are missing or
-// malformed answers 503 naming them (never their values) while every other capability keeps
-// working, and /healthz lists which capabilities are configured, and which of them, though
-// configured, run degraded (a capability reports that through its own `degradation` hook, so
-// this module and /healthz stay free of any one feature's code).
+// Each capability (Aircall intake, Guesty intake, the Rocket.Chat bot, backups, the admin API, …;
+// workers/capabilities.ts lists them all) declares the variables it needs and parses only those.
+// A capability whose variables are missing or malformed answers 503 naming them (never their
+// values) while every other capability keeps working, and /healthz lists which capabilities are
+// configured, and which of them, though configured, run degraded (a capability reports that
+// through its own `degradation` hook, so this module and /healthz stay free of any one feature's
+// code).
 import { z } from "zod";
 import { AppError } from "../http/errors";
 

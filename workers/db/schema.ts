@@ -704,3 +704,73 @@ export const alerts = sqliteTable(
   },
   (t) => [index("alerts_at_idx").on(t.at), index("alerts_message_idx").on(t.message, t.at)],
 );
+
+// ---- Rocket.Chat history sync (workers/chat-sync/) ----
+
+/** How a server's changes are read: chat.syncMessages' cursor form, its lastUpdate form, or chat.getDeletedMessages and history. */
+export const CHAT_SYNC_CHANGE_MODES = ["cursor", "last-update", "fallback"] as const;
+export type ChatSyncChangeMode = (typeof CHAT_SYNC_CHANGE_MODES)[number];
+
+/** One row per Rocket.Chat server (ROCKETCHAT_URL) the sync has read: what its API offers and where the sync stands. */
+export const chatSyncServers = sqliteTable("chat_sync_servers", {
+  /** ROCKETCHAT_URL without a trailing slash. */
+  server: text("server").primaryKey(),
+  changeMode: text("change_mode", { enum: CHAT_SYNC_CHANGE_MODES }),
+  /** When the change mode was detected (ms): it is detected again a day later (a server upgrade). */
+  changeModeAt: integer("change_mode_at"),
+  /** rooms.get's `updatedSince` for the next run: the latest room `_updatedAt` or `_deletedAt` seen (server ms). */
+  roomsCursor: integer("rooms_cursor"),
+  /** channels.list offset of the listing pass under way, and when that pass started (ms). */
+  channelsOffset: integer("channels_offset").notNull().default(0),
+  channelsPassStartedAt: integer("channels_pass_started_at"),
+  /** The endpoint whose 404 turned the sync off (null while on), since when, and when it was last asked. */
+  offEndpoint: text("off_endpoint"),
+  offSince: integer("off_since"),
+  offCheckedAt: integer("off_checked_at"),
+  /** Rocket.Chat's X-RateLimit-Reset after a 429 that stopped a run: no run asks before it. */
+  rateLimitedUntil: integer("rate_limited_until"),
+  /** A run holds the server until then (ms): a second run (cron and manual at once) does not start. */
+  leaseUntil: integer("lease_until").notNull().default(0),
+  lastRunAt: integer("last_run_at"),
+  lastRunOutcome: text("last_run_outcome"),
+});
+
+/**
+ * Every room the sync has listed, per server. A room's history is read oldest first, in time
+ * windows [history_from, min(history_from + history_window_ms, history_until)], until
+ * history_from passes history_until (the time its backfill started); its changes since then are
+ * read from updated_cursor and deleted_cursor. Cursors only move after what they cover is stored.
+ */
+export const chatSyncRooms = sqliteTable(
+  "chat_sync_rooms",
+  {
+    server: text("server").notNull(),
+    roomId: text("room_id").notNull(),
+    /** Rocket.Chat's room type (c, p, d) and name, as last listed. */
+    roomType: text("room_type").notNull(),
+    name: text("name"),
+    /** active, or gone: deleted, or no longer readable by the bot (its messages stay, its room counts as private). */
+    state: text("state", { enum: ["active", "gone"] }).notNull().default("active"),
+    /** Last listed by rooms.get (the bot belongs to it) and by channels.list (a public channel), ms. */
+    memberSeenAt: integer("member_seen_at"),
+    directorySeenAt: integer("directory_seen_at"),
+    /** The room's own `_updatedAt` as listed: a room changed since its last sync is read first. */
+    roomUpdatedAt: integer("room_updated_at"),
+    /** The room's creation (`ts`), when listed: the backfill's progress is measured from it. */
+    roomCreatedAt: integer("room_created_at"),
+    historyFrom: integer("history_from").notNull(),
+    historyUntil: integer("history_until").notNull(),
+    historyWindowMs: integer("history_window_ms").notNull(),
+    /** Messages of one millisecond beyond a page: the offset within it. */
+    historyOffset: integer("history_offset").notNull().default(0),
+    backfilledAt: integer("backfilled_at"),
+    updatedCursor: integer("updated_cursor").notNull(),
+    deletedCursor: integer("deleted_cursor").notNull(),
+    /** Messages and deletions read from Rocket.Chat for this room (each stored once). */
+    messagesRead: integer("messages_read").notNull().default(0),
+    syncedAt: integer("synced_at"),
+    lastError: text("last_error"),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.server, t.roomId] }), index("chat_sync_rooms_due_idx").on(t.server, t.state, t.syncedAt)],
+);

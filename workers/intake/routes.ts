@@ -109,8 +109,8 @@ webhookRoutes.post("/rocketchat", async (c) => {
   return acceptEvent(c, "rocketchat", type, key, payload, withoutToken);
 });
 
-/** Why a Rocket.Chat message is not ingested, or null when it is. */
-function skipReason(message: ChatMessagePayload, botUserId: string | null): string | null {
+/** Why a Rocket.Chat message is not ingested, or null when it is (the history sync asks too). */
+export function skipReason(message: ChatMessagePayload, botUserId: string | null): string | null {
   if (message.bot === true) return "bot message";
   // The bot's REST posts come back with bot: false.
   if (botUserId !== null && message.user_id === botUserId) return "own message";

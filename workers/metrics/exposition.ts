@@ -149,6 +149,9 @@ export function renderExposition(snapshot: MetricsSnapshot): string {
   out.family("capability_status", "gauge", "Capability configuration: 1 configured, 0 not configured (none of its variables set), -1 misconfigured.", snapshot.capabilities.map((row) => ({ labels: { capability: row.name }, value: row.status })));
   out.family("capability_degraded", "gauge", "1 when a configured capability runs degraded (see /healthz for what to fix), else 0.", snapshot.capabilities.map((row) => ({ labels: { capability: row.name }, value: row.degraded ? 1 : 0 })));
 
+  // ---- edge routing
+  out.family("edge_origin_up", "gauge", "1 when requests may go to the origin (healthy, or no verdict yet), 0 while it is marked down; by public host, origin and pool (primary, failover).", (snapshot.edgeOrigins ?? []).map((row) => ({ labels: { host: row.host, origin: row.origin, pool: row.pool }, value: row.state === "down" ? 0 : 1 })));
+
   // ---- alerts
   const alerts = sumBy(seriesNamed(snapshot, "alerts"), ([message]) => [label(message)]);
   out.family("alerts_total", "counter", "Alerts raised, by alert message.", [...alerts.values()].map(({ labels: [message], value }) => ({ labels: { alert: message! }, value })));

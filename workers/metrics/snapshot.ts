@@ -5,6 +5,7 @@
 // read backlogs through their indexes (unprocessed events, stale documents).
 import type { Capability } from "../config/capability";
 import { withStorage } from "../db/with-storage";
+import { readEdgeOrigins, type EdgeOriginRow } from "../edge/snapshot";
 import { ROLLUP_SOURCE_NAMES, ROLLUP_SOURCES, parseSeries, type RollupSource, type Series, DAY_MS, HOUR_MS, MINUTE_MS } from "./series";
 
 export type CapabilityHealth = { name: string; variables: readonly string[]; status: 1 | 0 | -1; degraded: boolean; problems: string[] };
@@ -40,6 +41,8 @@ export type MetricsSnapshot = {
   alerts: RecentAlert[];
   /** What this snapshot cost D1: statements and rows read (the capability checks excluded). */
   d1: { queries: number; rowsRead: number };
+  /** Edge routing's origins and their health (workers/edge/snapshot.ts); absent or empty without EDGE_ROUTES. */
+  edgeOrigins?: EdgeOriginRow[];
 };
 
 export const PAGE_HOURS = 48;
@@ -175,7 +178,10 @@ export async function readSnapshot(
   };
 
   const shared = sharedVariables(capabilities);
-  const capabilityEntries = await Promise.all(Object.entries(capabilities).map(([name, capability]) => capabilityHealth(env, name, capability, shared)));
+  const [capabilityEntries, edgeOrigins] = await Promise.all([
+    Promise.all(Object.entries(capabilities).map(([name, capability]) => capabilityHealth(env, name, capability, shared))),
+    readEdgeOrigins(env),
+  ]);
 
   const snapshot: MetricsSnapshot = {
     now,
@@ -194,6 +200,7 @@ export async function readSnapshot(
     backups: [],
     alerts: [],
     d1: { queries: statements.length, rowsRead },
+    edgeOrigins,
   };
   if (page) {
     snapshot.hours = toBuckets(hourly, rowsOf(next++), Math.floor(now / HOUR_MS) - PAGE_HOURS + 1);

@@ -108,10 +108,13 @@ export function attention(snapshot: MetricsSnapshot): string[] {
   const items: string[] = [];
   const now = snapshot.now;
   const ageOf = (at: number | null) => (at === null ? 0 : (now - at) / 1000);
+  const edge = edgeAttention(snapshot);
+  items.push(...edge.hostsDown);
   const intakeAge = ageOf(snapshot.intakeOldestAt);
   if (intakeAge > ATTENTION.intakeLagSeconds) items.push(`Webhook intake behind: the oldest unprocessed event is ${duration(intakeAge)} old.`);
   const misconfigured = snapshot.capabilities.filter((row) => row.status === -1);
   for (const row of misconfigured) items.push(`${row.name} is misconfigured: ${row.problems.join("; ")}.`);
+  items.push(...edge.originsDown);
   for (const [queue, label] of [["edge-ops-vectorize", "vectorize"], ["edge-ops-bot", "bot"]] as const) {
     const open = sum(snapshot, (series) => series[0] === "dead_letters_open" && series[1] === queue);
     if (open > 0) items.push(`${open} open dead letter${open === 1 ? "" : "s"} on the ${label} queue.`);
@@ -135,6 +138,35 @@ export function attention(snapshot: MetricsSnapshot): string[] {
     if (cursor > 0 && (now - cursor) / 1000 > ROLLUP_SOURCES[table].liveMs / 1000 + ATTENTION.rollupLagSeconds) items.push(`The metrics rollup of ${table} is behind: is the cron trigger running?`);
   }
   return items;
+}
+
+/** Edge routing: hosts with every origin down (their visitors get the 503 page), then single origins down. */
+function edgeAttention(snapshot: MetricsSnapshot): { hostsDown: string[]; originsDown: string[] } {
+  const rows = snapshot.edgeOrigins ?? [];
+  const hosts = [...new Set(rows.map((row) => row.host))];
+  const allDown = new Set(hosts.filter((host) => rows.filter((row) => row.host === host).every((row) => row.state === "down")));
+  return {
+    hostsDown: [...allDown].map((host) => `${host}: every origin is down; visitors get the 503 page.`),
+    originsDown: rows
+      .filter((row) => row.state === "down" && !allDown.has(row.host))
+      .map((row) => `${row.host}: ${row.pool} origin ${row.origin} is down${row.reason ? ` (${row.reason})` : ""}${row.since === null ? "" : ` since ${duration((snapshot.now - row.since) / 1000)}`}.`),
+  };
+}
+
+function edgeTable(snapshot: MetricsSnapshot) {
+  const rows = snapshot.edgeOrigins ?? [];
+  const css = { healthy: "status-done", down: "status-failed", unknown: "status-partial" } as const;
+  return html`<div class="scroll"><table id="edge-origins">
+    <thead><tr><th>Host</th><th>Origin</th><th>Pool</th><th>State</th><th>Since</th><th>Last check</th><th>Why down</th></tr></thead>
+    <tbody>${rows.map(
+      (row) => html`<tr data-host="${row.host}" data-origin="${row.origin}" data-state="${row.state}">
+        <td>${row.host}</td><td>${row.origin}</td><td>${row.pool}</td>
+        <td class="${css[row.state]}">${row.state === "unknown" ? "no verdict yet" : row.state}</td>
+        <td>${row.since === null ? "–" : `${duration((snapshot.now - row.since) / 1000)} ago`}</td>
+        <td>${row.checkedAt === null ? "–" : `${duration((snapshot.now - row.checkedAt) / 1000)} ago`}</td>
+        <td>${row.reason ?? "–"}</td>
+      </tr>`,
+    )}</tbody></table></div>`;
 }
 
 function webhooksChart(snapshot: MetricsSnapshot) {
@@ -295,6 +327,8 @@ export function renderStatusPage(snapshot: MetricsSnapshot, who: string) {
     ${answersChart(snapshot)}
     <h2>Last backups</h2>
     ${backupsTable(snapshot)}
+    ${(snapshot.edgeOrigins ?? []).length === 0 ? "" : html`<h2>Edge routing</h2>
+    ${edgeTable(snapshot)}`}
     <h2>Capabilities</h2>
     ${capabilitiesTable(snapshot)}
     <h2>Recent alerts</h2>

@@ -25,6 +25,10 @@ export type FakeSshRecord = {
   user: string;
   /** The option words before (and between) the destination, as given: ["-o", "BatchMode=yes", "-i", "/k"]. */
   options: string[];
+  /** Every argument the program got, as given (what `ps` shows on the machine running the CLI). */
+  argv: string[];
+  /** Names (never values) of the environment variables the program got. */
+  environment: string[];
   /** The remote command: the words after the destination joined with single spaces (as OpenSSH does). */
   command: string;
   /** What arrived on stdin (first 64 KiB), null for a TTY or no data; "<redacted N bytes>" for secrets. */
@@ -100,6 +104,12 @@ export type SwarmService = {
   /** Running tasks as of the deploy (for global: the ready nodes). `stack services` recomputes it. */
   running: number;
   ports: string;
+  /** Docker names of the secrets and configs its spec references (what `docker secret rm` checks). */
+  secrets?: string[];
+  configs?: string[];
+  /** Their File.Name (the secret's name under /run/secrets, the config's path), in the same order. */
+  secretFiles?: string[];
+  configFiles?: string[];
   createdAt: string;
   updatedAt: string;
 };

@@ -25,7 +25,19 @@
 // Besides Docker and cloud-init: `true`, `echo`, `hostname`, `bash -s` (a script on stdin),
 // `mountpoint -q <path>` (mounted), `mkdir -p <absolute paths>` and
 // `cat /etc/ssh/ssh_host_ed25519_key.pub` (the host's own key, as Debian's ssh-keygen -A writes it:
-// `ssh-ed25519 <base64> root@<hostname>`).
+// `ssh-ed25519 <base64> root@<hostname>`), and `curl --unix-socket /var/run/docker.sock` for the
+// Engine API's POST /swarm/join with the request on stdin (`--data-binary @-`).
+//
+// Docker, as docker/cli v29.7.2 and swarmkit answer (checked 2026-12-06): `docker node
+// demote/rm` (a demotion that would leave the reachable managers short of a quorum is refused,
+// "can't remove member from the raft: this would result in a loss of quorum"; `rm` wants a demoted,
+// down node), `docker secret|config ls/create/rm/inspect` (rm refuses what a service's spec
+// references: "… is in use by the following service: …"), `docker service ls/inspect` (the spec's
+// TaskTemplate.ContainerSpec.Secrets/Configs as SecretReference {File, SecretID, SecretName} and
+// ConfigReference {File, ConfigID, ConfigName}; `--format '{{json …}}'` of an empty list is null).
+//
+// Every call is recorded with its argv and the names of its environment variables (what anyone on
+// the machine running the CLI sees), the command, and stdin (redacted for secrets and the join).
 import { existsSync, writeSync } from "node:fs";
 import { connect } from "node:net";
 import {
@@ -37,6 +49,7 @@ import {
   type FakeSshState,
   type SwarmCluster,
   type SwarmNode,
+  type SwarmSecret,
   type SwarmService,
 } from "./fake-ssh-state.ts";
 
@@ -365,7 +378,19 @@ const isoNow = () => new Date().toISOString();
 
 type Line = { indent: number; text: string };
 type Entry = { key: string; value: string; body: Line[] };
-type ComposeService = { key: string; image: string; mode: "replicated" | "global"; replicas: number; ports: string; secrets: string[]; configs: string[]; hasNetworks: boolean };
+type ComposeService = {
+  key: string;
+  image: string;
+  mode: "replicated" | "global";
+  replicas: number;
+  ports: string;
+  secrets: string[];
+  configs: string[];
+  /** File.Name of each reference, in the same order. */
+  secretFiles: string[];
+  configFiles: string[];
+  hasNetworks: boolean;
+};
 type ComposeTop = { external: boolean; name: string | null };
 type Compose = { services: ComposeService[]; secrets: Map<string, ComposeTop>; configs: Map<string, ComposeTop>; networks: Map<string, ComposeTop> };
 
@@ -450,11 +475,16 @@ function parseCompose(text: string): Compose {
     const children = new Map(entries(entry.body).map((child) => [child.key, child]));
     const deploy = new Map(entries(children.get("deploy")?.body ?? []).map((child) => [child.key, unquote(child.value)]));
     const replicas = Number(deploy.get("replicas") ?? "1");
-    const refs = (key: string) =>
+    // Each reference's source (the top-level key) and its file target, as docker/cli's compose
+    // convert sets File.Name: the target, else the source (a config's default target is /<source>).
+    const refItems = (key: string) =>
       listItems(children.get(key)?.body ?? []).map((item) => {
         const head = item[0]!.text;
-        return head.startsWith("source:") ? unquote(head.slice("source:".length)) : unquote(head);
+        const long = /^(source|target|uid|gid|mode):/.test(head);
+        const source = long ? (scalar(item, "source") ?? "") : unquote(head);
+        return { source, target: long ? scalar(item, "target") : null };
       });
+    const refs = (key: string) => refItems(key).map((ref) => ref.source);
     const secrets = refs("secrets");
     return {
       key: entry.key,
@@ -464,6 +494,8 @@ function parseCompose(text: string): Compose {
       ports: renderPorts(children.get("ports")?.body ?? []),
       secrets,
       configs: refs("configs"),
+      secretFiles: refItems("secrets").map((ref) => ref.target ?? ref.source),
+      configFiles: refItems("configs").map((ref) => ref.target ?? `/${ref.source}`),
       hasNetworks: children.has("networks"),
     };
   });
@@ -881,6 +913,11 @@ function setRole(cluster: SwarmCluster, node: SwarmNode, role: "manager" | "work
   if (role === node.role) return null;
   if (role === "worker") {
     if (cluster.managers.length === 1) return daemonError("rpc error: code = FailedPrecondition desc = attempting to demote the last manager of the swarm");
+    // swarmkit's raft.CanRemoveMember: the other managers still reachable must be a quorum of the members before removal minus one.
+    const reachableOthers = cluster.managers.filter((id) => id !== node.id && cluster.nodes[id]?.state === "ready").length;
+    if (reachableOthers < Math.floor((cluster.managers.length - 1) / 2) + 1) {
+      return daemonError("rpc error: code = FailedPrecondition desc = can't remove member from the raft: this would result in a loss of quorum");
+    }
     cluster.managers = cluster.managers.filter((id) => id !== node.id);
   } else cluster.managers.push(node.id);
   node.role = role;
@@ -969,24 +1006,11 @@ function secretLs(ctx: Context, args: string[]): Result {
   const current = requireManager(ctx);
   if (isResult(current)) return current;
   const { cluster } = current;
-  let names = Object.keys(cluster.secrets).sort(naturalOrder);
-  for (const filter of list(flags, "--filter")) {
-    const [key, ...rest] = filter.split("=");
-    const value = rest.join("=");
-    if (key === "name") names = names.filter((name) => name.startsWith(value));
-    else if (key === "id") names = names.filter((name) => cluster.secrets[name]!.id.startsWith(value));
-    else if (key === "label") {
-      const [labelKey, ...labelValue] = value.split("=");
-      names = names.filter((name) => {
-        const labels = cluster.secrets[name]!.labels;
-        return labelKey! in labels && (labelValue.length === 0 || labels[labelKey!] === labelValue.join("="));
-      });
-    } else return fail(1, `Error response from daemon: invalid filter '${key}'`);
-  }
+  const names = filterNames(Object.keys(cluster.secrets).sort(naturalOrder), cluster.secrets, list(flags, "--filter"));
+  if (isResult(names)) return names;
   const rows = names.map((name) => {
     const secret = cluster.secrets[name]!;
-    const labels = Object.entries(secret.labels).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => `${k}=${v}`).join(",");
-    return { CreatedAt: secret.createdAt, Driver: "", ID: secret.id, Labels: labels, Name: name, UpdatedAt: secret.createdAt };
+    return { CreatedAt: secret.createdAt, Driver: "", ID: secret.id, Labels: labelText(secret.labels), Name: name, UpdatedAt: secret.createdAt };
   });
   if (isSet(flags, "--quiet")) return ok(rows.map((row) => `${row.ID}\n`).join(""));
   const format = flag(flags, "--format");
@@ -1026,17 +1050,69 @@ function secretCreate(ctx: Context, args: string[]): Result {
 // "config data must be larger than 0 and less than 1024000 bytes").
 const MAX_CONFIG_SIZE = 1000 * 1024;
 
+/** `--filter name=…|id=…|label=key[=value]`, as docker's secret and config lists take them. */
+function filterNames(names: string[], objects: Record<string, SwarmSecret>, filters: string[]): string[] | Result {
+  let kept = names;
+  for (const filter of filters) {
+    const [key, ...rest] = filter.split("=");
+    const value = rest.join("=");
+    if (key === "name") kept = kept.filter((name) => name.startsWith(value));
+    else if (key === "id") kept = kept.filter((name) => objects[name]!.id.startsWith(value));
+    else if (key === "label") {
+      const [labelKey, ...labelValue] = value.split("=");
+      kept = kept.filter((name) => {
+        const labels = objects[name]!.labels;
+        return labelKey! in labels && (labelValue.length === 0 || labels[labelKey!] === labelValue.join("="));
+      });
+    } else return fail(1, `Error response from daemon: invalid filter '${key}'`);
+  }
+  return kept;
+}
+
+const labelText = (labels: Record<string, string>) =>
+  Object.entries(labels)
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([k, v]) => `${k}=${v}`)
+    .join(",");
+
 function configLs(ctx: Context, args: string[]): Result {
-  const flags = parseFlags(args, { "--format": "string", "--quiet": "bool" }, { "-q": "--quiet" });
+  const flags = parseFlags(args, { "--format": "string", "--quiet": "bool", "--filter": "list" }, { "-q": "--quiet", "-f": "--filter" });
   if (flags.positionals.length > 0) return fail(1, '"docker config ls" accepts no arguments.');
   const current = requireManager(ctx);
   if (isResult(current)) return current;
   const configs = current.cluster.configs ?? {};
-  const rows = Object.keys(configs).sort(naturalOrder).map((name) => ({ ID: configs[name]!.id, Name: name, CreatedAt: configs[name]!.createdAt, UpdatedAt: configs[name]!.createdAt }));
+  const names = filterNames(Object.keys(configs).sort(naturalOrder), configs, list(flags, "--filter"));
+  if (isResult(names)) return names;
+  const rows = names.map((name) => ({ ID: configs[name]!.id, Name: name, CreatedAt: configs[name]!.createdAt, UpdatedAt: configs[name]!.createdAt, Labels: labelText(configs[name]!.labels) }));
   if (isSet(flags, "--quiet")) return ok(rows.map((row) => `${row.ID}\n`).join(""));
   const format = flag(flags, "--format");
   if (format !== undefined) return ok(formatRows(rows, format));
   return ok(table(["ID", "NAME", "CREATED", "UPDATED"], rows.map((row) => [row.ID, row.Name, row.CreatedAt, row.UpdatedAt])));
+}
+
+function configRm(ctx: Context, args: string[]): Result {
+  const flags = parseFlags(args, {});
+  if (flags.positionals.length === 0) return fail(1, '"docker config rm" requires at least 1 argument.');
+  const current = requireManager(ctx);
+  if (isResult(current)) return current;
+  const configs = (current.cluster.configs ??= {});
+  let stdout = "";
+  const errors: string[] = [];
+  for (const ref of flags.positionals) {
+    const name = configs[ref] ? ref : (Object.entries(configs).find(([, config]) => config.id === ref)?.[0] ?? null);
+    if (name === null) {
+      errors.push(`Error response from daemon: config ${ref} not found`);
+      continue;
+    }
+    const users = servicesUsing(current.cluster, "configs", name);
+    if (users.length > 0) {
+      errors.push(`Error response from daemon: rpc error: code = InvalidArgument desc = config '${name}' is in use by the following service${users.length > 1 ? "s" : ""}: ${users.join(", ")}`);
+      continue;
+    }
+    delete configs[name];
+    stdout += `${ref}\n`;
+  }
+  return errors.length > 0 ? fail(1, errors.join("\n"), stdout) : ok(stdout);
 }
 
 function configCreate(ctx: Context, args: string[]): Result {
@@ -1067,18 +1143,13 @@ function configCreate(ctx: Context, args: string[]): Result {
   return ok(`${id}\n`);
 }
 
-/** Services of deployed stacks that use the docker secret `name`. */
-function servicesUsingSecret(cluster: SwarmCluster, name: string): string[] {
-  const users: string[] = [];
-  const mention = new RegExp(`(^|[^A-Za-z0-9_.-])${name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}($|[^A-Za-z0-9_.-])`);
-  for (const [stackName, stack] of Object.entries(cluster.stacks)) {
-    if (!mention.test(stack.file)) continue;
-    const compose = parseCompose(stack.file);
-    const keys = [...compose.secrets].filter(([key, top]) => (top.name ?? (top.external ? key : `${stackName}_${key}`)) === name).map(([key]) => key);
-    const services = compose.services.filter((service) => service.secrets.some((ref) => keys.includes(ref))).map((service) => `${stackName}_${service.key}`);
-    users.push(...(services.length > 0 ? services : Object.keys(stack.services)));
-  }
-  return users.sort();
+/** Services whose spec references the docker secret (or config) `name`, as swarmkit checks on rm. */
+function servicesUsing(cluster: SwarmCluster, kind: "secrets" | "configs", name: string): string[] {
+  return Object.values(cluster.stacks)
+    .flatMap((stack) => Object.values(stack.services))
+    .filter((service) => (service[kind] ?? []).includes(name))
+    .map((service) => service.name)
+    .sort();
 }
 
 function secretRm(ctx: Context, args: string[]): Result {
@@ -1095,7 +1166,7 @@ function secretRm(ctx: Context, args: string[]): Result {
       errors.push(`Error: No such secret: ${ref}`);
       continue;
     }
-    const users = servicesUsingSecret(cluster, name);
+    const users = servicesUsing(cluster, "secrets", name);
     if (users.length > 0) {
       errors.push(`Error response from daemon: rpc error: code = InvalidArgument desc = secret '${name}' is in use by the following service${users.length > 1 ? "s" : ""}: ${users.join(", ")}`);
       continue;
@@ -1209,6 +1280,7 @@ function stackDeploy(ctx: Context, args: string[]): Result {
     const name = `${stackName}_${service.key}`;
     const previous = existing?.services[name];
     stdout += `${previous ? "Updating" : "Creating"} service ${name}\n`;
+    const dockerName = (top: ComposeTop | undefined, key: string) => top?.name ?? (top?.external ? key : `${stackName}_${key}`);
     services[name] = {
       id: previous?.id ?? randomId(25),
       name,
@@ -1217,6 +1289,10 @@ function stackDeploy(ctx: Context, args: string[]): Result {
       replicas: service.replicas,
       running: service.mode === "global" ? ready : service.replicas,
       ports: service.ports,
+      secrets: service.secrets.map((ref) => dockerName(compose.secrets.get(ref), ref)),
+      configs: service.configs.map((ref) => dockerName(compose.configs.get(ref), ref)),
+      secretFiles: service.secretFiles,
+      configFiles: service.configFiles,
       createdAt: previous?.createdAt ?? now,
       updatedAt: now,
     };
@@ -1298,6 +1374,107 @@ function serviceLs(ctx: Context, args: string[]): Result {
   return serviceListing(ctx, current.cluster, services, flags);
 }
 
+/** Docker's service lookup: full id, name, then a unique id prefix. */
+function findService(cluster: SwarmCluster, ref: string): SwarmService | null {
+  const all = Object.values(cluster.stacks).flatMap((stack) => Object.values(stack.services));
+  const exact = all.find((service) => service.id === ref || service.name === ref);
+  if (exact) return exact;
+  const prefixed = all.filter((service) => service.id.startsWith(ref));
+  return prefixed.length === 1 ? prefixed[0]! : null;
+}
+
+/** A service as the Engine API shows it (swarm.Service), the fields the CLI reads. */
+function serviceObject(cluster: SwarmCluster, service: SwarmService) {
+  const [stack] = service.name.split("_");
+  const fileTarget = (name: string) => ({ Name: name, UID: "0", GID: "0", Mode: 0o444 });
+  const secrets = (service.secrets ?? []).flatMap((name, index) =>
+    cluster.secrets[name] ? [{ File: fileTarget(service.secretFiles?.[index] ?? name), SecretID: cluster.secrets[name]!.id, SecretName: name }] : [],
+  );
+  const configs = (service.configs ?? []).flatMap((name, index) =>
+    cluster.configs?.[name] ? [{ File: fileTarget(service.configFiles?.[index] ?? `/${name}`), ConfigID: cluster.configs[name]!.id, ConfigName: name }] : [],
+  );
+  return {
+    ID: service.id,
+    Version: { Index: 1 },
+    CreatedAt: service.createdAt,
+    UpdatedAt: service.updatedAt,
+    Spec: {
+      Name: service.name,
+      Labels: sortedObject({ "com.docker.stack.image": service.image, "com.docker.stack.namespace": stack ?? "" }),
+      TaskTemplate: {
+        // An empty list is left out of the JSON (omitempty) and is null to {{json}}, as in Go.
+        ContainerSpec: { Image: service.image, Secrets: secrets.length > 0 ? secrets : undefined, Configs: configs.length > 0 ? configs : undefined },
+      },
+      Mode: service.mode === "global" ? { Global: {} } : { Replicated: { Replicas: service.replicas } },
+    },
+  };
+}
+
+function serviceInspect(ctx: Context, args: string[]): Result {
+  const flags = parseFlags(args, { "--format": "string", "--pretty": "bool" }, { "-f": "--format" });
+  if (isSet(flags, "--pretty")) throw new Unsupported("--pretty");
+  if (flags.positionals.length === 0) return fail(1, '"docker service inspect" requires at least 1 argument.');
+  const current = requireManager(ctx);
+  if (isResult(current)) return current;
+  const objects = [];
+  for (const ref of flags.positionals) {
+    const service = findService(current.cluster, ref);
+    if (service === null) return fail(1, `no such service: ${ref}`);
+    objects.push(serviceObject(current.cluster, service));
+  }
+  const format = flag(flags, "--format");
+  return ok(format !== undefined ? formatRows(objects, format) : `${JSON.stringify(objects, null, 4)}\n`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// the Engine API over its socket (curl --unix-socket /var/run/docker.sock)
+
+/** POST /swarm/join as the daemon answers it: 200 and no body, or {"message"} with its status. */
+function apiSwarmJoin(ctx: Context, body: unknown): { status: number; message?: string } {
+  if (typeof body !== "object" || body === null) return { status: 400, message: "invalid JSON" };
+  const request = body as { ListenAddr?: unknown; AdvertiseAddr?: unknown; DataPathAddr?: unknown; RemoteAddrs?: unknown; JoinToken?: unknown; Availability?: unknown };
+  const args: string[] = ["--token", typeof request.JoinToken === "string" ? request.JoinToken : ""];
+  if (typeof request.AdvertiseAddr === "string" && request.AdvertiseAddr !== "") args.push("--advertise-addr", request.AdvertiseAddr);
+  if (typeof request.DataPathAddr === "string" && request.DataPathAddr !== "") args.push("--data-path-addr", request.DataPathAddr);
+  if (typeof request.Availability === "string" && request.Availability !== "") args.push("--availability", request.Availability);
+  const remotes = Array.isArray(request.RemoteAddrs) ? request.RemoteAddrs.filter((remote): remote is string => typeof remote === "string") : [];
+  if (remotes.length === 0) return { status: 400, message: "at least 1 RemoteAddr is required to join" };
+  const result = swarmJoin(ctx, [...args, remotes[0]!]);
+  if (result.exitCode === 0) return { status: 200 };
+  const message = result.stderr.trim().replace(/^Error response from daemon: /, "");
+  const status = message === ALREADY_IN_SWARM ? 503 : /InvalidArgument|must specify a listening address/.test(message) ? 400 : 500;
+  return { status, message };
+}
+
+function curl(ctx: Context, args: string[]): Result {
+  const flags = parseFlags(
+    args,
+    { "--silent": "bool", "--show-error": "bool", "--fail": "bool", "--fail-with-body": "bool", "--unix-socket": "string", "--header": "list", "--data-binary": "string", "--data": "string", "--request": "string", "--max-time": "string" },
+    { "-s": "--silent", "-S": "--show-error", "-f": "--fail", "-H": "--header", "-d": "--data", "-X": "--request", "-m": "--max-time" },
+  );
+  if (flag(flags, "--unix-socket") !== "/var/run/docker.sock" || flags.positionals.length !== 1) throw new Unsupported("curl only to the Docker socket (--unix-socket /var/run/docker.sock)");
+  if (ctx.cloudInitPending) return fail(7, "curl: (7) Couldn't connect to server");
+  const url = new URL(flags.positionals[0]!);
+  const path = url.pathname.replace(/^\/v1\.\d+(?=\/)/, "");
+  const data = flag(flags, "--data-binary") ?? flag(flags, "--data");
+  const method = flag(flags, "--request") ?? (data === undefined ? "GET" : "POST");
+  if (method !== "POST" || path !== "/swarm/join") throw new Unsupported(`Engine API ${method} ${path} (only POST /swarm/join)`);
+  if (data !== "@-") throw new Unsupported("the request body only from stdin (--data-binary @-)");
+  let body: unknown;
+  try {
+    body = JSON.parse((ctx.stdin ?? Buffer.alloc(0)).toString("utf8")) as unknown;
+  } catch {
+    body = null;
+  }
+  const answer = apiSwarmJoin(ctx, body);
+  const text = answer.message === undefined ? "" : `${JSON.stringify({ message: answer.message })}\n`;
+  if (answer.status < 400) return ok(text);
+  const failOnError = isSet(flags, "--fail") || isSet(flags, "--fail-with-body");
+  if (!failOnError) return ok(text);
+  const stderr = isSet(flags, "--silent") && !isSet(flags, "--show-error") ? "" : `curl: (22) The requested URL returned error: ${answer.status}`;
+  return { exitCode: 22, stdout: isSet(flags, "--fail-with-body") ? text : "", stderr: stderr === "" ? "" : `${stderr}\n` };
+}
+
 // ---------------------------------------------------------------------------------------------
 // dispatch
 
@@ -1321,9 +1498,9 @@ function docker(ctx: Context, args: string[]): Result {
       demote: (c, a) => nodePromoteDemote(c, a, "worker"),
     },
     secret: { ls: secretLs, list: secretLs, create: secretCreate, rm: secretRm, remove: secretRm, inspect: secretInspect },
-    config: { ls: configLs, list: configLs, create: configCreate },
+    config: { ls: configLs, list: configLs, create: configCreate, rm: configRm, remove: configRm },
     stack: { deploy: stackDeploy, up: stackDeploy, ls: stackLs, list: stackLs, services: stackServices, rm: stackRm, remove: stackRm, down: stackRm },
-    service: { ls: serviceLs, list: serviceLs },
+    service: { ls: serviceLs, list: serviceLs, inspect: serviceInspect },
   };
   const handler = group === undefined || sub === undefined ? undefined : handlers[group]?.[sub];
   if (handler === undefined) throw new Unsupported(`docker ${group ?? ""} ${sub ?? ""}`.trim());
@@ -1345,18 +1522,23 @@ function isStdinShell(words: string[]): boolean {
   return false;
 }
 
+/** `curl … --data-binary @-` (or -d @-): the request body on stdin. */
+const curlFromStdin = (words: string[]) => words[0] === "curl" && words.some((word, index) => (word === "@-" && ["--data-binary", "--data", "-d"].includes(words[index - 1] ?? "")) || word === "--data-binary=@-");
+
 /** Commands that read stdin to its end before they answer. */
 function readsStdin(words: string[] | null): boolean {
   if (words === null) return false;
   if (isStdinShell(words)) return true;
+  if (curlFromStdin(words)) return true;
   if (words[0] !== "docker") return false;
   if ((words[1] === "secret" || words[1] === "config") && words[2] === "create") return words[words.length - 1] === "-";
   if (words[1] === "stack" && (words[2] === "deploy" || words[2] === "up")) return words.some((word) => word === "-" || word === "--compose-file=-" || word === "-c=-");
   return false;
 }
 
+/** Commands whose stdin is a secret: a secret's value, a password, a join request (its token). */
 const redacts = (words: string[] | null) =>
-  words !== null && words[0] === "docker" && ((words[1] === "secret" && words[2] === "create") || words.includes("--password-stdin"));
+  words !== null && ((words[0] === "docker" && ((words[1] === "secret" && words[2] === "create") || words.includes("--password-stdin"))) || curlFromStdin(words));
 
 function runCommand(ctx: Context): Result {
   const { words } = ctx;
@@ -1383,6 +1565,7 @@ function runCommand(ctx: Context): Result {
     if (ctx.cloudInitPending) return fail(127, "bash: line 1: docker: command not found");
     return docker(ctx, args);
   }
+  if (program === "curl") return curl(ctx, args);
   throw new Unsupported(program === undefined ? "no command (an interactive shell)" : `${program}`);
 }
 
@@ -1598,6 +1781,8 @@ async function main(): Promise<never> {
         hostname: target?.name ?? null,
         user: invocation.user,
         options: invocation.options,
+        argv: process.argv.slice(2),
+        environment: Object.keys(process.env).sort(),
         command,
         stdin: null,
         exitCode: 0,

@@ -68,8 +68,11 @@
 // - Images: system images debian-12, debian-13, ubuntu-22.04 and ubuntu-24.04, each for x86 and
 //   arm (a name picks the one matching the server type's architecture), plus snapshots made by
 //   create_image or seeded through POST /__fake/images. GET /v1/images (type, status,
-//   architecture, name, label_selector, bound_to, include_deprecated, sort, paging), GET and DELETE
-//   /v1/images/{id} (204; only snapshot and backup images, else 422 unsupported_error).
+//   architecture, name, label_selector, bound_to, include_deprecated, sort, paging; type, status
+//   and architecture repeatable), GET and DELETE /v1/images/{id} (204; only snapshot and backup
+//   images, else 422 unsupported_error). (Checked 2026-12-06 against hcloud-go v2.47.0
+//   `hcloud/image.go` ImageListOpts and `hcloud/schema/image.go`: the same query names and image
+//   fields.)
 // - Networks: POST /v1/networks `{name, ip_range (private RFC 1918 CIDR), labels?, subnets?: [{type:
 //   cloud|server|vswitch, network_zone, ip_range? (first free /24 when omitted), vswitch_id?}],
 //   routes?}` → 201 `{network}`; subnets get `gateway` = first address of the network range. A
@@ -80,7 +83,12 @@
 //   description?}], apply_to?: [{type: server, server: {id}} | {type: label_selector,
 //   label_selector: {selector}}]}` → 201 `{firewall, actions}` (set_firewall_rules, then one
 //   apply_firewall per target). POST .../actions/apply_to_resources, remove_from_resources and
-//   set_rules → 201 `{actions}`. DELETE → 204, or 422 resource_in_use while applied to a server.
+//   set_rules → 201 `{actions}`; set_rules `{rules}` replaces every rule and answers
+//   set_firewall_rules plus one apply_firewall per server the firewall is on. DELETE → 204, or 422
+//   resource_in_use while applied to a server. (Checked 2026-12-06 against hcloud-go v2.47.0 (main
+//   at b8cfa39) `hcloud/schema/firewall.go` FirewallActionSetRulesRequest/Response and
+//   FirewallRuleRequest, and the API reference's set_rules example answer, whose actions are
+//   set_firewall_rules and apply_firewall.)
 // - Placement groups: POST `{name, type: "spread", labels?}` → 201 `{placement_group: {id, name,
 //   labels, type, created, servers}}`; list (type filter), get, DELETE → 204.
 // - SSH keys: POST `{name, public_key, labels?}` → 201 `{ssh_key}`, `fingerprint` = MD5 of the
@@ -93,8 +101,17 @@
 //   with ID 'x' is still attached to a server" (the API's own message); POST
 //   .../actions/detach → 201 `{action}` (detach_volume); POST .../actions/attach `{server,
 //   automount?}` → 201 `{action}` (attach_volume; 422 volume_already_attached when attached).
+//   (Checked 2026-12-06 against hcloud-go v2.47.0 `hcloud/schema/volume.go`: VolumeCreateRequest
+//   {name, size, server?, location?, labels?, automount?, format?}, the answer's volume, action and
+//   next_actions, and a volume's fields id, name, server, status, location, size, format,
+//   protection, labels, linux_device, created.)
 // - Catalog: GET /v1/server_types (cx23, cpx22, cpx32, cax11 (arm, EU only), ccx13),
 //   /v1/locations (fsn1, nbg1, hel1, ash, hil, sin), /v1/datacenters, and /{id} of each.
+// - Updates: PUT /v1/{servers,volumes,firewalls,networks,placement_groups,ssh_keys}/{id} `{name?,
+//   labels?}` and PUT /v1/images/{id} `{description?, type?: "snapshot", labels?}` → 200 with the
+//   resource; `labels` replaces the whole set (the docs: "the set of Labels provided in the request
+//   will overwrite the existing one"), a taken name answers 409 uniqueness_error. Checked against
+//   hcloud-go v2.47.0 `hcloud/schema/*UpdateRequest`, 2026-12-06.
 // Anything else answers 404 not_found, or 405 method_not_allowed for a known path.
 //
 // Tests drive it through /__fake/* (no auth, no rate limit, not logged). State is keyed by the
@@ -112,14 +129,18 @@
 //   placement_group, root_password}` of existing servers.
 // - POST /__fake/images {description, labels?, created?, type? (snapshot | backup), architecture?,
 //   os_flavor?, os_version?, disk_size?, image_size?, bound_to?, deprecated?, status? (available |
-//   creating), availableAfterSeconds?} seeds an image and answers 201 `{image}`. A `creating` one
-//   becomes available `availableAfterSeconds` later (fake clock), or stays creating without it.
+//   creating), availableAfterSeconds?, protected?} seeds an image and answers 201 `{image}`. A
+//   `creating` one becomes available `availableAfterSeconds` later (fake clock), or stays creating
+//   without it; a protected one shows `protection: {delete: true}` and its DELETE answers 423
+//   protected.
 // - POST /__fake/acpi {name? (regex), label_selector?, ignore?, shutdownSeconds?} says how the
 //   guests of matching servers answer an ACPI shutdown (the newest matching rule wins, checked
 //   when the signal arrives): `ignore: true` never powers off; otherwise off `shutdownSeconds`
 //   after the signal. DELETE forgets every rule; GET lists them.
 // - GET /__fake/requests?path=<regex>&method= lists `{method, path, query, body, at}` (at = ms,
 //   fake clock) of the API requests received, oldest first; DELETE /__fake/requests?path= forgets.
+// - POST /__fake/actions {actionMs} sets how long actions started from now on stay running (a
+//   test that watches progress lines needs them to outlast a poll on a loaded machine).
 // - POST /__fake/clock {advanceSeconds} moves the fake clock forward (actions finish, the rate
 //   bucket refills, timestamps move); it answers `{now}`.
 // - GET /__fake/rate-limit shows the bucket; POST /__fake/rate-limit {remaining?, limit?} sets it.
@@ -366,6 +387,8 @@ type ImageRecord = {
   architecture: "x86" | "arm";
   /** A seeded `creating` image becomes available then; null: it stays as it is. */
   availableAtMs?: number | null;
+  /** protection.delete: DELETE answers 423 protected. */
+  deleteProtected?: boolean;
 };
 
 const SYSTEM_IMAGES: [string, string, string, string][] = [
@@ -390,7 +413,7 @@ function renderImage(image: ImageRecord): Json {
     os_flavor: image.os_flavor,
     os_version: image.os_version,
     rapid_deploy: image.rapid_deploy,
-    protection: { delete: false },
+    protection: { delete: image.deleteProtected === true },
     deprecated: image.deprecated,
     deleted: null,
     labels: { ...image.labels },
@@ -679,7 +702,7 @@ type Context = { actionFailure: { code: string; message: string } | null };
 
 export async function startFakeHetzner(options: FakeHetznerOptions = {}, port = 0): Promise<RunningFake> {
   const token = options.token ?? FAKE_HCLOUD_TOKEN;
-  const actionMs = options.actionMs ?? DEFAULT_ACTION_MS;
+  let actionMs = options.actionMs ?? DEFAULT_ACTION_MS;
   const acpiShutdownMs = options.acpiShutdownMs ?? actionMs;
   let rateLimit = options.rateLimit ?? DEFAULT_RATE_LIMIT;
 
@@ -826,6 +849,21 @@ export async function startFakeHetzner(options: FakeHetznerOptions = {}, port = 
     return item;
   };
   const nameTaken = <T extends { name: string }>(map: Map<number, T>, name: string) => [...map.values()].some((item) => item.name === name);
+
+  /** PUT: a new name (unique in `map`, checked by `validName`) and/or the whole label set. */
+  function updateNamed<T extends { id: number; name: string; labels: Labels }>(map: Map<number, T>, record: T, request: FakeRequest, validName?: (name: string) => void): void {
+    const body = objectBody(request);
+    const unknown = Object.keys(body).filter((key) => key !== "name" && key !== "labels" && key !== "expose_routes_to_vswitch");
+    if (unknown.length > 0) throw invalidField(unknown[0]!, "unknown field");
+    const labels = body.labels === undefined ? undefined : parseLabels(body.labels);
+    if (body.name !== undefined) {
+      const name = requiredString(body, "name");
+      validName?.(name);
+      if (name !== record.name && nameTaken(map, name)) throw uniqueness("name", "name is already used");
+      record.name = name;
+    }
+    if (labels !== undefined) record.labels = labels;
+  }
 
   // --- rendering
   const matchesSelector = (selector: string, labels: Labels): boolean => {
@@ -1376,7 +1414,13 @@ export async function startFakeHetzner(options: FakeHetznerOptions = {}, port = 
           firewall.rules = rules;
         },
       });
-      return { status: 201, body: { actions: [renderAction(action)] } };
+      // As the API's example answer shows: the new rules are applied again to every server the
+      // firewall is on, one apply_firewall action each (resources: the server and the firewall).
+      const onServers = [...servers.values()].filter((server) =>
+        firewall.appliedTo.some((target) => (target.type === "server" ? target.server === server.id : matchesSelector(target.selector, server.labels))),
+      );
+      const applied = onServers.map((server) => startAction(context, "apply_firewall", targetResources(firewall, { type: "server", server: server.id })));
+      return { status: 201, body: { actions: [action, ...applied].map(renderAction) } };
     }
     if (verb === "apply_to_resources") {
       const targets = parseTargets(body.apply_to, "apply_to", (id) => new ApiError(404, "firewall_resource_not_found", `server ${id} not found`));
@@ -1527,7 +1571,13 @@ export async function startFakeHetzner(options: FakeHetznerOptions = {}, port = 
         }
         const server = get(servers, id, "server");
         if (sub === undefined) {
-          allow("GET", "DELETE");
+          allow("GET", "DELETE", "PUT");
+          if (method === "PUT") {
+            updateNamed(servers, server, request, (name) => {
+              if (!/^(?=.{1,253}$)[a-zA-Z0-9](?:[-a-zA-Z0-9]{0,61}[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[-a-zA-Z0-9]{0,61}[a-zA-Z0-9])?)*$/.test(name)) throw invalidField("name", "must be a valid hostname (RFC 1123)");
+            });
+            return { status: 200, body: { server: renderServer(server) } };
+          }
           return method === "GET" ? { status: 200, body: { server: renderServer(server) } } : deleteServer(server, context);
         }
         if (sub === "actions" && verb !== undefined) return serverAction(server, verb, request, context);
@@ -1550,9 +1600,18 @@ export async function startFakeHetzner(options: FakeHetznerOptions = {}, port = 
         }
         if (sub !== undefined) break;
         const image = get(images, id, "image");
-        allow("GET", "DELETE");
+        allow("GET", "DELETE", "PUT");
         if (method === "GET") return { status: 200, body: { image: renderImage(image) } };
+        if (method === "PUT") {
+          const body = objectBody(request);
+          if (body.labels !== undefined) image.labels = parseLabels(body.labels);
+          if (typeof body.description === "string") image.description = body.description;
+          if (body.type !== undefined && body.type !== "snapshot") throw invalidField("type", "only a backup image can become a snapshot");
+          if (body.type === "snapshot" && image.type === "backup") image.type = "snapshot";
+          return { status: 200, body: { image: renderImage(image) } };
+        }
         if (image.type !== "snapshot" && image.type !== "backup") throw apiError("unsupported_error", "only images of type snapshot and backup can be deleted");
+        if (image.deleteProtected === true) throw apiError("protected", "image deletion is protected");
         images.delete(image.id);
         return { status: 204 };
       }
@@ -1564,8 +1623,12 @@ export async function startFakeHetzner(options: FakeHetznerOptions = {}, port = 
         }
         if (sub !== undefined) break;
         const network = get(networks, id, "network");
-        allow("GET", "DELETE");
+        allow("GET", "DELETE", "PUT");
         if (method === "GET") return { status: 200, body: { network: renderNetwork(network) } };
+        if (method === "PUT") {
+          updateNamed(networks, network, request);
+          return { status: 200, body: { network: renderNetwork(network) } };
+        }
         for (const server of servers.values()) server.privateNet = server.privateNet.filter((net) => net.network !== network.id);
         networks.delete(network.id);
         return { status: 204 };
@@ -1579,8 +1642,12 @@ export async function startFakeHetzner(options: FakeHetznerOptions = {}, port = 
         const firewall = get(firewalls, id, "firewall");
         if (sub === "actions" && verb !== undefined) return firewallAction(firewall, verb, request, context);
         if (sub !== undefined) break;
-        allow("GET", "DELETE");
+        allow("GET", "DELETE", "PUT");
         if (method === "GET") return { status: 200, body: { firewall: renderFirewall(firewall) } };
+        if (method === "PUT") {
+          updateNamed(firewalls, firewall, request);
+          return { status: 200, body: { firewall: renderFirewall(firewall) } };
+        }
         const inUse = firewall.appliedTo.some((target) =>
           target.type === "server" ? servers.has(target.server) : [...servers.values()].some((server) => matchesSelector(target.selector, server.labels)),
         );
@@ -1608,8 +1675,12 @@ export async function startFakeHetzner(options: FakeHetznerOptions = {}, port = 
         }
         if (sub !== undefined) break;
         const group = get(placementGroups, id, "placement group");
-        allow("GET", "DELETE");
+        allow("GET", "DELETE", "PUT");
         if (method === "GET") return { status: 200, body: { placement_group: renderPlacementGroup(group) } };
+        if (method === "PUT") {
+          updateNamed(placementGroups, group, request);
+          return { status: 200, body: { placement_group: renderPlacementGroup(group) } };
+        }
         for (const server of servers.values()) if (server.placementGroup === group.id) server.placementGroup = null;
         placementGroups.delete(group.id);
         return { status: 204 };
@@ -1622,8 +1693,12 @@ export async function startFakeHetzner(options: FakeHetznerOptions = {}, port = 
         }
         if (sub !== undefined) break;
         const key = get(sshKeys, id, "ssh key");
-        allow("GET", "DELETE");
+        allow("GET", "DELETE", "PUT");
         if (method === "GET") return { status: 200, body: { ssh_key: renderSshKey(key) } };
+        if (method === "PUT") {
+          updateNamed(sshKeys, key, request);
+          return { status: 200, body: { ssh_key: renderSshKey(key) } };
+        }
         sshKeys.delete(key.id);
         return { status: 204 };
       }
@@ -1665,8 +1740,12 @@ export async function startFakeHetzner(options: FakeHetznerOptions = {}, port = 
           return { status: 201, body: { action: renderAction(action) } };
         }
         if (sub !== undefined) break;
-        allow("GET", "DELETE");
+        allow("GET", "DELETE", "PUT");
         if (method === "GET") return { status: 200, body: { volume: renderVolume(volume) } };
+        if (method === "PUT") {
+          updateNamed(volumes, volume, request);
+          return { status: 200, body: { volume: renderVolume(volume) } };
+        }
         if (volume.server !== null) throw apiError("service_error", `volume with ID '${volume.id}' is still attached to a server`);
         volumes.delete(volume.id);
         return { status: 204 };
@@ -1840,6 +1919,7 @@ export async function startFakeHetzner(options: FakeHetznerOptions = {}, port = 
           deprecated: typeof body.deprecated === "string" ? body.deprecated : null,
           labels,
           architecture: body.architecture === "arm" ? "arm" : "x86",
+          deleteProtected: body.protected === true,
         };
         images.set(image.id, image);
         return { status: 201, body: { image: renderImage(image) } };
@@ -1887,6 +1967,12 @@ export async function startFakeHetzner(options: FakeHetznerOptions = {}, port = 
           return { status: 204 };
         }
         return { status: 200, body: requests.filter(matches) };
+      }
+      case "/__fake/actions": {
+        if (method !== "POST") return controlError("POST only");
+        if (typeof body.actionMs !== "number" || !(body.actionMs >= 0)) return controlError("actionMs (>= 0) is required");
+        actionMs = body.actionMs;
+        return { status: 200, body: { actionMs } };
       }
       case "/__fake/clock": {
         if (method !== "POST") return controlError("POST only");

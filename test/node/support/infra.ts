@@ -1,7 +1,8 @@
 // Running the infra CLI in tests: in-process `main` with captured output, the environment pointing
 // at a Hetzner fake and the fake SSH program, and environment files derived from the shipped ones.
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
@@ -20,6 +21,24 @@ export function ed25519PublicKey(comment = "infra-test"): string {
   };
   const body = Buffer.concat([length(type.length), type, length(32), randomBytes(32)]);
   return `ssh-ed25519 ${body.toString("base64")} ${comment}`;
+}
+
+/**
+ * A self-signed certificate and its key (PEM) for `names`, made by openssl (the stand-in for a
+ * Cloudflare Origin CA certificate in tests and the bench).
+ */
+export function selfSignedCertificate(names: string[], days = 90): { certificate: string; privateKey: string } {
+  const dir = mkdtempSync(join(tmpdir(), "tls-"));
+  try {
+    const key = join(dir, "key.pem");
+    const cert = join(dir, "cert.pem");
+    const args = ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert, "-days", String(days), "-subj", `/CN=${names[0]}`, "-addext", `subjectAltName=${names.map((name) => `DNS:${name}`).join(",")}`];
+    const made = spawnSync("openssl", args, { encoding: "utf8" });
+    if (made.status !== 0) throw new Error(`openssl could not make a test certificate: ${made.stderr}`);
+    return { certificate: readFileSync(cert, "utf8"), privateKey: readFileSync(key, "utf8") };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 export type CliRun = { code: number; out: string; err: string };
