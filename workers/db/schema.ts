@@ -363,6 +363,24 @@ export const searchChunks = sqliteTable(
 );
 
 /**
+ * The dense half's candidate buckets (workers/vectorize/lsh.ts): one row per chunk and band, the
+ * chunk's random-hyperplane hash in that band. A search reads a bounded slice of its own buckets
+ * (the primary key is the index it reads in order) instead of every vector. Written and removed
+ * with the chunk by the D1 store.
+ */
+export const searchChunkBuckets = sqliteTable(
+  "search_chunk_buckets",
+  {
+    model: text("model").notNull(),
+    band: integer("band").notNull(),
+    bucket: integer("bucket").notNull(),
+    /** search_chunks.rowid */
+    chunkRowid: integer("chunk_rowid").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.model, t.band, t.bucket, t.chunkRowid] }), index("search_chunk_buckets_chunk_idx").on(t.chunkRowid)],
+);
+
+/**
  * Summaries of long indexed units (Groq), by a hash of the unit's text and the summarizer's
  * model: an unchanged document is never summarized twice, even when it is re-vectorized.
  */

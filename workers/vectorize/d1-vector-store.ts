@@ -1,19 +1,60 @@
-// The embedded vector store: chunks in D1 (`search_chunks`), exact cosine over the chunks that
-// pass the filter, BM25 over the FTS5 mirror of their text, fused by reciprocal rank. Exact
-// search reads every candidate vector, which serves local development and small installs;
-// Qdrant takes over at scale behind the same interface.
+// The embedded vector store: chunks in D1 (`search_chunks`), BM25 over the FTS5 mirror of their
+// text and cosine over their vectors, fused by reciprocal rank. A search never reads every vector:
+// the dense half scores exact cosine over a bounded candidate set, namely
+//   - the KEYWORD_CANDIDATES best keyword (BM25) matches of each of two FTS5 queries that pass
+//     the filter: the chunks holding a quorum of the question's rarest words, then any of them
+//     (`matchQuorum`, `rankingTerms`); the first k * CANDIDATES_PER_RESULT, quorum first, are
+//     also the keyword ranking,
+//   - the RECENT_CHUNKS newest chunks that pass it (a small index is searched exhaustively), and
+//   - at most LSH_BUCKET_ROWS chunks of each of the query's LSH_BANDS buckets that pass it
+//     (random-hyperplane hashing, workers/vectorize/lsh.ts: what words alone would not find),
+// so a search reads at most `searchReadBound(k)` rows and READ_BOUND_VECTORS vectors whatever the
+// index holds (test/search-scale.test.ts sums D1's rows_read at two index sizes). Each read is a
+// LIMITed slice of an index, filtered after: a narrow filter gets fewer candidates, never more
+// reads. `exhaustive` scores every vector that passes the filter instead: the exact search
+// scripts/bench-search.ts compares against.
 import { and, eq, gte, isNull, lt, or, sql, type SQL } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { inIdList } from "../db/id-list";
 import { prepare } from "../db/prepare";
-import { searchChunks } from "../db/schema";
+import { searchChunkBuckets, searchChunks } from "../db/schema";
 import { cosine } from "./embedder";
-import { fuseAboveFloor, hitFloor, RARE_TERM_MAX_CHUNKS } from "./relevance-floor";
+import { LSH_BANDS, LSH_BUCKET_ROWS, lshBuckets } from "./lsh";
+import { STOPWORDS } from "./offline-embedder";
+import { fuseAboveFloor, hitFloor, MAX_EXACT_TERMS, RARE_TERM_MAX_CHUNKS } from "./relevance-floor";
 import { fuseByReciprocalRank, type DocumentChunks, type IndexedChunk, type SearchFilter, type SearchHit, type SearchQuery, type VectorStore } from "./vector-store";
 import { words } from "./words";
 
 /** How many candidates each half contributes to the fusion, per result asked for. */
 const CANDIDATES_PER_RESULT = 4;
+/** The best keyword matches whose vectors the dense half scores (besides the LSH buckets'). */
+export const KEYWORD_CANDIDATES = 300;
+/** The newest chunks whose vectors every search scores. */
+export const RECENT_CHUNKS = 256;
+/** The keyword half reads this many times its candidates in rank order, then filters: a filter that keeps one match in 4 still fills it. */
+export const FILTER_HEADROOM = 4;
+/** Matches of an exact term read, in the whole index, to learn whether the search sees it in few enough chunks. */
+export const EXACT_TERM_MATCHES = 64;
+/** The most vectors one search reads: both keyword queries' candidates, the newest chunks and a bounded slice of each band's bucket. */
+export const READ_BOUND_VECTORS = 2 * KEYWORD_CANDIDATES + RECENT_CHUNKS + LSH_BANDS * LSH_BUCKET_ROWS;
+
+/**
+ * The most rows (D1's `rows_read`, summed over its statements) one bounded search with `k`
+ * results reads, whatever the index holds: every statement reads a LIMITed slice of an index
+ * (FTS5 matches in rank order, the newest rowids, a bucket's entries in primary-key order) and
+ * at most one chunk row per entry read. One row per query word's vocabulary entry and one for
+ * the index size; 2 per keyword match read (FILTER_HEADROOM per candidate, two keyword queries),
+ * per recent chunk, per exact-term match and per bucket entry (the entry, then its chunk); 3 per
+ * hit for the payload. With the defaults: 7,167 rows at k = 10 and 7,287 at k = 50 (the API's
+ * most), and at most READ_BOUND_VECTORS (1,368) vectors, 2.8 MB at 512 float32 dimensions. What
+ * D1 does not count: FTS5 scores every chunk holding a query word inside its own index before
+ * handing over the best, so words in more than COMMON_TERM_SHARE of the index are left out.
+ */
+export function searchReadBound(k: number, options: Omit<D1VectorStoreOptions, "exhaustive"> = {}): number {
+  const candidates = Math.max(1, k) * CANDIDATES_PER_RESULT;
+  const keyword = Math.max(candidates, options.keywordCandidates ?? KEYWORD_CANDIDATES);
+  return MAX_KEYWORD_TERMS + 1 + 2 * 2 * FILTER_HEADROOM * keyword + 2 * (options.recentChunks ?? RECENT_CHUNKS) + MAX_EXACT_TERMS * 2 * (options.exactTermMatches ?? EXACT_TERM_MATCHES) + LSH_BANDS * 2 * (options.bucketRows ?? LSH_BUCKET_ROWS) + 3 * Math.max(1, k);
+}
 
 /**
  * A vector read as `hex(vector)`: D1 hands a BLOB over as an array of byte values, one JSON
@@ -28,10 +69,71 @@ export function vectorFromHex(hex: string): Float32Array {
 /** The value of one upper-case hex digit (SQLite's hex() writes 0-9 and A-F). */
 const nibble = (code: number) => (code <= 57 ? code - 48 : code - 55);
 
+/** The most words of a question the keyword half matches. */
+const MAX_KEYWORD_TERMS = 32;
+
+/** The question's distinct words, at most MAX_KEYWORD_TERMS: what the keyword half matches. */
+export function keywordTerms(text: string): string[] {
+  return [...new Set(words(text))].slice(0, MAX_KEYWORD_TERMS);
+}
+
+/** An FTS5 query that matches any of `terms`, each quoted so none is an operator. */
+const matchAny = (terms: readonly string[]) => (terms.length === 0 ? null : terms.map((term) => `"${term.replaceAll('"', '""')}"`).join(" OR "));
+
 /** An FTS5 query that matches any of the question's words, each quoted so none is an operator. */
 export function keywordQuery(text: string): string | null {
-  const terms = [...new Set(words(text))].slice(0, 32);
-  return terms.length === 0 ? null : terms.map((term) => `"${term.replaceAll('"', '""')}"`).join(" OR ");
+  return matchAny(keywordTerms(text));
+}
+
+/**
+ * A word held by more than this share of the index is left out of the keyword query ("the",
+ * "guest", a listing every record names): BM25 gives it little weight (an IDF of at most log 4),
+ * yet FTS5 would score every chunk that holds it. The rarest word always stays.
+ */
+export const COMMON_TERM_SHARE = 0.2;
+/** A word in fewer chunks than this always stays: below it, scoring its chunks costs little. */
+export const COMMON_TERM_MIN_CHUNKS = 1000;
+
+/** The rarest words of a question the quorum query combines (C(6, 3) = 20 groups at most). */
+const QUORUM_TERMS = 6;
+
+/**
+ * An FTS5 query that matches the chunks holding at least half (and at least 2) of the rarest
+ * QUORUM_TERMS `terms`: every such group of words ANDed, the groups ORed. The answer to "who
+ * called about the cold radiators at the Alfama loft" holds the place and the problem; a
+ * look-alike holds one of them, in a shorter chunk that BM25's length normalization favours.
+ * Ranking the quorum's matches first (as a search engine's "minimum should match") is what keeps
+ * the answer among the keyword candidates in an index of look-alikes. Null for fewer than 2 words.
+ */
+export function matchQuorum(terms: readonly string[], chunksWith: ReadonlyMap<string, number>): string | null {
+  const rarest = [...terms].sort((a, b) => (chunksWith.get(a) ?? 0) - (chunksWith.get(b) ?? 0)).slice(0, QUORUM_TERMS);
+  if (rarest.length < 2) return null;
+  const size = Math.max(2, Math.ceil(rarest.length / 2));
+  const groups = (from: readonly string[], count: number): string[][] =>
+    count === 0 ? [[]] : from.length < count ? [] : [...groups(from.slice(1), count - 1).map((group) => [from[0]!, ...group]), ...groups(from.slice(1), count)];
+  return groups(rarest, size)
+    .map((group) => `(${group.map((term) => `"${term.replaceAll('"', '""')}"`).join(" AND ")})`)
+    .join(" OR ");
+}
+
+/** The keyword half's two FTS5 queries: chunks holding a quorum of the words, then any of them. */
+type KeywordQueries = { quorum: string | null; any: string | null };
+
+/**
+ * Words a question is phrased with, not about: rare in records ("which", "who"), so BM25 gives
+ * them a high weight and ranks whatever short record happens to hold them above the answer.
+ */
+const QUESTION_WORDS = new Set("who whom whose what which when where why how did does do much many".split(" "));
+
+/**
+ * `terms` without function words (STOPWORDS, QUESTION_WORDS) and without those held by more than
+ * COMMON_TERM_SHARE of `indexSize` chunks (and COMMON_TERM_MIN_CHUNKS); the rarest one stays.
+ */
+export function rankingTerms(terms: readonly string[], chunksWith: ReadonlyMap<string, number>, indexSize: number): string[] {
+  const most = Math.max(COMMON_TERM_MIN_CHUNKS, COMMON_TERM_SHARE * indexSize);
+  const kept = terms.filter((term) => !STOPWORDS.has(term) && !QUESTION_WORDS.has(term) && (chunksWith.get(term) ?? 0) <= most);
+  if (kept.length > 0 || terms.length === 0) return kept;
+  return [terms.reduce((rarest, term) => ((chunksWith.get(term) ?? 0) < (chunksWith.get(rarest) ?? 0) ? term : rarest))];
 }
 
 function filterConditions(model: string, filter: SearchFilter = {}): SQL {
@@ -44,7 +146,7 @@ function filterConditions(model: string, filter: SearchFilter = {}): SQL {
   return and(...conditions)!;
 }
 
-type ChunkRow = Omit<IndexedChunk, "vector"> & { documentId: string; vector: string; size: number };
+type ChunkRow = Omit<IndexedChunk, "vector"> & { documentId: string; vector: string; buckets: number[]; size: number };
 
 function hexOf(vector: Float32Array): string {
   const bytes = new Uint8Array(vector.buffer, vector.byteOffset, vector.byteLength);
@@ -57,7 +159,7 @@ const HEX_BYTES = Array.from({ length: 256 }, (_, byte) => byte.toString(16).pad
 function chunkRow(documentId: string, chunk: IndexedChunk): ChunkRow {
   const { vector, ...payload } = chunk;
   const hex = hexOf(vector);
-  return { ...payload, documentId, vector: hex, size: hex.length + (chunk.text.length + chunk.title.length + (chunk.url?.length ?? 0)) * 3 + 200 };
+  return { ...payload, documentId, vector: hex, buckets: lshBuckets(vector), size: hex.length + (chunk.text.length + chunk.title.length + (chunk.url?.length ?? 0)) * 3 + 200 };
 }
 
 /** One statement's rows stay under this size (D1 caps a bound value at 2 MB). */
@@ -77,8 +179,29 @@ function rowGroups(rows: readonly ChunkRow[]): Omit<ChunkRow, "size">[][] {
   return groups;
 }
 
+export type D1VectorStoreOptions = {
+  /** Score every vector that passes the filter (unbounded reads): the reference the benchmark compares against. */
+  exhaustive?: boolean;
+  /**
+   * Exhaustive only: the vectors the caller already holds, by chunk id (scripts/bench-search.ts,
+   * which wrote them), so the scan reads ids instead of 100,000 vectors per search.
+   */
+  knownVectors?: ReadonlyMap<string, Float32Array>;
+  /** The best keyword matches whose vectors the dense half scores (default KEYWORD_CANDIDATES). */
+  keywordCandidates?: number;
+  /** Chunks read of each band's bucket (default LSH_BUCKET_ROWS). */
+  bucketRows?: number;
+  /** Matches of an exact term read (default EXACT_TERM_MATCHES). */
+  exactTermMatches?: number;
+  /** The newest chunks scored whatever they say (default RECENT_CHUNKS). */
+  recentChunks?: number;
+};
+
 export class D1VectorStore implements VectorStore {
-  constructor(private readonly db: Database) {}
+  constructor(
+    private readonly db: Database,
+    private readonly options: D1VectorStoreOptions = {},
+  ) {}
 
   async replaceDocuments(model: string, documents: readonly DocumentChunks[]): Promise<void> {
     if (documents.length === 0) return;
@@ -87,43 +210,111 @@ export class D1VectorStore implements VectorStore {
       AND ${searchChunks.id} NOT IN (SELECT value FROM json_each(${JSON.stringify(keep)}))`;
     // The chunks travel as JSON (vectors as hex, turned back into BLOBs by unhex), a few
     // statements per call however many chunks: D1 counts statements, not rows.
-    const writes = rowGroups(documents.flatMap((document) => document.chunks.map((chunk) => chunkRow(document.documentId, chunk)))).map(
+    const groups = rowGroups(documents.flatMap((document) => document.chunks.map((chunk) => chunkRow(document.documentId, chunk))));
+    const writes = groups.map(
       (rows) => sql`INSERT INTO ${searchChunks} ("id", "document_id", "chunk_index", "model", "vector", "text", "source", "entity_type", "room", "title", "url", "occurred_at")
         SELECT json_extract(value, '$.id'), json_extract(value, '$.documentId'), json_extract(value, '$.chunkIndex'), ${model},
           unhex(json_extract(value, '$.vector')), json_extract(value, '$.text'), json_extract(value, '$.source'), json_extract(value, '$.entityType'),
           json_extract(value, '$.room'), json_extract(value, '$.title'), json_extract(value, '$.url'), json_extract(value, '$.occurredAt')
-        FROM json_each(${JSON.stringify(rows)}) WHERE true
+        FROM json_each(${JSON.stringify(rows.map(({ buckets: _buckets, ...row }) => row))}) WHERE true
         ON CONFLICT ("id") DO UPDATE SET "document_id" = excluded."document_id", "chunk_index" = excluded."chunk_index", "model" = excluded."model",
           "vector" = excluded."vector", "text" = excluded."text", "source" = excluded."source", "entity_type" = excluded."entity_type",
           "room" = excluded."room", "title" = excluded."title", "url" = excluded."url", "occurred_at" = excluded."occurred_at"`,
     );
-    await this.db.$client.batch([removeStale, ...writes].map((statement) => prepare(this.db, statement)));
+    // Buckets follow the vector: a rewritten chunk keeps its rowid (upsert), so its old buckets go
+    // first; a removed chunk's go with it (the search_chunk_buckets_delete trigger).
+    const documentIds = JSON.stringify(documents.map((document) => document.documentId));
+    const clearBuckets = sql`DELETE FROM ${searchChunkBuckets} WHERE ${searchChunkBuckets.chunkRowid} IN
+      (SELECT rowid FROM ${searchChunks} WHERE ${searchChunks.documentId} IN (SELECT value FROM json_each(${documentIds})))`;
+    const bucketWrites = groups.map(
+      (rows) => sql`INSERT INTO ${searchChunkBuckets} ("model", "band", "bucket", "chunk_rowid")
+        SELECT ${model}, band.key, band.value, chunk.rowid FROM json_each(${JSON.stringify(rows.map((row) => ({ id: row.id, buckets: row.buckets })))}) AS item
+          JOIN json_each(item.value, '$.buckets') AS band
+          JOIN ${searchChunks} AS chunk ON chunk.id = json_extract(item.value, '$.id')
+        WHERE true ON CONFLICT DO NOTHING`,
+    );
+    await this.db.$client.batch([clearBuckets, removeStale, ...writes, ...bucketWrites].map((statement) => prepare(this.db, statement)));
+  }
+
+  /**
+   * The keyword query without the index's most common words: how many chunks hold each word
+   * (the FTS5 vocabulary, one statement per word) and the index's size (its highest rowid, one
+   * row; deletes make it an overestimate, which keeps a few more words).
+   */
+  private async rankingQuery(text: string): Promise<KeywordQueries> {
+    const terms = keywordTerms(text);
+    if (terms.length === 0) return { quorum: null, any: null };
+    const [size, ...counts] = await this.db.$client.batch<{ n: number | null }>([
+      this.db.$client.prepare("SELECT max(rowid) AS n FROM search_chunks"),
+      ...terms.map((term) => this.db.$client.prepare("SELECT doc AS n FROM search_chunks_fts_vocab WHERE term = ?").bind(term)),
+    ]);
+    const chunksWith = new Map(terms.map((term, i) => [term, Number(counts[i]?.results[0]?.n ?? 0)]));
+    const kept = rankingTerms(terms, chunksWith, Number(size?.results[0]?.n ?? 0));
+    return { quorum: matchQuorum(kept, chunksWith), any: matchAny(kept) };
   }
 
   async query(query: SearchQuery): Promise<SearchHit[]> {
     const candidates = Math.max(1, query.k) * CANDIDATES_PER_RESULT;
     const where = filterConditions(query.model, query.filter);
-    const match = keywordQuery(query.text);
+    const keywordQueries = await this.rankingQuery(query.text);
+    const matches = [keywordQueries.quorum, keywordQueries.any].filter((match): match is string => match !== null);
     const floor = query.floor;
-    const dense = sql`SELECT ${searchChunks.id} AS id, hex(${searchChunks.vector}) AS vector FROM ${searchChunks} WHERE ${where}`;
-    const keyword = sql`SELECT ${searchChunks.id} AS id FROM search_chunks_fts JOIN ${searchChunks} ON ${searchChunks}.rowid = search_chunks_fts.rowid
-      WHERE search_chunks_fts MATCH ${match ?? '""'} AND ${where} ORDER BY bm25(search_chunks_fts) LIMIT ${candidates}`;
+    const bucketRows = this.options.bucketRows ?? LSH_BUCKET_ROWS;
+    const keywordReads = Math.max(candidates, this.options.keywordCandidates ?? KEYWORD_CANDIDATES);
+    // The newest chunks that pass the filter: an index of up to RECENT_CHUNKS chunks is searched
+    // exhaustively (a small install, a test), and a search always has some vectors to rank.
+    const recent = sql`SELECT ${searchChunks.id} AS id, hex(${searchChunks.vector}) AS vector
+      FROM (SELECT rowid AS chunk_rowid FROM ${searchChunks} ORDER BY rowid DESC LIMIT ${this.options.recentChunks ?? RECENT_CHUNKS}) AS newest
+      CROSS JOIN ${searchChunks} ON ${searchChunks}.rowid = newest.chunk_rowid WHERE ${where}`;
+    // Bounded: in each band, at most LSH_BUCKET_ROWS chunks of the query's bucket (newest first,
+    // read in primary-key order), then the filter; one statement per band (D1 caps a compound
+    // SELECT's terms below LSH_BANDS). Exhaustive: every chunk that passes the filter.
+    const dense = this.options.exhaustive
+      ? [
+          this.options.knownVectors
+            ? sql`SELECT ${searchChunks.id} AS id FROM ${searchChunks} WHERE ${where}`
+            : sql`SELECT ${searchChunks.id} AS id, hex(${searchChunks.vector}) AS vector FROM ${searchChunks} WHERE ${where}`,
+        ]
+      : [recent, ...lshBuckets(query.vector).map(
+          (bucket, band) => sql`SELECT ${searchChunks.id} AS id, hex(${searchChunks.vector}) AS vector
+            FROM (SELECT ${searchChunkBuckets.chunkRowid} AS chunk_rowid FROM ${searchChunkBuckets}
+              WHERE ${searchChunkBuckets.model} = ${query.model} AND ${searchChunkBuckets.band} = ${band} AND ${searchChunkBuckets.bucket} = ${bucket}
+              ORDER BY ${searchChunkBuckets.chunkRowid} DESC LIMIT ${bucketRows}) AS slice
+            CROSS JOIN ${searchChunks} ON ${searchChunks}.rowid = slice.chunk_rowid WHERE ${where}`,
+        )];
+    // The keyword half: FTS5 hands its matches over best first (`ORDER BY rank`, BM25), so reading
+    // stops after the limit; the filter applies to those. The first `candidates` make the keyword
+    // ranking, all of them lend their vectors to the dense half.
+    const keyword = matches.map(
+      (match) => sql`SELECT ${searchChunks.id} AS id, hex(${searchChunks.vector}) AS vector
+          FROM (SELECT rowid AS chunk_rowid, rank FROM search_chunks_fts WHERE search_chunks_fts MATCH ${match} ORDER BY rank LIMIT ${keywordReads * FILTER_HEADROOM}) AS matched
+          CROSS JOIN ${searchChunks} ON ${searchChunks}.rowid = matched.chunk_rowid WHERE ${where} ORDER BY matched.rank LIMIT ${keywordReads}`,
+    );
     // The chunks holding each candidate exact term as a word; one more than a rare term may have
     // says it is not rare. FTS5's unicode61 tokens are words() (case and accents aside).
     const exactTerms = floor?.exactTerms ?? [];
+    // Bounded: a term in more than EXACT_TERM_MATCHES chunks of the whole index is not rare for
+    // anyone, so no more of its matches are read.
     const exact = exactTerms.map(
-      ({ term }) => sql`SELECT ${searchChunks.id} AS id FROM search_chunks_fts JOIN ${searchChunks} ON ${searchChunks}.rowid = search_chunks_fts.rowid
-        WHERE search_chunks_fts MATCH ${`"${term}"`} AND ${where} LIMIT ${RARE_TERM_MAX_CHUNKS + 1}`,
+      ({ term }) => sql`SELECT ${searchChunks.id} AS id
+            FROM (SELECT rowid AS chunk_rowid FROM search_chunks_fts WHERE search_chunks_fts MATCH ${`"${term}"`} LIMIT ${this.options.exactTermMatches ?? EXACT_TERM_MATCHES}) AS matched
+            CROSS JOIN ${searchChunks} ON ${searchChunks}.rowid = matched.chunk_rowid WHERE ${where} LIMIT ${RARE_TERM_MAX_CHUNKS + 1}`,
     );
     const results = await this.db.$client.batch<{ id: string; vector?: unknown }>(
-      [dense, ...(match ? [keyword] : []), ...exact].map((statement) => prepare(this.db, statement)),
+      [...keyword, ...exact, ...dense].map((statement) => prepare(this.db, statement)),
     );
-    const denseRows = results[0]?.results ?? [];
-    const keywordRanking = match ? (results[1]?.results ?? []).map((row) => row.id) : [];
-    const exactRows = results.slice(match ? 2 : 1).map((result) => result.results ?? []);
+    // The quorum's matches first, then the rest of any word's, each chunk once.
+    const keywordRows = [...new Map(results.slice(0, keyword.length).flatMap((result) => (result.results ?? []).map((row) => [row.id, row] as const))).values()];
+    const exactRows = results.slice(keyword.length, keyword.length + exact.length).map((result) => result.results ?? []);
+    const denseRows = [...results.slice(keyword.length + exact.length).flatMap((result) => result.results ?? []), ...keywordRows];
+    const keywordRanking = keywordRows.slice(0, candidates).map((row) => row.id);
 
     const relevance = new Map<string, number>();
-    for (const row of denseRows) relevance.set(row.id, cosine(query.vector, vectorFromHex(String(row.vector))));
+    for (const row of denseRows) {
+      if (relevance.has(row.id)) continue;
+      const vector = row.vector === undefined ? this.options.knownVectors?.get(row.id) : vectorFromHex(String(row.vector));
+      if (vector) relevance.set(row.id, cosine(query.vector, vector));
+    }
     const byRelevance = (least: number) =>
       [...relevance]
         .filter(([, score]) => score >= least)

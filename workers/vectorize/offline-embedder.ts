@@ -15,7 +15,7 @@ const PAIR_WEIGHT = 0.5;
 const TRIGRAM_WEIGHT = 0.35;
 
 /** Words too common to say anything about a document. */
-const STOPWORDS = new Set(
+export const STOPWORDS: ReadonlySet<string> = new Set(
   "a an and are as at be but by for from has have i in is it its of on or our so that the their there this to was we were will with you your".split(" "),
 );
 

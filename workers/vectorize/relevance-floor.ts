@@ -55,7 +55,7 @@ export const HIT_FLOOR_SHARE = 0.8;
 /** A term found in more chunks than this is not rare: it is a word of the trade, not an identifier. */
 export const RARE_TERM_MAX_CHUNKS = 3;
 /** At most this many candidate terms per query: each costs a lookup. */
-const MAX_EXACT_TERMS = 6;
+export const MAX_EXACT_TERMS = 6;
 
 export type FloorSource = "calibrated" | "SEARCH_MIN_SCORE";
 

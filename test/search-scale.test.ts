@@ -1,0 +1,164 @@
+// The D1 store reads a bounded number of rows per search whatever the index holds (the bound is
+// workers/vectorize/d1-vector-store.ts's searchReadBound): D1's own meta.rows_read, summed over
+// every statement a search runs, at two index sizes. Speed and recall at 100,000 chunks are
+// measured by `npm run bench:search`, not here.
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { openDatabase } from "../workers/db/client";
+import { chunkId } from "../workers/vectorize/chunk-id";
+import { D1VectorStore, searchReadBound } from "../workers/vectorize/d1-vector-store";
+import { LSH_BANDS, lshBuckets } from "../workers/vectorize/lsh";
+import { exactTermCandidates } from "../workers/vectorize/relevance-floor";
+import { OfflineEmbedder } from "../workers/vectorize/offline-embedder";
+import type { DocumentChunks } from "../workers/vectorize/vector-store";
+
+const embedder = new OfflineEmbedder();
+
+/** env.DB, summing D1's own `meta.rows_read` of every statement run through it (batches included). */
+function meteredD1() {
+  const reads = { rows: 0, statements: 0, perStatement: [] as number[] };
+  const count = (meta: { rows_read?: number } | undefined) => {
+    reads.statements += 1;
+    reads.rows += meta?.rows_read ?? 0;
+    reads.perStatement.push(meta?.rows_read ?? 0);
+  };
+  const wrap = (statement: D1PreparedStatement): D1PreparedStatement =>
+    new Proxy(statement, {
+      get(target, property) {
+        if (property === "bind") return (...values: unknown[]) => wrap(target.bind(...values));
+        if (property === "all" || property === "run")
+          return async () => {
+            const result = await target.all();
+            count(result.meta);
+            return result;
+          };
+        // drizzle reads rows as arrays; `all` in column order gives the same and carries meta.
+        if (property === "raw")
+          return async () => {
+            const result = await target.all<Record<string, unknown>>();
+            count(result.meta);
+            return result.results.map((row) => Object.values(row));
+          };
+        const value = Reflect.get(target, property, target) as unknown;
+        return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+  const db = new Proxy(env.DB, {
+    get(target, property) {
+      if (property === "prepare") return (query: string) => wrap(target.prepare(query));
+      if (property === "batch")
+        return async (statements: D1PreparedStatement[]) => {
+          const results = await target.batch(statements);
+          for (const result of results) count(result.meta);
+          return results;
+        };
+      const value = Reflect.get(target, property, target) as unknown;
+      return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  return { db, reads };
+}
+
+const PLACES = ["Porto flat", "Alfama loft", "Baixa studio", "Sintra house", "Cascais apartment"];
+const ISSUES = ["boiler has no hot water", "lockbox code does not open", "wifi is slow in the bedroom", "towels are missing", "heating does not come on"];
+
+async function documents(prefix: string, from: number, count: number): Promise<DocumentChunks[]> {
+  const drafts = Array.from({ length: count }, (_, i) => {
+    const n = from + i;
+    return { documentId: `${prefix}:${n}`, text: `Guest ${n} at the ${PLACES[n % 5]}: the ${ISSUES[(n >> 2) % 5]}, scalemarker${prefix}` };
+  });
+  const vectors = await embedder.embed(drafts.map((draft) => draft.text));
+  return Promise.all(
+    drafts.map(async (draft, i) => ({
+      documentId: draft.documentId,
+      chunks: [{ id: await chunkId(draft.documentId, 0), documentId: draft.documentId, chunkIndex: 0, text: draft.text, source: "guesty", entityType: "guest_conversation", room: null, title: draft.documentId, url: null, occurredAt: 1_763_000_000_000 + i, vector: vectors[i]! }],
+    })),
+  );
+}
+
+const QUESTION = "the boiler at the Porto flat has no hot water";
+/** The question, with the word only one test's chunks hold: other tests' chunks share the index. */
+const questionFor = (prefix: string) => `${QUESTION} scalemarker${prefix}`;
+/** Small candidate limits, so a few hundred chunks are already more than a search may read. */
+const SMALL = { keywordCandidates: 20, bucketRows: 8, exactTermMatches: 8, recentChunks: 16 };
+
+async function rowsReadBySearch(prefix: string, options: ConstructorParameters<typeof D1VectorStore>[1], floor = false) {
+  const model = `scale-${prefix}`;
+  const text = questionFor(prefix);
+  const { db, reads } = meteredD1();
+  const [vector] = await embedder.embed([text]);
+  const hits = await new D1VectorStore(openDatabase(db), options).query({
+    model,
+    vector: vector!,
+    text,
+    k: 5,
+    filter: {},
+    ...(floor ? { floor: { minScore: 0.2, exactTerms: exactTermCandidates(`${text} Porto Boiler`) } } : {}),
+  });
+  return { rows: reads.rows, statements: reads.statements, hits };
+}
+
+describe("the D1 store's bounded search", () => {
+  it("reads at most searchReadBound rows at 200 and at 1,000 chunks, where an exhaustive search reads them all", async () => {
+    const prefix = crypto.randomUUID().slice(0, 8);
+    const model = `scale-${prefix}`;
+    const store = new D1VectorStore(openDatabase(env.DB));
+    const bound = searchReadBound(5, SMALL);
+    expect(bound).toBeLessThan(1000);
+
+    await store.replaceDocuments(model, await documents(prefix, 0, 200));
+    const small = await rowsReadBySearch(prefix, SMALL, true);
+    await store.replaceDocuments(model, await documents(prefix, 200, 800));
+    const large = await rowsReadBySearch(prefix, SMALL, true);
+    const exhaustive = await rowsReadBySearch(prefix, { exhaustive: true }, true);
+
+    expect(small.rows).toBeGreaterThan(0);
+    expect(small.rows).toBeLessThanOrEqual(bound);
+    expect(large.rows).toBeLessThanOrEqual(bound);
+    // The same statements at both sizes, and the bound is real: reading every vector exceeds it.
+    expect(large.statements).toBe(small.statements);
+    expect(exhaustive.rows).toBeGreaterThan(1000);
+    expect(large.hits.length).toBe(5);
+    expect(large.hits.every((hit) => hit.documentId.startsWith(`${prefix}:`))).toBe(true);
+  });
+
+  it("finds the best chunk exhaustive search finds, through the keyword candidates and the buckets", async () => {
+    const prefix = crypto.randomUUID().slice(0, 8);
+    const model = `scale-${prefix}`;
+    const store = new D1VectorStore(openDatabase(env.DB));
+    await store.replaceDocuments(model, await documents(prefix, 0, 400));
+    const bounded = await rowsReadBySearch(prefix, SMALL);
+    const exact = await rowsReadBySearch(prefix, { exhaustive: true });
+    expect(bounded.hits[0]?.chunkId).toBe(exact.hits[0]?.chunkId);
+  });
+
+  it("keeps the buckets in step with the chunks: rewritten, removed, and gone with their document", async () => {
+    const prefix = crypto.randomUUID().slice(0, 8);
+    const model = `scale-${prefix}`;
+    const store = new D1VectorStore(openDatabase(env.DB));
+    const [first, second] = await documents(prefix, 0, 2);
+    const bucketsOf = async (documentId: string) =>
+      (
+        await env.DB.prepare(
+          "SELECT b.band, b.bucket FROM search_chunk_buckets b JOIN search_chunks c ON c.rowid = b.chunk_rowid WHERE c.document_id = ? AND b.model = ? ORDER BY b.band",
+        )
+          .bind(documentId, model)
+          .all<{ band: number; bucket: number }>()
+      ).results;
+    const orphans = async () =>
+      (await env.DB.prepare("SELECT count(*) AS n FROM search_chunk_buckets b WHERE b.model = ? AND NOT EXISTS (SELECT 1 FROM search_chunks c WHERE c.rowid = b.chunk_rowid)").bind(model).first<{ n: number }>())?.n;
+
+    await store.replaceDocuments(model, [first!, second!]);
+    expect((await bucketsOf(first!.documentId)).map((row) => row.bucket)).toEqual(lshBuckets(first!.chunks[0]!.vector));
+
+    // The same chunk id with another text: its buckets follow the new vector, none stay behind.
+    const [rewritten] = await embedder.embed(["a completely different message about parking permits"]);
+    await store.replaceDocuments(model, [{ documentId: first!.documentId, chunks: [{ ...first!.chunks[0]!, text: "a completely different message about parking permits", vector: rewritten! }] }]);
+    expect((await bucketsOf(first!.documentId)).map((row) => row.bucket)).toEqual(lshBuckets(rewritten!));
+    expect(await bucketsOf(first!.documentId)).toHaveLength(LSH_BANDS);
+
+    await store.replaceDocuments(model, [{ documentId: second!.documentId, chunks: [] }]);
+    expect(await bucketsOf(second!.documentId)).toEqual([]);
+    expect(await orphans()).toBe(0);
+  });
+});
