@@ -16,16 +16,12 @@ export class InfraHetznerClient extends HetznerClient {
   /** Requests that got no answer (the client does not retry those: one each); `requests` counts them too. */
   unanswered = 0;
   private readonly inFlight = new Set<Promise<unknown>>();
-  private readonly clock: () => number;
-  private readonly pause: (ms: number) => Promise<void>;
 
   constructor(
-    private readonly infraOptions: HetznerClientOptions,
+    options: HetznerClientOptions,
     private readonly waits?: ProgressOptions,
   ) {
-    super(infraOptions);
-    this.clock = infraOptions.now ?? Date.now;
-    this.pause = infraOptions.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    super(options);
   }
 
   override async request<S extends z.ZodType>(method: string, path: string, schema: S, body?: unknown): Promise<z.infer<S>> {
@@ -52,33 +48,10 @@ export class InfraHetznerClient extends HetznerClient {
     await Promise.allSettled([...this.inFlight]);
   }
 
-  /**
-   * HetznerClient.waitForActions' contract (a failed action throws its error code, an id missing
-   * from the answer throws action_not_found, a timeout action_timeout), with a progress line
-   * naming the actions still running and their progress.
-   */
-  override async waitForActions(ids: readonly number[], timeoutMs = 300_000): Promise<HetznerAction[]> {
-    if (!this.waits) return super.waitForActions(ids, timeoutMs);
-    const until = this.clock() + timeoutMs;
+  /** HetznerClient.waitForActions, with a progress line naming the actions still running and their progress. */
+  override waitForActions(ids: readonly number[], timeoutMs?: number): Promise<HetznerAction[]> {
     const report = progress(this.waits, "waiting for Hetzner");
-    let pending = [...new Set(ids)];
-    const done: HetznerAction[] = [];
-    while (pending.length > 0) {
-      const byId = new Map((await this.getActions(pending)).map((action) => [action.id, action]));
-      const missing = pending.filter((id) => !byId.has(id));
-      if (missing.length > 0) throw new HetznerApiError(404, "action_not_found", `actions ${missing.join(", ")} are missing from Hetzner's answer`);
-      const answered = pending.map((id) => byId.get(id)!);
-      const failed = answered.find((action) => action.status === "error");
-      if (failed) throw new HetznerApiError(200, failed.error?.code ?? "action_failed", `${failed.command} (action ${failed.id}): ${failed.error?.message ?? "failed"}`);
-      done.push(...answered.filter((action) => action.status === "success"));
-      const running = answered.filter((action) => action.status === "running");
-      pending = running.map((action) => action.id);
-      if (pending.length === 0) break;
-      if (this.clock() > until) throw new HetznerApiError(200, "action_timeout", `actions ${pending.join(", ")} still running`);
-      report.tick(running.map((action) => `${action.command} ${Math.round(action.progress ?? 0)}%`).join(", "));
-      await this.pause(this.infraOptions.pollIntervalMs ?? 3000);
-    }
-    return done;
+    return super.waitForActions(ids, timeoutMs, (running) => report.tick(running.map((action) => `${action.command} ${Math.round(action.progress ?? 0)}%`).join(", ")));
   }
 }
 

@@ -175,7 +175,8 @@ describe("after the answer: the intake consumer", () => {
     expect(await status("aircall_batch_unknown")).toBe("ignored");
     // The statements run: one read, then everything else inside the three batches.
     expect(statements.filter((sql) => sql.toLowerCase().startsWith("select"))).toHaveLength(1);
-  });
+    // 100 events stored one by one first: seconds on a busy machine, beyond the 5 s default.
+  }, 20_000);
 
   it("applies lean updates of one entity with different column sets correctly within one batch, in any order", async () => {
     for (const [run, order] of [[3, 2, 1, 0], [1, 3, 0, 2]].entries()) {

@@ -624,6 +624,9 @@ describe("drift", { timeout: 30_000 }, () => {
   });
 
   it("labels added to the file are set on every resource; what apply will not touch is listed, and the rest is still fixed", async () => {
+    // Its own apply first: suites run shuffled, so the test above may not have run yet.
+    ws.environment(name, "example", (document) => (document.stacks = []));
+    expect((await ws.run("apply", "--env", name, "--yes")).code).toBe(0);
     ws.environment(name, "example", (document) => {
       document.stacks = [];
       document.labels = { team: "ops" };

@@ -371,8 +371,9 @@ export class HetznerClient {
    * Polls until every action finished; throws HetznerApiError (the action's error code, or
    * action_failed) when one failed, and action_not_found when Hetzner's answer lacks an id:
    * an action nobody can see is never taken for a finished one (hcloud-go fails the same way).
+   * `onPoll` sees the actions still running after each poll (the CLI prints progress from it).
    */
-  async waitForActions(ids: readonly number[], timeoutMs = 300_000): Promise<HetznerAction[]> {
+  async waitForActions(ids: readonly number[], timeoutMs = 300_000, onPoll?: (running: readonly HetznerAction[]) => void): Promise<HetznerAction[]> {
     const until = this.now() + timeoutMs;
     let pending = [...new Set(ids)];
     const done: HetznerAction[] = [];
@@ -384,9 +385,11 @@ export class HetznerClient {
       const failed = answered.find((action) => action.status === "error");
       if (failed) throw new HetznerApiError(200, failed.error?.code ?? "action_failed", `${failed.command} (action ${failed.id}): ${failed.error?.message ?? "failed"}`);
       done.push(...answered.filter((action) => action.status === "success"));
-      pending = answered.filter((action) => action.status === "running").map((action) => action.id);
+      const running = answered.filter((action) => action.status === "running");
+      pending = running.map((action) => action.id);
       if (pending.length === 0) break;
       if (this.now() > until) throw new HetznerApiError(200, "action_timeout", `actions ${pending.join(", ")} still running`);
+      onPoll?.(running);
       await this.sleep(this.options.pollIntervalMs ?? 3000);
     }
     return done;
