@@ -17,6 +17,7 @@ import { cpus, platform, release } from "node:os";
 import { join } from "node:path";
 import { prng } from "./bench/prng.ts";
 import { createWranglerRun, freePort, root, sleep, type CaughtError, type WranglerProcess } from "./bench/wrangler-run.ts";
+import { readBenchOptions } from "./bench/options.ts";
 
 // ---------------------------------------------------------------- options
 
@@ -32,11 +33,6 @@ Each may also be given as an environment variable of that name.
 Diagnostics: BENCH_LOG_LEVEL=log BENCH_TRACE="intake batch" prints the Worker's log lines that
 contain that text (here: events and milliseconds per intake batch).`;
 
-function fail(message: string): never {
-  console.error(`bench: ${message}`);
-  process.exit(1);
-}
-
 type Options = {
   n: number;
   c: number;
@@ -48,28 +44,7 @@ type Options = {
 };
 
 function readOptions(argv: readonly string[]): Options {
-  const flags: Record<string, string> = {};
-  for (let i = 0; i < argv.length; i += 1) {
-    const match = /^--?([a-zA-Z]+)(?:=(.*))?$/.exec(argv[i]!);
-    if (!match) fail(`unexpected argument ${argv[i]}\n${USAGE}`);
-    const name = match[1]!.toUpperCase();
-    if (name === "H" || name === "HELP") {
-      console.log(USAGE);
-      process.exit(0);
-    }
-    if (!["N", "C", "DUP", "PORT", "TIMEOUT", "SEED", "RATIO"].includes(name)) fail(`unknown option ${argv[i]}\n${USAGE}`);
-    const value = match[2] ?? argv[++i];
-    if (value === undefined) fail(`option ${argv[i - 1]} needs a value`);
-    flags[name] = value;
-  }
-  const raw = (name: string): string | undefined => flags[name] ?? process.env[name];
-  const number = (name: string, fallback: number, valid: (value: number) => boolean, what: string): number => {
-    const text = raw(name);
-    if (text === undefined || text === "") return fallback;
-    const value = Number(text);
-    if (!valid(value)) fail(`${name} must be ${what}, got "${text}"`);
-    return value;
-  };
+  const { number } = readBenchOptions(argv, { usage: USAGE, values: ["N", "C", "DUP", "PORT", "TIMEOUT", "SEED", "RATIO"] });
   const positiveInt = (value: number) => Number.isInteger(value) && value > 0;
   return {
     n: number("N", 2000, positiveInt, "a positive integer"),

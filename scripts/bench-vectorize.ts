@@ -37,6 +37,7 @@ import { calibrationReport, chooseFloor, finerGrid, FLOOR_GRID, type FloorOutcom
 import { corpus, questions, unanswerableQuestions } from "./bench/search-questions.ts";
 import { OfflineEmbedder } from "../workers/vectorize/offline-embedder.ts";
 import { CALIBRATED_FLOORS } from "../workers/vectorize/relevance-floor.ts";
+import { failOption, readBenchOptions } from "./bench/options.ts";
 
 const USAGE = `usage: npm run bench:vectorize [-- --n N --sample SAMPLE --providers embedded|fakes|env --timeout SECONDS --port PORT --calibrate]
   N        reservations for the throughput phase (default 1000)
@@ -49,45 +50,16 @@ const USAGE = `usage: npm run bench:vectorize [-- --n N --sample SAMPLE --provid
   PORT     port for wrangler dev (default: a free port)`;
 
 function readOptions(argv: readonly string[]) {
-  const flags: Record<string, string> = {};
-  for (let i = 0; i < argv.length; i += 1) {
-    const match = /^--?([a-zA-Z]+)(?:=(.*))?$/.exec(argv[i]!);
-    const name = match?.[1]?.toUpperCase();
-    if (!match || !name || !["N", "SAMPLE", "PROVIDERS", "TIMEOUT", "PORT", "CALIBRATE", "H", "HELP"].includes(name)) {
-      console.error(`bench: unexpected argument ${argv[i]}\n${USAGE}`);
-      process.exit(1);
-    }
-    if (name === "H" || name === "HELP") {
-      console.log(USAGE);
-      process.exit(0);
-    }
-    if (name === "CALIBRATE") {
-      flags.CALIBRATE = "1";
-      continue;
-    }
-    flags[name] = match[2] ?? argv[++i] ?? "";
-  }
-  const number = (name: string, fallback: number) => {
-    const raw = flags[name] ?? process.env[name];
-    const value = raw === undefined || raw === "" ? fallback : Number(raw);
-    if (!Number.isInteger(value) || value < 0) {
-      console.error(`bench: ${name} must be a non-negative integer, got "${raw}"`);
-      process.exit(1);
-    }
-    return value;
-  };
-  const providers = flags.PROVIDERS ?? process.env.PROVIDERS ?? "embedded";
-  if (providers !== "embedded" && providers !== "fakes" && providers !== "env") {
-    console.error(`bench: PROVIDERS must be embedded, fakes or env, got "${providers}"`);
-    process.exit(1);
-  }
+  const options = readBenchOptions(argv, { usage: USAGE, values: ["N", "SAMPLE", "PROVIDERS", "TIMEOUT", "PORT"], switches: ["CALIBRATE"] });
+  const providers = options.raw("PROVIDERS") ?? "embedded";
+  if (providers !== "embedded" && providers !== "fakes" && providers !== "env") failOption(`PROVIDERS must be embedded, fakes or env, got "${providers}"`);
   return {
     providers,
-    calibrate: flags.CALIBRATE === "1" || process.env.CALIBRATE === "1",
-    n: number("N", 1000),
-    sample: Math.min(number("SAMPLE", 10), corpus.length),
-    timeoutMs: number("TIMEOUT", 600) * 1000,
-    port: number("PORT", 0),
+    calibrate: options.on("CALIBRATE"),
+    n: options.number("N", 1000),
+    sample: Math.min(options.number("SAMPLE", 10), corpus.length),
+    timeoutMs: options.number("TIMEOUT", 600) * 1000,
+    port: options.number("PORT", 0),
   };
 }
 
