@@ -35,6 +35,7 @@ import { indexChunks, type UnitChunks } from "./bench/index-chunks.ts";
 import { nodeD1 } from "./bench/node-d1.ts";
 import { corpus, questions, unanswerableQuestions } from "./bench/search-questions.ts";
 import { createWranglerRun, freePort } from "./bench/wrangler-run.ts";
+import { failOption, readBenchOptions } from "./bench/options.ts";
 
 const USAGE = `usage: npm run bench:search [-- --sizes 1000,10000,50000,100000 --timeout SECONDS --port PORT]
   SIZES    index sizes in chunks, ascending (default 1000,10000,50000,100000); the labelled corpus is in every one, the first is the reference for recall
@@ -42,34 +43,11 @@ const USAGE = `usage: npm run bench:search [-- --sizes 1000,10000,50000,100000 -
   PORT     port for wrangler dev (default: a free port)`;
 
 function readOptions(argv: readonly string[]) {
-  const flags: Record<string, string> = {};
-  for (let i = 0; i < argv.length; i += 1) {
-    const match = /^--?([a-zA-Z]+)(?:=(.*))?$/.exec(argv[i]!);
-    const name = match?.[1]?.toUpperCase();
-    if (name === "H" || name === "HELP") {
-      console.log(USAGE);
-      process.exit(0);
-    }
-    if (!match || !name || !["SIZES", "TIMEOUT", "PORT"].includes(name)) {
-      console.error(`bench: unexpected argument ${argv[i]}\n${USAGE}`);
-      process.exit(1);
-    }
-    flags[name] = match[2] ?? argv[++i] ?? "";
-  }
-  const sizes = (flags.SIZES ?? process.env.SIZES ?? "1000,10000,50000,100000").split(",").map(Number);
-  if (sizes.some((size) => !Number.isInteger(size) || size < 1) || sizes.some((size, i) => i > 0 && size <= sizes[i - 1]!)) {
-    console.error(`bench: SIZES must be ascending positive integers, got "${flags.SIZES}"`);
-    process.exit(1);
-  }
-  const number = (name: string, fallback: number) => {
-    const value = flags[name] === undefined ? fallback : Number(flags[name]);
-    if (!Number.isInteger(value) || value < 0) {
-      console.error(`bench: ${name} must be a non-negative integer, got "${flags[name]}"`);
-      process.exit(1);
-    }
-    return value;
-  };
-  return { sizes, timeoutMs: number("TIMEOUT", 900) * 1000, port: number("PORT", 0) };
+  const options = readBenchOptions(argv, { usage: USAGE, values: ["SIZES", "TIMEOUT", "PORT"] });
+  const text = options.raw("SIZES") || "1000,10000,50000,100000";
+  const sizes = text.split(",").map(Number);
+  if (sizes.some((size) => !Number.isInteger(size) || size < 1) || sizes.some((size, i) => i > 0 && size <= sizes[i - 1]!)) failOption(`SIZES must be ascending positive integers, got "${text}"`);
+  return { sizes, timeoutMs: options.number("TIMEOUT", 900) * 1000, port: options.number("PORT", 0) };
 }
 
 const options = readOptions(process.argv.slice(2));

@@ -80,7 +80,7 @@ const QUESTION = "the boiler at the Porto flat has no hot water";
 /** The question, with the word only one test's chunks hold: other tests' chunks share the index. */
 const questionFor = (prefix: string) => `${QUESTION} scalemarker${prefix}`;
 /** Small candidate limits, so a few hundred chunks are already more than a search may read. */
-const SMALL = { keywordCandidates: 20, bucketRows: 8, exactTermMatches: 8, recentChunks: 16 };
+const SMALL = { keywordCandidates: 20, bucketRows: 8, probes: 1, exactTermMatches: 8, recentChunks: 16 };
 
 async function rowsReadBySearch(prefix: string, options: ConstructorParameters<typeof D1VectorStore>[1], floor = false) {
   const model = `scale-${prefix}`;
@@ -132,33 +132,66 @@ describe("the D1 store's bounded search", () => {
     expect(bounded.hits[0]?.chunkId).toBe(exact.hits[0]?.chunkId);
   });
 
-  it("keeps the buckets in step with the chunks: rewritten, removed, and gone with their document", async () => {
+  it("keeps the buckets in step with the chunks: rewritten with their vector, gone with their chunk", async () => {
     const prefix = crypto.randomUUID().slice(0, 8);
     const model = `scale-${prefix}`;
     const store = new D1VectorStore(openDatabase(env.DB));
     const [first, second] = await documents(prefix, 0, 2);
     const bucketsOf = async (documentId: string) =>
       (
-        await env.DB.prepare(
-          "SELECT b.band, b.bucket FROM search_chunk_buckets b JOIN search_chunks c ON c.rowid = b.chunk_rowid WHERE c.document_id = ? AND b.model = ? ORDER BY b.band",
-        )
+        await env.DB.prepare("SELECT lsh0, lsh1, lsh2, lsh3, lsh4, lsh5, lsh6, lsh7 FROM search_chunks WHERE document_id = ? AND model = ?")
           .bind(documentId, model)
-          .all<{ band: number; bucket: number }>()
-      ).results;
-    const orphans = async () =>
-      (await env.DB.prepare("SELECT count(*) AS n FROM search_chunk_buckets b WHERE b.model = ? AND NOT EXISTS (SELECT 1 FROM search_chunks c WHERE c.rowid = b.chunk_rowid)").bind(model).first<{ n: number }>())?.n;
+          .raw<number[]>()
+      ).map((row) => row.slice(0, LSH_BANDS));
 
     await store.replaceDocuments(model, [first!, second!]);
-    expect((await bucketsOf(first!.documentId)).map((row) => row.bucket)).toEqual(lshBuckets(first!.chunks[0]!.vector));
+    expect(await bucketsOf(first!.documentId)).toEqual([lshBuckets(first!.chunks[0]!.vector)]);
 
-    // The same chunk id with another text: its buckets follow the new vector, none stay behind.
+    // The same chunk id with another text: its buckets follow the new vector.
     const [rewritten] = await embedder.embed(["a completely different message about parking permits"]);
     await store.replaceDocuments(model, [{ documentId: first!.documentId, chunks: [{ ...first!.chunks[0]!, text: "a completely different message about parking permits", vector: rewritten! }] }]);
-    expect((await bucketsOf(first!.documentId)).map((row) => row.bucket)).toEqual(lshBuckets(rewritten!));
-    expect(await bucketsOf(first!.documentId)).toHaveLength(LSH_BANDS);
+    expect(await bucketsOf(first!.documentId)).toEqual([lshBuckets(rewritten!)]);
 
     await store.replaceDocuments(model, [{ documentId: second!.documentId, chunks: [] }]);
     expect(await bucketsOf(second!.documentId)).toEqual([]);
-    expect(await orphans()).toBe(0);
+  });
+
+  it("writes nothing for a unit rewritten unchanged, and only the changed chunk when one changes", async () => {
+    const prefix = crypto.randomUUID().slice(0, 8);
+    const model = `scale-${prefix}`;
+    const unit = async (texts: string[]): Promise<DocumentChunks> => {
+      const vectors = await embedder.embed(texts);
+      const documentId = `${prefix}:unit`;
+      return {
+        documentId,
+        chunks: await Promise.all(
+          texts.map(async (text, chunkIndex) => ({ id: await chunkId(documentId, chunkIndex), documentId, chunkIndex, text, source: "guesty", entityType: "guest_conversation", room: null, title: "unit", url: null, occurredAt: 1_763_000_000_000, vector: vectors[chunkIndex]! })),
+        ),
+      };
+    };
+    const written = async (document: DocumentChunks) => {
+      let rows = 0;
+      const db = new Proxy(env.DB, {
+        get(target, property) {
+          if (property === "batch")
+            return async (statements: D1PreparedStatement[]) => {
+              const results = await target.batch(statements);
+              for (const result of results) rows += result.meta.rows_written ?? 0;
+              return results;
+            };
+          const value = Reflect.get(target, property, target) as unknown;
+          return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+        },
+      });
+      await new D1VectorStore(openDatabase(db)).replaceDocuments(model, [document]);
+      return rows;
+    };
+    const texts = ["the boiler at the Porto flat is fixed", "the guest asks for late checkout", "towels were delivered"];
+    const first = await written(await unit(texts));
+    expect(first).toBeGreaterThan(0);
+    expect(await written(await unit(texts))).toBe(0);
+    const oneChanged = await written(await unit([texts[0]!, texts[1]!, "towels were delivered at noon"]));
+    expect(oneChanged).toBeGreaterThan(0);
+    expect(oneChanged).toBeLessThan(first);
   });
 });

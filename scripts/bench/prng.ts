@@ -1,11 +1,3 @@
-/** mulberry32: a small seeded PRNG, so a benchmark's traffic or faults can be reproduced with SEED. */
-export function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// A small seeded PRNG, so a benchmark's traffic or faults can be reproduced with SEED: the same
+// mulberry32 the D1 store draws its hyperplanes with.
+export { seeded as prng } from "../../workers/vectorize/lsh.ts";

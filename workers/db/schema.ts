@@ -358,26 +358,35 @@ export const searchChunks = sqliteTable(
     url: text("url"),
     /** When what the chunk tells happened (ms). */
     occurredAt: integer("occurred_at"),
+    /**
+     * The vector's random-hyperplane bucket in each of the 8 bands (workers/vectorize/lsh.ts,
+     * LSH_BANDS): the dense half's candidates. A search reads a bounded slice of each of its
+     * buckets through the band's index (model, bucket, then rowid, newest first). Columns with an
+     * index each, not a row per band in a table of their own (migration 0021): one index entry
+     * written per band instead of a row and two index entries. Null until the chunk is written
+     * again (chunks indexed before migration 0022).
+     */
+    lsh0: integer("lsh0"),
+    lsh1: integer("lsh1"),
+    lsh2: integer("lsh2"),
+    lsh3: integer("lsh3"),
+    lsh4: integer("lsh4"),
+    lsh5: integer("lsh5"),
+    lsh6: integer("lsh6"),
+    lsh7: integer("lsh7"),
   },
-  (t) => [index("search_chunks_document_idx").on(t.documentId), index("search_chunks_model_idx").on(t.model, t.source, t.entityType)],
-);
-
-/**
- * The dense half's candidate buckets (workers/vectorize/lsh.ts): one row per chunk and band, the
- * chunk's random-hyperplane hash in that band. A search reads a bounded slice of its own buckets
- * (the primary key is the index it reads in order) instead of every vector. Written and removed
- * with the chunk by the D1 store.
- */
-export const searchChunkBuckets = sqliteTable(
-  "search_chunk_buckets",
-  {
-    model: text("model").notNull(),
-    band: integer("band").notNull(),
-    bucket: integer("bucket").notNull(),
-    /** search_chunks.rowid */
-    chunkRowid: integer("chunk_rowid").notNull(),
-  },
-  (t) => [primaryKey({ columns: [t.model, t.band, t.bucket, t.chunkRowid] }), index("search_chunk_buckets_chunk_idx").on(t.chunkRowid)],
+  (t) => [
+    index("search_chunks_document_idx").on(t.documentId),
+    index("search_chunks_model_idx").on(t.model, t.source, t.entityType),
+    index("search_chunks_lsh0_idx").on(t.model, t.lsh0),
+    index("search_chunks_lsh1_idx").on(t.model, t.lsh1),
+    index("search_chunks_lsh2_idx").on(t.model, t.lsh2),
+    index("search_chunks_lsh3_idx").on(t.model, t.lsh3),
+    index("search_chunks_lsh4_idx").on(t.model, t.lsh4),
+    index("search_chunks_lsh5_idx").on(t.model, t.lsh5),
+    index("search_chunks_lsh6_idx").on(t.model, t.lsh6),
+    index("search_chunks_lsh7_idx").on(t.model, t.lsh7),
+  ],
 );
 
 /**

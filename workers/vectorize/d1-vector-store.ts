@@ -1,13 +1,15 @@
 // The embedded vector store: chunks in D1 (`search_chunks`), BM25 over the FTS5 mirror of their
 // text and cosine over their vectors, fused by reciprocal rank. A search never reads every vector:
 // the dense half scores exact cosine over a bounded candidate set, namely
-//   - the KEYWORD_CANDIDATES best keyword (BM25) matches of each of two FTS5 queries that pass
-//     the filter: the chunks holding a quorum of the question's rarest words, then any of them
-//     (`matchQuorum`, `rankingTerms`); the first k * CANDIDATES_PER_RESULT, quorum first, are
-//     also the keyword ranking,
+//   - the best keyword (BM25) matches that pass the filter of three FTS5 queries: the chunks
+//     holding all but one of the question's rarest words (`matchMost`, k * CANDIDATES_PER_RESULT
+//     of them, also fused as a ranking of their own), then KEYWORD_CANDIDATES of those holding a
+//     quorum of them and of those holding any (`matchQuorum`, `rankingTerms`); the first
+//     k * CANDIDATES_PER_RESULT, in that order, are the keyword ranking,
 //   - the RECENT_CHUNKS newest chunks that pass it (a small index is searched exhaustively), and
-//   - at most LSH_BUCKET_ROWS chunks of each of the query's LSH_BANDS buckets that pass it
-//     (random-hyperplane hashing, workers/vectorize/lsh.ts: what words alone would not find),
+//   - at most LSH_BUCKET_ROWS chunks of each bucket probed that pass it: in each of LSH_BANDS
+//     bands the query's own bucket and LSH_PROBES neighbours (random-hyperplane hashing with
+//     multi-probe, workers/vectorize/lsh.ts: what words alone would not find),
 // so a search reads at most `searchReadBound(k)` rows and READ_BOUND_VECTORS vectors whatever the
 // index holds (test/search-scale.test.ts sums D1's rows_read at two index sizes). Each read is a
 // LIMITed slice of an index, filtered after: a narrow filter gets fewer candidates, never more
@@ -17,9 +19,9 @@ import { and, eq, gte, isNull, lt, or, sql, type SQL } from "drizzle-orm";
 import type { Database } from "../db/client";
 import { inIdList } from "../db/id-list";
 import { prepare } from "../db/prepare";
-import { searchChunkBuckets, searchChunks } from "../db/schema";
+import { searchChunks } from "../db/schema";
 import { cosine } from "./embedder";
-import { LSH_BANDS, LSH_BUCKET_ROWS, lshBuckets } from "./lsh";
+import { LSH_BANDS, LSH_BUCKET_ROWS, LSH_PROBES, lshBuckets, lshProbes } from "./lsh";
 import { STOPWORDS } from "./offline-embedder";
 import { fuseAboveFloor, hitFloor, MAX_EXACT_TERMS, RARE_TERM_MAX_CHUNKS } from "./relevance-floor";
 import { fuseByReciprocalRank, type DocumentChunks, type IndexedChunk, type SearchFilter, type SearchHit, type SearchQuery, type VectorStore } from "./vector-store";
@@ -35,25 +37,27 @@ export const RECENT_CHUNKS = 256;
 export const FILTER_HEADROOM = 4;
 /** Matches of an exact term read, in the whole index, to learn whether the search sees it in few enough chunks. */
 export const EXACT_TERM_MATCHES = 64;
-/** The most vectors one search reads: both keyword queries' candidates, the newest chunks and a bounded slice of each band's bucket. */
-export const READ_BOUND_VECTORS = 2 * KEYWORD_CANDIDATES + RECENT_CHUNKS + LSH_BANDS * LSH_BUCKET_ROWS;
+/** The most results the API asks one search for (workers/search/search-routes.ts: `k` at most 50). */
+const MOST_RESULTS = 50;
+/** The most vectors one search reads: the keyword queries' candidates, the newest chunks and a bounded slice of each bucket probed. */
+export const READ_BOUND_VECTORS = 2 * KEYWORD_CANDIDATES + MOST_RESULTS * CANDIDATES_PER_RESULT + RECENT_CHUNKS + LSH_BANDS * (1 + LSH_PROBES) * LSH_BUCKET_ROWS;
 
 /**
  * The most rows (D1's `rows_read`, summed over its statements) one bounded search with `k`
  * results reads, whatever the index holds: every statement reads a LIMITed slice of an index
- * (FTS5 matches in rank order, the newest rowids, a bucket's entries in primary-key order) and
+ * (FTS5 matches in rank order, the newest rowids, a band index's entries for one bucket in rowid order) and
  * at most one chunk row per entry read. One row per query word's vocabulary entry and one for
- * the index size; 2 per keyword match read (FILTER_HEADROOM per candidate, two keyword queries),
- * per recent chunk, per exact-term match and per bucket entry (the entry, then its chunk); 3 per
- * hit for the payload. With the defaults: 7,167 rows at k = 10 and 7,287 at k = 50 (the API's
- * most), and at most READ_BOUND_VECTORS (1,368) vectors, 2.8 MB at 512 float32 dimensions. What
+ * the index size; 2 per keyword match read (FILTER_HEADROOM per candidate, three keyword queries),
+ * per recent chunk, per exact-term match and per bucket entry of each probe (the entry, then its
+ * chunk); 3 per hit for the payload. With the defaults: 9,535 rows at k = 10 and 10,935 at k = 50
+ * (the API's most), and at most READ_BOUND_VECTORS (2,592) vectors, 5.3 MB at 512 float32 dimensions. What
  * D1 does not count: FTS5 scores every chunk holding a query word inside its own index before
  * handing over the best, so words in more than COMMON_TERM_SHARE of the index are left out.
  */
 export function searchReadBound(k: number, options: Omit<D1VectorStoreOptions, "exhaustive"> = {}): number {
   const candidates = Math.max(1, k) * CANDIDATES_PER_RESULT;
   const keyword = Math.max(candidates, options.keywordCandidates ?? KEYWORD_CANDIDATES);
-  return MAX_KEYWORD_TERMS + 1 + 2 * 2 * FILTER_HEADROOM * keyword + 2 * (options.recentChunks ?? RECENT_CHUNKS) + MAX_EXACT_TERMS * 2 * (options.exactTermMatches ?? EXACT_TERM_MATCHES) + LSH_BANDS * 2 * (options.bucketRows ?? LSH_BUCKET_ROWS) + 3 * Math.max(1, k);
+  return MAX_KEYWORD_TERMS + 1 + 2 * FILTER_HEADROOM * (2 * keyword + candidates) + 2 * (options.recentChunks ?? RECENT_CHUNKS) + MAX_EXACT_TERMS * 2 * (options.exactTermMatches ?? EXACT_TERM_MATCHES) + LSH_BANDS * (1 + (options.probes ?? LSH_PROBES)) * 2 * (options.bucketRows ?? LSH_BUCKET_ROWS) + 3 * Math.max(1, k);
 }
 
 /**
@@ -105,10 +109,10 @@ const QUORUM_TERMS = 6;
  * Ranking the quorum's matches first (as a search engine's "minimum should match") is what keeps
  * the answer among the keyword candidates in an index of look-alikes. Null for fewer than 2 words.
  */
-export function matchQuorum(terms: readonly string[], chunksWith: ReadonlyMap<string, number>): string | null {
+export function matchQuorum(terms: readonly string[], chunksWith: ReadonlyMap<string, number>, quorum: (rarest: number) => number = (rarest) => Math.ceil(rarest / 2)): string | null {
   const rarest = [...terms].sort((a, b) => (chunksWith.get(a) ?? 0) - (chunksWith.get(b) ?? 0)).slice(0, QUORUM_TERMS);
   if (rarest.length < 2) return null;
-  const size = Math.max(2, Math.ceil(rarest.length / 2));
+  const size = Math.max(2, quorum(rarest.length));
   const groups = (from: readonly string[], count: number): string[][] =>
     count === 0 ? [[]] : from.length < count ? [] : [...groups(from.slice(1), count - 1).map((group) => [from[0]!, ...group]), ...groups(from.slice(1), count)];
   return groups(rarest, size)
@@ -116,8 +120,21 @@ export function matchQuorum(terms: readonly string[], chunksWith: ReadonlyMap<st
     .join(" OR ");
 }
 
-/** The keyword half's two FTS5 queries: chunks holding a quorum of the words, then any of them. */
-type KeywordQueries = { quorum: string | null; any: string | null };
+/**
+ * The chunks holding all but one of the rarest QUORUM_TERMS words (at least 3 of 4): the answer
+ * names the place and the problem, a look-alike one of them, and at 100,000 chunks the half
+ * quorum alone is matched by thousands of look-alikes that share the topic's words. Null where
+ * it would be the half quorum (3 words or fewer).
+ */
+export function matchMost(terms: readonly string[], chunksWith: ReadonlyMap<string, number>): string | null {
+  return Math.min(terms.length, QUORUM_TERMS) < 4 ? null : matchQuorum(terms, chunksWith, (rarest) => rarest - 1);
+}
+
+/**
+ * The keyword half's FTS5 queries: chunks holding most of the words (ranked first, a short
+ * slice), a quorum of them, then any of them.
+ */
+type KeywordQueries = { most: string | null; quorum: string | null; any: string | null };
 
 /**
  * Words a question is phrased with, not about: rare in records ("which", "who"), so BM25 gives
@@ -162,6 +179,9 @@ function chunkRow(documentId: string, chunk: IndexedChunk): ChunkRow {
   return { ...payload, documentId, vector: hex, buckets: lshBuckets(vector), size: hex.length + (chunk.text.length + chunk.title.length + (chunk.url?.length ?? 0)) * 3 + 200 };
 }
 
+/** Each band's bucket column (its index is what a search reads a slice of), band 0 first: LSH_BANDS of them. */
+const BUCKET_COLUMNS = [searchChunks.lsh0, searchChunks.lsh1, searchChunks.lsh2, searchChunks.lsh3, searchChunks.lsh4, searchChunks.lsh5, searchChunks.lsh6, searchChunks.lsh7];
+
 /** One statement's rows stay under this size (D1 caps a bound value at 2 MB). */
 const ROWS_JSON_BYTES = 1024 * 1024;
 
@@ -189,8 +209,10 @@ export type D1VectorStoreOptions = {
   knownVectors?: ReadonlyMap<string, Float32Array>;
   /** The best keyword matches whose vectors the dense half scores (default KEYWORD_CANDIDATES). */
   keywordCandidates?: number;
-  /** Chunks read of each band's bucket (default LSH_BUCKET_ROWS). */
+  /** Chunks read of each bucket probed (default LSH_BUCKET_ROWS). */
   bucketRows?: number;
+  /** Neighbouring buckets probed per band besides the query's own (default LSH_PROBES). */
+  probes?: number;
   /** Matches of an exact term read (default EXACT_TERM_MATCHES). */
   exactTermMatches?: number;
   /** The newest chunks scored whatever they say (default RECENT_CHUNKS). */
@@ -211,29 +233,30 @@ export class D1VectorStore implements VectorStore {
     // The chunks travel as JSON (vectors as hex, turned back into BLOBs by unhex), a few
     // statements per call however many chunks: D1 counts statements, not rows.
     const groups = rowGroups(documents.flatMap((document) => document.chunks.map((chunk) => chunkRow(document.documentId, chunk))));
+    // A unit rewritten on each message that joins it (a guest conversation, a chat window) resends
+    // its chunks: only a chunk whose row differs is written (the upsert's WHERE), so an unchanged
+    // one writes no row, no FTS entry and no bucket index entry. A chunk's buckets are columns of
+    // its row (one index entry per band), written with its vector.
     const writes = groups.map(
-      (rows) => sql`INSERT INTO ${searchChunks} ("id", "document_id", "chunk_index", "model", "vector", "text", "source", "entity_type", "room", "title", "url", "occurred_at")
+      (rows) => sql`INSERT INTO ${searchChunks} ("id", "document_id", "chunk_index", "model", "vector", "text", "source", "entity_type", "room", "title", "url", "occurred_at",
+          "lsh0", "lsh1", "lsh2", "lsh3", "lsh4", "lsh5", "lsh6", "lsh7")
         SELECT json_extract(value, '$.id'), json_extract(value, '$.documentId'), json_extract(value, '$.chunkIndex'), ${model},
           unhex(json_extract(value, '$.vector')), json_extract(value, '$.text'), json_extract(value, '$.source'), json_extract(value, '$.entityType'),
-          json_extract(value, '$.room'), json_extract(value, '$.title'), json_extract(value, '$.url'), json_extract(value, '$.occurredAt')
-        FROM json_each(${JSON.stringify(rows.map(({ buckets: _buckets, ...row }) => row))}) WHERE true
+          json_extract(value, '$.room'), json_extract(value, '$.title'), json_extract(value, '$.url'), json_extract(value, '$.occurredAt'),
+          json_extract(value, '$.buckets[0]'), json_extract(value, '$.buckets[1]'), json_extract(value, '$.buckets[2]'), json_extract(value, '$.buckets[3]'),
+          json_extract(value, '$.buckets[4]'), json_extract(value, '$.buckets[5]'), json_extract(value, '$.buckets[6]'), json_extract(value, '$.buckets[7]')
+        FROM json_each(${JSON.stringify(rows)}) WHERE true
         ON CONFLICT ("id") DO UPDATE SET "document_id" = excluded."document_id", "chunk_index" = excluded."chunk_index", "model" = excluded."model",
           "vector" = excluded."vector", "text" = excluded."text", "source" = excluded."source", "entity_type" = excluded."entity_type",
-          "room" = excluded."room", "title" = excluded."title", "url" = excluded."url", "occurred_at" = excluded."occurred_at"`,
+          "room" = excluded."room", "title" = excluded."title", "url" = excluded."url", "occurred_at" = excluded."occurred_at",
+          "lsh0" = excluded."lsh0", "lsh1" = excluded."lsh1", "lsh2" = excluded."lsh2", "lsh3" = excluded."lsh3",
+          "lsh4" = excluded."lsh4", "lsh5" = excluded."lsh5", "lsh6" = excluded."lsh6", "lsh7" = excluded."lsh7"
+        WHERE "document_id" IS NOT excluded."document_id" OR "chunk_index" IS NOT excluded."chunk_index" OR "model" IS NOT excluded."model"
+          OR "vector" IS NOT excluded."vector" OR "text" IS NOT excluded."text" OR "source" IS NOT excluded."source"
+          OR "entity_type" IS NOT excluded."entity_type" OR "room" IS NOT excluded."room" OR "title" IS NOT excluded."title"
+          OR "url" IS NOT excluded."url" OR "occurred_at" IS NOT excluded."occurred_at" OR "lsh0" IS NULL`,
     );
-    // Buckets follow the vector: a rewritten chunk keeps its rowid (upsert), so its old buckets go
-    // first; a removed chunk's go with it (the search_chunk_buckets_delete trigger).
-    const documentIds = JSON.stringify(documents.map((document) => document.documentId));
-    const clearBuckets = sql`DELETE FROM ${searchChunkBuckets} WHERE ${searchChunkBuckets.chunkRowid} IN
-      (SELECT rowid FROM ${searchChunks} WHERE ${searchChunks.documentId} IN (SELECT value FROM json_each(${documentIds})))`;
-    const bucketWrites = groups.map(
-      (rows) => sql`INSERT INTO ${searchChunkBuckets} ("model", "band", "bucket", "chunk_rowid")
-        SELECT ${model}, band.key, band.value, chunk.rowid FROM json_each(${JSON.stringify(rows.map((row) => ({ id: row.id, buckets: row.buckets })))}) AS item
-          JOIN json_each(item.value, '$.buckets') AS band
-          JOIN ${searchChunks} AS chunk ON chunk.id = json_extract(item.value, '$.id')
-        WHERE true ON CONFLICT DO NOTHING`,
-    );
-    await this.db.$client.batch([clearBuckets, removeStale, ...writes, ...bucketWrites].map((statement) => prepare(this.db, statement)));
+    await this.db.$client.batch([removeStale, ...writes].map((statement) => prepare(this.db, statement)));
   }
 
   /**
@@ -243,21 +266,32 @@ export class D1VectorStore implements VectorStore {
    */
   private async rankingQuery(text: string): Promise<KeywordQueries> {
     const terms = keywordTerms(text);
-    if (terms.length === 0) return { quorum: null, any: null };
+    if (terms.length === 0) return { most: null, quorum: null, any: null };
     const [size, ...counts] = await this.db.$client.batch<{ n: number | null }>([
       this.db.$client.prepare("SELECT max(rowid) AS n FROM search_chunks"),
       ...terms.map((term) => this.db.$client.prepare("SELECT doc AS n FROM search_chunks_fts_vocab WHERE term = ?").bind(term)),
     ]);
     const chunksWith = new Map(terms.map((term, i) => [term, Number(counts[i]?.results[0]?.n ?? 0)]));
     const kept = rankingTerms(terms, chunksWith, Number(size?.results[0]?.n ?? 0));
-    return { quorum: matchQuorum(kept, chunksWith), any: matchAny(kept) };
+    // "Most" keeps the common words the other two leave out (a listing's name, in a fifth of an
+    // index about five listings, is what tells the answer from a look-alike): ANDed with the
+    // rarest words, their matches are few, so FTS5 scores few chunks for them.
+    const content = terms.filter((term) => !STOPWORDS.has(term) && !QUESTION_WORDS.has(term));
+    return { most: matchMost(content, chunksWith), quorum: matchQuorum(kept, chunksWith), any: matchAny(kept) };
   }
 
   async query(query: SearchQuery): Promise<SearchHit[]> {
     const candidates = Math.max(1, query.k) * CANDIDATES_PER_RESULT;
     const where = filterConditions(query.model, query.filter);
     const keywordQueries = await this.rankingQuery(query.text);
-    const matches = [keywordQueries.quorum, keywordQueries.any].filter((match): match is string => match !== null);
+    // Each query with how many of its matches it keeps: "most" only enough for the ranking.
+    const matches = (
+      [
+        [keywordQueries.most, candidates],
+        [keywordQueries.quorum, null],
+        [keywordQueries.any, null],
+      ] as const
+    ).filter((entry): entry is readonly [string, number | null] => entry[0] !== null);
     const floor = query.floor;
     const bucketRows = this.options.bucketRows ?? LSH_BUCKET_ROWS;
     const keywordReads = Math.max(candidates, this.options.keywordCandidates ?? KEYWORD_CANDIDATES);
@@ -266,29 +300,28 @@ export class D1VectorStore implements VectorStore {
     const recent = sql`SELECT ${searchChunks.id} AS id, hex(${searchChunks.vector}) AS vector
       FROM (SELECT rowid AS chunk_rowid FROM ${searchChunks} ORDER BY rowid DESC LIMIT ${this.options.recentChunks ?? RECENT_CHUNKS}) AS newest
       CROSS JOIN ${searchChunks} ON ${searchChunks}.rowid = newest.chunk_rowid WHERE ${where}`;
-    // Bounded: in each band, at most LSH_BUCKET_ROWS chunks of the query's bucket (newest first,
-    // read in primary-key order), then the filter; one statement per band (D1 caps a compound
-    // SELECT's terms below LSH_BANDS). Exhaustive: every chunk that passes the filter.
+    // Bounded: in each band, at most LSH_BUCKET_ROWS chunks of each bucket probed (newest first,
+    // read from the band's index in rowid order), then the filter; one statement per bucket (D1
+    // caps a compound SELECT's terms below LSH_BANDS). Exhaustive: every chunk that passes the filter.
     const dense = this.options.exhaustive
       ? [
           this.options.knownVectors
             ? sql`SELECT ${searchChunks.id} AS id FROM ${searchChunks} WHERE ${where}`
             : sql`SELECT ${searchChunks.id} AS id, hex(${searchChunks.vector}) AS vector FROM ${searchChunks} WHERE ${where}`,
         ]
-      : [recent, ...lshBuckets(query.vector).map(
-          (bucket, band) => sql`SELECT ${searchChunks.id} AS id, hex(${searchChunks.vector}) AS vector
-            FROM (SELECT ${searchChunkBuckets.chunkRowid} AS chunk_rowid FROM ${searchChunkBuckets}
-              WHERE ${searchChunkBuckets.model} = ${query.model} AND ${searchChunkBuckets.band} = ${band} AND ${searchChunkBuckets.bucket} = ${bucket}
-              ORDER BY ${searchChunkBuckets.chunkRowid} DESC LIMIT ${bucketRows}) AS slice
+      : [recent, ...lshProbes(query.vector, this.options.probes ?? LSH_PROBES).flatMap((buckets, band) => buckets.map(
+          (bucket) => sql`SELECT ${searchChunks.id} AS id, hex(${searchChunks.vector}) AS vector
+            FROM (SELECT rowid AS chunk_rowid FROM ${searchChunks} WHERE ${searchChunks.model} = ${query.model} AND ${BUCKET_COLUMNS[band]} = ${bucket}
+              ORDER BY rowid DESC LIMIT ${bucketRows}) AS slice
             CROSS JOIN ${searchChunks} ON ${searchChunks}.rowid = slice.chunk_rowid WHERE ${where}`,
-        )];
+        ))];
     // The keyword half: FTS5 hands its matches over best first (`ORDER BY rank`, BM25), so reading
     // stops after the limit; the filter applies to those. The first `candidates` make the keyword
     // ranking, all of them lend their vectors to the dense half.
     const keyword = matches.map(
-      (match) => sql`SELECT ${searchChunks.id} AS id, hex(${searchChunks.vector}) AS vector
-          FROM (SELECT rowid AS chunk_rowid, rank FROM search_chunks_fts WHERE search_chunks_fts MATCH ${match} ORDER BY rank LIMIT ${keywordReads * FILTER_HEADROOM}) AS matched
-          CROSS JOIN ${searchChunks} ON ${searchChunks}.rowid = matched.chunk_rowid WHERE ${where} ORDER BY matched.rank LIMIT ${keywordReads}`,
+      ([match, kept]) => sql`SELECT ${searchChunks.id} AS id, hex(${searchChunks.vector}) AS vector
+          FROM (SELECT rowid AS chunk_rowid, rank FROM search_chunks_fts WHERE search_chunks_fts MATCH ${match} ORDER BY rank LIMIT ${(kept ?? keywordReads) * FILTER_HEADROOM}) AS matched
+          CROSS JOIN ${searchChunks} ON ${searchChunks}.rowid = matched.chunk_rowid WHERE ${where} ORDER BY matched.rank LIMIT ${kept ?? keywordReads}`,
     );
     // The chunks holding each candidate exact term as a word; one more than a rare term may have
     // says it is not rare. FTS5's unicode61 tokens are words() (case and accents aside).
@@ -303,11 +336,13 @@ export class D1VectorStore implements VectorStore {
     const results = await this.db.$client.batch<{ id: string; vector?: unknown }>(
       [...keyword, ...exact, ...dense].map((statement) => prepare(this.db, statement)),
     );
-    // The quorum's matches first, then the rest of any word's, each chunk once.
+    // Most words' matches first, then the quorum's, then the rest of any word's, each chunk once.
     const keywordRows = [...new Map(results.slice(0, keyword.length).flatMap((result) => (result.results ?? []).map((row) => [row.id, row] as const))).values()];
     const exactRows = results.slice(keyword.length, keyword.length + exact.length).map((result) => result.results ?? []);
     const denseRows = [...results.slice(keyword.length + exact.length).flatMap((result) => result.results ?? []), ...keywordRows];
     const keywordRanking = keywordRows.slice(0, candidates).map((row) => row.id);
+    // The "most" query's matches (the first statement when there is one) also rank on their own.
+    const strongKeyword = keywordQueries.most === null ? [] : (results[0]?.results ?? []).map((row) => row.id);
 
     const relevance = new Map<string, number>();
     for (const row of denseRows) {
@@ -325,12 +360,13 @@ export class D1VectorStore implements VectorStore {
           minScore: floor.minScore,
           dense: byRelevance(hitFloor(floor)),
           keyword: keywordRanking,
+          strongKeyword,
           relevance,
           exact: new Set(exactRows.filter((rows) => rows.length <= RARE_TERM_MAX_CHUNKS).flatMap((rows) => rows.map((row) => row.id))),
           candidates,
           k: query.k,
         })
-      : [...fuseByReciprocalRank([byRelevance(Number.MIN_VALUE).slice(0, candidates), keywordRanking])].sort((a, b) => b[1] - a[1]).slice(0, query.k);
+      : [...fuseByReciprocalRank([byRelevance(Number.MIN_VALUE).slice(0, candidates), keywordRanking, ...(strongKeyword.length > 0 ? [strongKeyword] : [])])].sort((a, b) => b[1] - a[1]).slice(0, query.k);
     if (fused.length === 0) return [];
 
     const rows = await this.db

@@ -5,8 +5,8 @@
 // slice however large the index, at the price of missing near vectors that share no bucket
 // (the keyword candidates, read the same bounded way, cover what the words find).
 
-/** mulberry32, seeded: every isolate draws the same hyperplanes (as scripts/bench/prng.ts). */
-function seeded(seed: number): () => number {
+/** mulberry32, seeded: every isolate draws the same hyperplanes (the benchmarks draw their traffic with it too). */
+export function seeded(seed: number): () => number {
   let state = seed >>> 0;
   return () => {
     state = (state + 0x6d2b79f5) >>> 0;
@@ -20,6 +20,13 @@ export const LSH_BANDS = 8;
 export const LSH_BITS = 12;
 /** Chunks read per band's bucket, newest first. */
 export const LSH_BUCKET_ROWS = 64;
+/**
+ * Multi-probe: besides its own bucket, a search reads this many neighbouring buckets per band,
+ * the ones that differ from it in one of the band's least-confident bits (the hyperplanes the
+ * query lies closest to, where a near vector most often falls on the other side). More recall
+ * for the same writes; each probe is one more bounded slice read.
+ */
+export const LSH_PROBES = 2;
 
 const planesByDimensions = new Map<number, Float32Array>();
 
@@ -36,20 +43,44 @@ function planes(dimensions: number): Float32Array {
   return cached;
 }
 
-/** The vector's bucket in each band (0 .. 2^LSH_BITS - 1), band 0 first. */
-export function lshBuckets(vector: Float32Array): number[] {
+/** The vector's signed distance (unnormalized) to each band's hyperplanes, band by band, bit 0 first. */
+function margins(vector: Float32Array): Float32Array {
   const dimensions = vector.length;
   const all = planes(dimensions);
-  const buckets: number[] = [];
-  for (let band = 0; band < LSH_BANDS; band += 1) {
-    let bucket = 0;
-    for (let bit = 0; bit < LSH_BITS; bit += 1) {
-      const offset = (band * LSH_BITS + bit) * dimensions;
-      let dot = 0;
-      for (let i = 0; i < dimensions; i += 1) dot += all[offset + i]! * vector[i]!;
-      bucket = (bucket << 1) | (dot >= 0 ? 1 : 0);
-    }
-    buckets.push(bucket);
+  const dots = new Float32Array(LSH_BANDS * LSH_BITS);
+  for (let plane = 0; plane < dots.length; plane += 1) {
+    const offset = plane * dimensions;
+    let dot = 0;
+    for (let i = 0; i < dimensions; i += 1) dot += all[offset + i]! * vector[i]!;
+    dots[plane] = dot;
   }
-  return buckets;
+  return dots;
+}
+
+/** A band's bucket from its margins: bit 0 is the most significant. */
+function bucketOf(dots: Float32Array, band: number): number {
+  let bucket = 0;
+  for (let bit = 0; bit < LSH_BITS; bit += 1) bucket = (bucket << 1) | (dots[band * LSH_BITS + bit]! >= 0 ? 1 : 0);
+  return bucket;
+}
+
+/** The vector's bucket in each band (0 .. 2^LSH_BITS - 1), band 0 first. */
+export function lshBuckets(vector: Float32Array): number[] {
+  const dots = margins(vector);
+  return Array.from({ length: LSH_BANDS }, (_, band) => bucketOf(dots, band));
+}
+
+/**
+ * The buckets a search reads in each band, band 0 first: the vector's own bucket, then `probes`
+ * buckets that each flip one of the band's bits, the smallest |margin| first.
+ */
+export function lshProbes(vector: Float32Array, probes = LSH_PROBES): number[][] {
+  const dots = margins(vector);
+  return Array.from({ length: LSH_BANDS }, (_, band) => {
+    const own = bucketOf(dots, band);
+    const leastConfident = Array.from({ length: LSH_BITS }, (_, bit) => bit)
+      .sort((a, b) => Math.abs(dots[band * LSH_BITS + a]!) - Math.abs(dots[band * LSH_BITS + b]!))
+      .slice(0, Math.max(0, Math.min(LSH_BITS, probes)));
+    return [own, ...leastConfident.map((bit) => own ^ (1 << (LSH_BITS - 1 - bit)))];
+  });
 }

@@ -122,6 +122,12 @@ export function fuseAboveFloor(input: {
   minScore: number;
   dense: readonly string[];
   keyword: readonly string[];
+  /**
+   * Keyword matches that hold nearly all of the query's rare words, best first: fused as a
+   * ranking of their own, so an answer the keyword half is sure of outranks look-alikes that
+   * merely sit in both rankings. Optional (the D1 store's "most" query).
+   */
+  strongKeyword?: readonly string[];
   relevance: ReadonlyMap<string, number>;
   exact: ReadonlySet<string>;
   candidates: number;
@@ -137,7 +143,8 @@ export function fuseAboveFloor(input: {
   const keyword = input.keyword.filter(passes);
   // A rare exact term always passes, even where the keyword half did not rank its chunk.
   const rare = [...input.exact].filter((id) => !keyword.includes(id)).sort((a, b) => relevanceOf(b) - relevanceOf(a));
-  const fused = fuseByReciprocalRank([dense, [...keyword.slice(0, input.candidates), ...rare]]);
+  const strong = (input.strongKeyword ?? []).filter(passes).slice(0, input.candidates);
+  const fused = fuseByReciprocalRank([dense, [...keyword.slice(0, input.candidates), ...rare], ...(strong.length > 0 ? [strong] : [])]);
   // Equal scores in id order: the same order in both stores.
   return [...fused].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, input.k);
 }
