@@ -11,7 +11,7 @@ import { entityTables, type EntityChange, type EntityKind, type StoredEntity } f
 import { normalizeEvent } from "../../workers/intake/normalize-event.ts";
 import { ROCKETCHAT_EVENT_TYPES } from "../../workers/intake/rocketchat/payloads.ts";
 import { chunkDocument } from "../../workers/vectorize/chunker.ts";
-import { indexUnits, type LoadedDocument } from "../../workers/vectorize/index-units.ts";
+import { chunkPayloadOf, indexUnits, type LoadedDocument } from "../../workers/vectorize/index-units.ts";
 import type { ChunkPayload } from "../../workers/vectorize/vector-store.ts";
 import { webhooksOf } from "./corpus-webhooks.ts";
 import type { CorpusRecord } from "./search-questions.ts";
@@ -66,17 +66,7 @@ export function indexChunks(records: readonly CorpusRecord[]): UnitChunks[] {
     return [
       {
         documentId: unit.id,
-        chunks: texts.map((text, chunkIndex) => ({
-          documentId: unit.id,
-          chunkIndex,
-          text,
-          source: unit.source,
-          entityType: unit.entityType,
-          room: unit.room,
-          title: unit.title,
-          url: unit.url,
-          occurredAt: unit.occurredAt,
-        })),
+        chunks: texts.map((text, chunkIndex) => chunkPayloadOf(unit, chunkIndex, text)),
       },
     ];
   });

@@ -9,6 +9,7 @@ import type { Database } from "../db/client";
 import { inIdList } from "../db/id-list";
 import { documents } from "../db/schema";
 import { entityTypeOf, readableTime, threadRootDocumentId } from "../documents/build-text";
+import type { ChunkPayload } from "./vector-store";
 
 export type LoadedDocument = {
   id: string;
@@ -205,3 +206,8 @@ export function indexUnits(loaded: readonly LoadedDocument[], requested: readonl
 /** A unit the index already holds as it is now, in `model`'s space. */
 export const isIndexed = (unit: IndexUnit, model: string) =>
   unit.departed.length === 0 && unit.sources.every((source) => source.indexedHash === source.contentHash && source.indexedModel === model);
+
+/** One chunk of a unit as the store keeps it, before its id and vector: its text, and the unit's source, room, title and time. */
+export function chunkPayloadOf(unit: IndexUnit, chunkIndex: number, text: string): ChunkPayload {
+  return { documentId: unit.id, chunkIndex, text, source: unit.source, entityType: unit.entityType, room: unit.room, title: unit.title, url: unit.url, occurredAt: unit.occurredAt };
+}

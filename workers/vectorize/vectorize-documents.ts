@@ -18,7 +18,7 @@ import { withStorage } from "../db/with-storage";
 import { requestedRetryDelay } from "../http/provider-errors";
 import { chunkId } from "./chunk-id";
 import { chunkDocument } from "./chunker";
-import { indexUnits, isIndexed, loadDocumentsForIndexing, type IndexUnit } from "./index-units";
+import { chunkPayloadOf, indexUnits, isIndexed, loadDocumentsForIndexing, type IndexUnit } from "./index-units";
 import type { VectorizeProviders } from "./providers";
 import { isRateLimited, summariesFor, summaryBacklogStatements, type SummaryStats } from "./summaries";
 import type { DocumentChunks, IndexedChunk } from "./vector-store";
@@ -130,17 +130,9 @@ async function indexStaleUnits(db: Database, providers: VectorizeProviders, stal
       chunks: await Promise.all(
         texts[unitIndex]!.map(
           async (text, chunkIndex): Promise<IndexedChunk> => ({
+            ...chunkPayloadOf(unit, chunkIndex, text),
             id: await chunkId(unit.id, chunkIndex),
-            documentId: unit.id,
-            chunkIndex,
-            text,
             vector: vectors[offsets[unitIndex]! + chunkIndex]!,
-            source: unit.source,
-            entityType: unit.entityType,
-            room: unit.room,
-            title: unit.title,
-            url: unit.url,
-            occurredAt: unit.occurredAt,
           }),
         ),
       ),
