@@ -208,3 +208,24 @@ export function createWranglerRun(options: { name: string; timeoutMs: number }) 
   // `cleanup` for a caller that must not exit (a test file, which clears the watchdog too).
   return { abort, persistDir, watchdog, startWranglerDev, waitForHealth, applyMigrations, cleanup, exitAfterCleanup, finish };
 }
+
+/**
+ * A `wrangler dev` of its own for a test: migrated local storage in a fresh folder, only these
+ * variables, resolved once /healthz answers; `stop` ends it and removes the folder. The test's
+ * own timeouts bound it (the run's watchdog would exit the test worker).
+ */
+export async function startLocalWorker(name: string, vars: Record<string, string>): Promise<{ base: string; stop(): Promise<void> }> {
+  const run = createWranglerRun({ name, timeoutMs: 600_000 });
+  clearTimeout(run.watchdog);
+  try {
+    await run.applyMigrations();
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const { dev, exited } = await run.startWranglerDev(port, ["--persist-to", run.persistDir, ...Object.entries(vars).flatMap(([key, value]) => ["--var", `${key}:${value}`])]);
+    await run.waitForHealth(base, "/healthz", dev, exited);
+    return { base, stop: run.cleanup };
+  } catch (error) {
+    await run.cleanup();
+    throw error;
+  }
+}

@@ -10,13 +10,12 @@
 // - with half an Access configuration: every operator page answers 503 naming the missing
 //   variable, never the token login.
 // Skips, saying why, where Chromium is missing (`.ci/run` installs it).
-import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
-import { devNull, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startLocalWorker } from "../../scripts/bench/wrangler-run.ts";
 import { main as secretsCli } from "../../scripts/secrets.ts";
 import { startFakeAccess, type FakeAccess } from "./fakes/cloudflare-access.ts";
 
@@ -32,43 +31,8 @@ const MASTER_KEY = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toStr
 const SECRET = `db-${crypto.randomUUID()}`;
 const io = (lines: string[]) => ({ out: (line: string) => lines.push(line), err: (line: string) => lines.push(line), interactive: false });
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-function run(args: string[]): ChildProcess {
-  return spawn(process.execPath, [join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js"), ...args], { cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true" }, stdio: ["ignore", "pipe", "pipe"], detached: true });
-}
-
-/** A `wrangler dev` with migrated local storage of its own and these variables; resolves once /healthz answers. */
-async function startWorker(vars: Record<string, string>): Promise<{ base: string; stop(): void }> {
-  const persist = mkdtempSync(join(tmpdir(), "secrets-browser-"));
-  const migrate = run(["d1", "migrations", "apply", "DB", "--local", "--persist-to", persist]);
-  expect(await new Promise((resolve) => migrate.on("exit", resolve))).toBe(0);
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  const all = { ADMIN_TOKEN, SECRETS_SYNC_TOKEN: SYNC_TOKEN, SECRETS_MASTER_KEY: MASTER_KEY, ...vars };
-  const dev = run(["dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(await freePort()), "--persist-to", persist, "--show-interactive-dev-session=false", "--log-level", "warn", "--env-file", devNull, ...Object.entries(all).flatMap(([name, value]) => ["--var", `${name}:${value}`])]);
-  const stop = () => {
-    if (dev.pid) process.kill(-dev.pid, "SIGTERM");
-  };
-  const until = Date.now() + 90_000;
-  for (;;) {
-    const ok = await fetch(`${base}/healthz`).then((response) => response.ok).catch(() => false);
-    if (ok) break;
-    if (Date.now() > until) {
-      stop();
-      throw new Error("wrangler dev did not start");
-    }
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-  return { base, stop };
-}
+/** A `wrangler dev` with migrated local storage of its own, the secrets capability's variables and these; resolves once /healthz answers. */
+const startWorker = (vars: Record<string, string>) => startLocalWorker("secrets-browser", { ADMIN_TOKEN, SECRETS_SYNC_TOKEN: SYNC_TOKEN, SECRETS_MASTER_KEY: MASTER_KEY, ...vars });
 
 async function syncStaging(base: string) {
   const dir = mkdtempSync(join(tmpdir(), "secrets-files-"));
@@ -108,7 +72,7 @@ describe.skipIf(!available)("the admin page in Chromium against wrangler dev", {
   });
 
   describe("without Cloudflare Access (local development)", { shuffle: false }, () => {
-    let worker: { base: string; stop(): void } | undefined;
+    let worker: { base: string; stop(): Promise<void> } | undefined;
     beforeAll(async () => {
       worker = await startWorker({});
     }, 120_000);
@@ -144,7 +108,7 @@ describe.skipIf(!available)("the admin page in Chromium against wrangler dev", {
   });
 
   describe("behind Cloudflare Access (the fake team domain)", { shuffle: false }, () => {
-    let worker: { base: string; stop(): void } | undefined;
+    let worker: { base: string; stop(): Promise<void> } | undefined;
     let access: FakeAccess | undefined;
     beforeAll(async () => {
       access = await startFakeAccess();
@@ -152,7 +116,7 @@ describe.skipIf(!available)("the admin page in Chromium against wrangler dev", {
       await syncStaging(worker.base);
     }, 120_000);
     afterAll(async () => {
-      worker?.stop();
+      await worker?.stop();
       await access?.close();
     });
 
@@ -193,14 +157,14 @@ describe.skipIf(!available)("the admin page in Chromium against wrangler dev", {
   });
 
   describe("with half an Access configuration", { shuffle: false }, () => {
-    let worker: { base: string; stop(): void } | undefined;
+    let worker: { base: string; stop(): Promise<void> } | undefined;
     let access: FakeAccess | undefined;
     beforeAll(async () => {
       access = await startFakeAccess();
       worker = await startWorker({ ACCESS_TEAM_DOMAIN: access.url });
     }, 120_000);
     afterAll(async () => {
-      worker?.stop();
+      await worker?.stop();
       await access?.close();
     });
 

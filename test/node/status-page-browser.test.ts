@@ -4,13 +4,11 @@
 // Prometheus text parser, not by regex), the page must load nothing from elsewhere and break no
 // CSP rule, and it must fit a phone's width. Screenshots at desktop and phone widths are kept in
 // test/artifacts/ (gitignored). Skips, saying why, where Chromium is missing.
-import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync } from "node:fs";
-import { createServer } from "node:net";
-import { devNull, tmpdir } from "node:os";
+import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { chromium, type Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startLocalWorker } from "../../scripts/bench/wrangler-run.ts";
 import { parseExposition, valueOf, type MetricFamily } from "../support/prometheus-text.ts";
 
 const ROOT = join(import.meta.dirname, "..", "..");
@@ -25,40 +23,7 @@ const BOT_TOKEN = `bot-${crypto.randomUUID()}`;
 const CALLS = 3;
 const QUESTIONS = 2;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-function run(args: string[]): ChildProcess {
-  return spawn(process.execPath, [join(ROOT, "node_modules", "wrangler", "bin", "wrangler.js"), ...args], { cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true" }, stdio: ["ignore", "pipe", "pipe"], detached: true });
-}
-
-async function startWorker(vars: Record<string, string>): Promise<{ base: string; stop(): void }> {
-  const persist = mkdtempSync(join(tmpdir(), "status-browser-"));
-  const migrate = run(["d1", "migrations", "apply", "DB", "--local", "--persist-to", persist]);
-  expect(await new Promise((resolve) => migrate.on("exit", resolve))).toBe(0);
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  const dev = run(["dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(await freePort()), "--persist-to", persist, "--show-interactive-dev-session=false", "--log-level", "warn", "--env-file", devNull, ...Object.entries(vars).flatMap(([name, value]) => ["--var", `${name}:${value}`])]);
-  const stop = () => {
-    if (dev.pid) process.kill(-dev.pid, "SIGTERM");
-  };
-  const until = Date.now() + 90_000;
-  for (;;) {
-    if (await fetch(`${base}/healthz`).then((response) => response.ok).catch(() => false)) break;
-    if (Date.now() > until) {
-      stop();
-      throw new Error("wrangler dev did not start");
-    }
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-  return { base, stop };
-}
+const startWorker = (vars: Record<string, string>) => startLocalWorker("status-browser", vars);
 
 async function scrape(base: string): Promise<MetricFamily[]> {
   const response = await fetch(`${base}/api/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
@@ -67,7 +32,7 @@ async function scrape(base: string): Promise<MetricFamily[]> {
 }
 
 let browser: Browser | undefined;
-let worker: { base: string; stop(): void } | undefined;
+let worker: { base: string; stop(): Promise<void> } | undefined;
 
 describe.skipIf(!available)("the status page in Chromium against wrangler dev", { shuffle: false }, () => {
   beforeAll(async () => {
@@ -79,7 +44,7 @@ describe.skipIf(!available)("the status page in Chromium against wrangler dev", 
   }, 150_000);
   afterAll(async () => {
     await browser?.close();
-    worker?.stop();
+    await worker?.stop();
   });
 
   it("receives known webhooks and bot questions, and /api/metrics counts them", async () => {
