@@ -19,6 +19,7 @@ import { constantTimeEquals } from "../auth/constant-time";
 import { AccessDenied, verifyAccessJwt } from "./access-jwt";
 import type { AdminSession } from "./admin-session";
 import { accessConfig } from "./config";
+import { bearerToken } from "../auth/bearer";
 
 export const ACCESS_JWT_HEADER = "cf-access-jwt-assertion";
 
@@ -37,7 +38,6 @@ export type OperatorCheck =
   /** `login`: nothing was presented and the token login may help (local development only). */
   | { ok: false; status: 401 | 403; reason: string; login: boolean };
 
-const bearerOf = (headers: Headers) => /^Bearer\s+(\S+)\s*$/i.exec(headers.get("authorization") ?? "")?.[1] ?? null;
 
 /**
  * The operator behind a request, or why there is none. Throws the capability's 503 when Access is
@@ -49,7 +49,7 @@ export async function identifyOperator(env: Env, headers: Headers, options: { se
   if (access.enforced) {
     const assertion = headers.get(ACCESS_JWT_HEADER);
     if (!assertion) {
-      const reason = bearerOf(headers)
+      const reason = bearerToken(headers.get("authorization"))
         ? "a Cloudflare Access identity is required: bearer tokens (ADMIN_TOKEN) are not accepted for operator actions while Access is configured"
         : "a Cloudflare Access identity is required (no Cf-Access-Jwt-Assertion): sign in through Access";
       return { ok: false, status: 403, reason, login: false };
@@ -64,7 +64,7 @@ export async function identifyOperator(env: Env, headers: Headers, options: { se
     }
   }
   const { token: adminToken } = await adminApiConfig.load(env);
-  const bearer = bearerOf(headers);
+  const bearer = bearerToken(headers.get("authorization"));
   if (bearer !== null) {
     if (await constantTimeEquals(bearer, adminToken)) return { ok: true, operator: { actor: "admin-token", via: "admin-token", binding: "admin-token", session: null } };
     return { ok: false, status: 401, reason: "unauthorized", login: false };

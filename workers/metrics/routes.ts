@@ -9,8 +9,8 @@ import { unauthorized } from "../http/errors";
 import { metricsConfig } from "./config";
 import { EXPOSITION_CONTENT_TYPE, renderExposition } from "./exposition";
 import { readSnapshot } from "./snapshot";
+import { bearerToken } from "../auth/bearer";
 
-const bearerOf = (header: string | undefined) => /^Bearer\s+(\S+)\s*$/i.exec(header ?? "")?.[1] ?? null;
 
 /** The tokens that open the endpoint, or the problem of the one that cannot be used. */
 async function scrapeTokens(env: Env): Promise<{ tokens: string[]; problems: CapabilityNotConfigured[] }> {
@@ -33,7 +33,7 @@ export function metricsRoutes(capabilities: Readonly<Record<string, Capability<u
   const routes = new Hono<AppEnv>();
   routes.get("/metrics", async (c) => {
     const { tokens, problems } = await scrapeTokens(c.env);
-    const bearer = bearerOf(c.req.header("authorization"));
+    const bearer = bearerToken(c.req.header("authorization"));
     if (bearer === null || !(await matchesAny(bearer, tokens))) {
       if (problems[0] && (tokens.length === 0 || problems[0].capability === metricsConfig.name)) throw problems[0];
       c.header("WWW-Authenticate", 'Bearer realm="metrics"');

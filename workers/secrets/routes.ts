@@ -15,6 +15,7 @@ import { issueReason } from "../http/validation";
 import { raiseAlertAfterResponse, waitUntilOf } from "../alerts/raise";
 import { secretsConfig } from "./config";
 import { audit, authorizeRead, history, listTokens, issueToken, manifest, parseRewrapCursor, readCurrent, REWRAP_PAGE_SIZE, revokeToken, rewrapPage, rollback, SecretsError, writeSet } from "./store";
+import { bearerToken } from "../auth/bearer";
 
 const slug = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, { error: "must be lower-case letters, digits and -" });
 const MAX_VALUE_BYTES = 32 * 1024;
@@ -33,7 +34,7 @@ const MAX_REQUEST_BODY_BYTES = 16 * 1024;
 type C = HonoContext<AppEnv>;
 
 function bearer(c: C): string | null {
-  return /^Bearer\s+(\S+)\s*$/i.exec(c.req.header("authorization") ?? "")?.[1] ?? null;
+  return bearerToken(c.req.header("authorization"));
 }
 
 /** The body as JSON, parsed by `schema`; 413 beyond `limit` bytes (declared or read), 400 otherwise. */
