@@ -11,7 +11,7 @@ import { answerQuestion } from "../workers/bot/answer";
 import { botConfig } from "../workers/bot/config";
 import { deliverToThread } from "../workers/bot/delivery";
 import { formatAnswer } from "../workers/bot/format";
-import { findQuery, recordAnswer, threadHistory } from "../workers/bot/queries";
+import { findQuery, recordAnswerOrCurrent, threadHistory } from "../workers/bot/queries";
 import { RocketChatApiError } from "../workers/chat/rocketchat-api";
 import { openDatabase } from "../workers/db/client";
 import { GroqChat } from "../workers/llm/groq-chat";
@@ -60,9 +60,9 @@ export async function consumeBotBatch(batch: MessageBatch<unknown>, env: Env): P
           continue;
         }
         const text = formatAnswer(result, config.messageLimit, config.links);
-        const recorded = await recordAnswer(db, query.id, result, text, { totalMs: Date.now() - query.createdAt, delivery: "async" });
+        const outcome = await recordAnswerOrCurrent(db, query.id, result, text, { totalMs: Date.now() - query.createdAt, delivery: "async" });
         // Another attempt (the sweep, a second delivery) recorded its answer first: post that one.
-        query = recorded ? { ...query, answer: text } : ((await findQuery(db, query.id)) ?? { ...query, answer: text });
+        query = outcome.recorded ? { ...query, answer: text } : (outcome.query ?? { ...query, answer: text });
         if (query.deliveredAt !== null) {
           message.ack();
           continue;

@@ -6,7 +6,7 @@
 // bot sweep (workers/bot/sweep.ts) still finds the question undelivered.
 import { botConfig } from "../workers/bot/config";
 import { deliverToThread, GAVE_UP, GAVE_UP_RECORD } from "../workers/bot/delivery";
-import { findQuery, recordAnswer } from "../workers/bot/queries";
+import { findQuery, recordAnswerOrCurrent } from "../workers/bot/queries";
 import { RocketChatApiError } from "../workers/chat/rocketchat-api";
 import { openDatabase } from "../workers/db/client";
 import { raiseAlert } from "../workers/alerts/raise";
@@ -39,8 +39,8 @@ export async function consumeBotDeadLetters(batch: MessageBatch<unknown>, env: E
       }
       const hadAnswer = query.answer !== null;
       if (!hadAnswer) {
-        const recorded = await recordAnswer(db, query.id, GAVE_UP_RECORD, GAVE_UP.deadLetter, { totalMs: Date.now() - query.createdAt, delivery: "async" });
-        query = recorded ? { ...query, answer: GAVE_UP.deadLetter } : ((await findQuery(db, query.id)) ?? query);
+        const outcome = await recordAnswerOrCurrent(db, query.id, GAVE_UP_RECORD, GAVE_UP.deadLetter, { totalMs: Date.now() - query.createdAt, delivery: "async" });
+        query = outcome.recorded ? { ...query, answer: GAVE_UP.deadLetter } : (outcome.query ?? query);
       }
       // The queue's last attempt may have posted before failing.
       await deliverToThread(db, config.api, query, query.answer ?? GAVE_UP.deadLetter, { checkFirst: true });

@@ -85,6 +85,25 @@ export async function recordAnswer(
   return recorded.length > 0;
 }
 
+/** Our answer was recorded, or another attempt's was: `query` is the row as it is now (null if gone). */
+export type AnswerOfRecord = { recorded: true; query: null } | { recorded: false; query: BotQuery | null };
+
+/**
+ * recordAnswer, then, only when another attempt recorded first, the question as it is now:
+ * whoever posts must post the answer of record.
+ */
+export async function recordAnswerOrCurrent(
+  db: Database,
+  id: string,
+  answer: AnswerRecord,
+  text: string,
+  timings: { totalMs: number; delivery: "sync" | "async" },
+  now = Date.now(),
+): Promise<AnswerOfRecord> {
+  if (await recordAnswer(db, id, answer, text, timings, now)) return { recorded: true, query: null };
+  return { recorded: false, query: await findQuery(db, id) };
+}
+
 /** The question is in the bot queue: a redelivered webhook acknowledges instead of answering again. */
 export async function markQueued(db: Database, id: string, now = Date.now()) {
   await withStorage("marking the question queued", () => db.update(botQueries).set({ queuedAt: now }).where(eq(botQueries.id, id)));

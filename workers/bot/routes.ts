@@ -21,7 +21,7 @@ import { botConfig, SYNC_ONLY_BUDGET_MS, type BotConfig } from "./config";
 import { answerMessageId, type BotQueueMessage } from "./delivery";
 import { ACKNOWLEDGEMENT, formatAnswer, helpText } from "./format";
 import { countQuestion, limitReply } from "./limits";
-import { findQuery, findQueryByMessage, insertQuestion, markQueued, recordAnswer, recordFeedback, threadHistory, type BotQuery } from "./queries";
+import { findQueryByMessage, insertQuestion, markQueued, recordAnswerOrCurrent, recordFeedback, threadHistory, type AnswerOfRecord, type BotQuery } from "./queries";
 
 export const botRoutes = new Hono<AppEnv>();
 
@@ -117,17 +117,16 @@ async function answer(env: Env, db: Database, config: BotConfig, query: BotQuery
     }
     const failed = { mode: "error" as const, body: "Sorry, I could not answer in time, and I have no way to answer later here. Please ask again in a minute.", sources: [], model: null, promptTokens: null, completionTokens: null, retrievalMs: 0, modelMs: 0 };
     const text = formatAnswer(failed, config.messageLimit, config.links);
-    return recordedText(db, query, await recordAnswer(db, query.id, failed, text, { totalMs: Date.now() - started, delivery: "sync" }), text);
+    return recordedText(await recordAnswerOrCurrent(db, query.id, failed, text, { totalMs: Date.now() - started, delivery: "sync" }), text);
   }
   const text = formatAnswer(result, config.messageLimit, config.links);
   const totalMs = Date.now() - started;
-  const recorded = await recordAnswer(db, query.id, result, text, { totalMs, delivery: "sync" });
+  const outcome = await recordAnswerOrCurrent(db, query.id, result, text, { totalMs, delivery: "sync" });
   logInfo("bot answer", { queryId: query.id, mode: result.mode, sources: result.sources.length, retrievalMs: result.retrievalMs, modelMs: result.modelMs, totalMs });
-  return recordedText(db, query, recorded, text);
+  return recordedText(outcome, text);
 }
 
 /** The text of record: ours when we recorded it, else the one another attempt recorded first. */
-async function recordedText(db: Database, query: BotQuery, recorded: boolean, text: string): Promise<string> {
-  if (recorded) return text;
-  return (await findQuery(db, query.id))?.answer ?? text;
+function recordedText(outcome: AnswerOfRecord, text: string): string {
+  return outcome.recorded ? text : (outcome.query?.answer ?? text);
 }

@@ -18,7 +18,7 @@ import { botConfig, type BotConfig } from "./config";
 import { deliverToThread, GAVE_UP, GAVE_UP_RECORD } from "./delivery";
 import { formatAnswer } from "./format";
 import { forgetOldCounts } from "./limits";
-import { claimOverdueQuestions, findQuery, recordAnswer, threadHistory, type BotQuery } from "./queries";
+import { claimOverdueQuestions, recordAnswerOrCurrent, threadHistory, type BotQuery } from "./queries";
 
 /** Every tick (workers/scheduled-jobs.ts). */
 export const BOT_SWEEP_SCHEDULE = "*/5 * * * *";
@@ -111,9 +111,8 @@ async function settle(db: Database, config: BotConfig, providers: VectorizeProvi
     }
   }
   const text = answer ? formatAnswer(answer, config.messageLimit, config.links) : GAVE_UP.sweep;
-  const recorded = await recordAnswer(db, query.id, answer ?? GAVE_UP_RECORD, text, { totalMs: Date.now() - query.createdAt, delivery: "async" });
-  if (recorded) return { text, answered: answer !== null && answer.mode !== "error" };
+  const outcome = await recordAnswerOrCurrent(db, query.id, answer ?? GAVE_UP_RECORD, text, { totalMs: Date.now() - query.createdAt, delivery: "async" });
+  if (outcome.recorded) return { text, answered: answer !== null && answer.mode !== "error" };
   // The queue's consumer recorded its answer meanwhile: that is the one to post.
-  const current = await findQuery(db, query.id);
-  return { text: current?.answer ?? text, answered: current?.status === "answered" };
+  return { text: outcome.query?.answer ?? text, answered: outcome.query?.status === "answered" };
 }
