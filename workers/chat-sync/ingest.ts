@@ -16,7 +16,6 @@
 // moves once what it covers is stored; the queue is told afterwards (if that send fails, the
 // events stay "received" and the intake sweep finishes them).
 import { sql, type SQL } from "drizzle-orm";
-import type { IntakeMessage } from "../../queues/intake-message";
 import { sha256Hex } from "../auth/constant-time";
 import type { HistoryMessage } from "../chat/rocketchat-api";
 import type { Database } from "../db/client";
@@ -24,20 +23,18 @@ import { prepare } from "../db/prepare";
 import { withStorage } from "../db/with-storage";
 import type { EventStatus } from "../db/schema";
 import { normalizeEvent } from "../intake/normalize-event";
-import { chatMessagePayloadSchema, ROCKETCHAT_EVENT_TYPES } from "../intake/rocketchat/payloads";
-import { skipReason } from "../intake/routes";
-import { logError } from "../log";
+import { chatMessagePayloadSchema, ROCKETCHAT_EVENT_TYPES, skipReason } from "../intake/rocketchat/payloads";
+import { deletionKey } from "../intake/rocketchat/store-edit";
+import { sendForProcessing } from "../intake/request-processing";
+import { storedState, type StoredState } from "../intake/store-event";
 
 /** The room a message belongs to, as the sync listed it. */
 export type SyncedRoom = { id: string; name: string | null; type: string };
 
-type EventRow = {
+type EventRow = StoredState & {
   id: string;
   type: string;
-  status: EventStatus;
   payload: string;
-  error: string | null;
-  processedAt: number | null;
   messageId: string;
   text: string | null;
   tmid: string | null;
@@ -51,14 +48,8 @@ const DELETED_PLACEHOLDER = "rm";
 async function deletionRow(messageId: string, roomId: string, receivedAt: number): Promise<EventRow> {
   const body = { message_id: messageId, deleted: true, channel_id: roomId, sync: true };
   const type = ROCKETCHAT_EVENT_TYPES.deleted;
-  const normalization = normalizeEvent("rocketchat", type, body, receivedAt);
-  // The webhook's deletion key: one deletion per message, whichever path brings it.
-  return { id: `rocketchat_deleted_${await sha256Hex(messageId)}`, ...finalOf(normalization, receivedAt), type, payload: JSON.stringify(body), messageId, text: null, tmid: null };
-}
-
-function finalOf(normalization: ReturnType<typeof normalizeEvent>, receivedAt: number): Pick<EventRow, "status" | "error" | "processedAt"> {
-  if (normalization.status === "processed") return { status: "received", error: null, processedAt: null };
-  return { status: normalization.status, error: normalization.status === "failed" ? normalization.error : null, processedAt: receivedAt };
+  const state = storedState(normalizeEvent("rocketchat", type, body, receivedAt), receivedAt);
+  return { id: await deletionKey(messageId), ...state, type, payload: JSON.stringify(body), messageId, text: null, tmid: null };
 }
 
 /** The event a message read from Rocket.Chat becomes; null when the webhook would skip it too. */
@@ -89,7 +80,7 @@ async function messageRow(message: HistoryMessage, room: SyncedRoom, siteUrl: st
   return {
     id: `rocketchat_${await sha256Hex(payload)}`,
     type,
-    ...finalOf(normalizeEvent("rocketchat", type, body, receivedAt), receivedAt),
+    ...storedState(normalizeEvent("rocketchat", type, body, receivedAt), receivedAt),
     payload,
     messageId: message.id,
     text: message.text,
@@ -163,15 +154,6 @@ export async function storeChanges(
   const results = await withStorage("storing synced chat messages", () => deps.db.$client.batch(statements));
   const stored = results.slice(0, -1).flatMap((result) => result.results as { id: string; status: EventStatus }[]);
   const toProcess = stored.filter((event) => event.status === "received").map((event) => event.id);
-  for (let start = 0; start < toProcess.length; start += 100) {
-    deps.count(1);
-    try {
-      await deps.intakeQueue.sendBatch(toProcess.slice(start, start + 100).map((eventId): MessageSendRequest<IntakeMessage> => ({ body: { eventId }, contentType: "json" })));
-    } catch (error) {
-      // Stored: the intake sweep finishes them.
-      logError("intake queue send failed", { events: toProcess.length, reason: error instanceof Error ? error.name : "unknown", alert: false });
-      break;
-    }
-  }
+  await sendForProcessing(deps.intakeQueue, toProcess, () => deps.count(1));
   return { read: changes.messages.length + changes.deletedIds.length, stored: stored.length, queued: toProcess.length };
 }

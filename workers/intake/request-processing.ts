@@ -28,14 +28,28 @@ export function requestProcessing(ctx: Pick<ExecutionContext, "waitUntil">, queu
 async function sendWhenClosed(queue: Queue<IntakeMessage>, window: Window): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, FLUSH_AFTER_MS));
   if (openWindows.get(queue) === window) openWindows.delete(queue);
-  try {
-    await queue.sendBatch(window.eventIds.map((eventId) => ({ body: { eventId }, contentType: "json" as const })));
-  } catch (error) {
-    logError("intake queue send failed", {
-      events: window.eventIds.length,
-      eventIds: window.eventIds.join(","),
-      reason: error instanceof Error ? error.name : "unknown",
-      alert: false,
-    });
+  await sendForProcessing(queue, window.eventIds);
+}
+
+/**
+ * Sends `eventIds` to the intake queue, MAX_BATCH per sendBatch, calling `onSend` before each
+ * (the history sync counts it against its subrequest budget). Stops at the first failed send
+ * and logs it: the events are stored "received", so the sweep finishes whatever was not sent.
+ */
+export async function sendForProcessing(queue: Queue<IntakeMessage>, eventIds: readonly string[], onSend?: () => void): Promise<void> {
+  for (let start = 0; start < eventIds.length; start += MAX_BATCH) {
+    const batch = eventIds.slice(start, start + MAX_BATCH);
+    onSend?.();
+    try {
+      await queue.sendBatch(batch.map((eventId) => ({ body: { eventId }, contentType: "json" as const })));
+    } catch (error) {
+      logError("intake queue send failed", {
+        events: eventIds.length,
+        eventIds: batch.join(","),
+        reason: error instanceof Error ? error.name : "unknown",
+        alert: false,
+      });
+      return;
+    }
   }
 }

@@ -19,8 +19,8 @@ import { guestyIntakeConfig } from "./guesty/config";
 import { normalizeEvent } from "./normalize-event";
 import type { Normalization } from "./normalization";
 import { rocketChatIngestConfig } from "./rocketchat/config";
-import { chatDeletionPayloadSchema, chatMessagePayloadSchema, looksEncrypted, ROCKETCHAT_EVENT_TYPES, type ChatMessagePayload } from "./rocketchat/payloads";
-import { storeChatEdit } from "./rocketchat/store-edit";
+import { chatDeletionPayloadSchema, chatMessagePayloadSchema, ROCKETCHAT_EVENT_TYPES, skipReason } from "./rocketchat/payloads";
+import { deletionKey, storeChatEdit } from "./rocketchat/store-edit";
 import { requestProcessing } from "./request-processing";
 import { storeEvent, type IncomingEvent, type StoredEvent } from "./store-event";
 
@@ -88,7 +88,7 @@ webhookRoutes.post("/rocketchat", async (c) => {
   if (body.deleted === true) {
     const deletion = parseOrReject(chatDeletionPayloadSchema, body);
     // One deletion per message: a repeat is a duplicate whatever else it carries.
-    return acceptEvent(c, "rocketchat", ROCKETCHAT_EVENT_TYPES.deleted, `rocketchat_deleted_${await sha256Hex(deletion.message_id)}`, payload, withoutToken);
+    return acceptEvent(c, "rocketchat", ROCKETCHAT_EVENT_TYPES.deleted, await deletionKey(deletion.message_id), payload, withoutToken);
   }
   const message = parseOrReject(chatMessagePayloadSchema, body);
   const skipped = skipReason(message, config.botUserId);
@@ -108,16 +108,6 @@ webhookRoutes.post("/rocketchat", async (c) => {
   }
   return acceptEvent(c, "rocketchat", type, key, payload, withoutToken);
 });
-
-/** Why a Rocket.Chat message is not ingested, or null when it is (the history sync asks too). */
-export function skipReason(message: ChatMessagePayload, botUserId: string | null): string | null {
-  if (message.bot === true) return "bot message";
-  // The bot's REST posts come back with bot: false.
-  if (botUserId !== null && message.user_id === botUserId) return "own message";
-  if (message.t) return "system message";
-  if (looksEncrypted(message.text)) return "end-to-end encrypted";
-  return null;
-}
 
 function parseOrReject<S extends z.ZodType>(schema: S, body: JsonObject): z.infer<S> {
   const parsed = schema.safeParse(body);

@@ -17,24 +17,27 @@ export type IncomingEvent = {
 
 export type StoredEvent = { duplicate: boolean; status: EventStatus };
 
+export type StoredState = { status: EventStatus; error: string | null; processedAt: number | null };
+
 /**
- * Stores `event` unless its id is already stored. An event with nothing to normalize (an
- * unknown type, or a body not in its documented shape) is final as soon as it is stored;
- * any other stays "received" until it is processed off the response path.
+ * The state an event is stored in. One with nothing to normalize (an unknown type, or a body
+ * not in its documented shape) is final as soon as it is stored; any other stays "received"
+ * until it is processed off the response path. The webhook and the history sync share it.
  */
+export function storedState(normalization: Normalization, receivedAt: number): StoredState {
+  if (normalization.status === "processed") return { status: "received", error: null, processedAt: null };
+  return { status: normalization.status, error: normalization.status === "failed" ? normalization.error : null, processedAt: receivedAt };
+}
+
+/** Stores `event`, in its `storedState`, unless its id is already stored. */
 export async function storeEvent(db: Database, event: IncomingEvent, normalization: Normalization): Promise<StoredEvent> {
-  const final = normalization.status === "processed" ? null : normalization;
+  const state = storedState(normalization, event.receivedAt);
   const inserted = await withStorage("storing the event", () =>
     db
       .insert(webhookEvents)
-      .values({
-        ...event,
-        status: final?.status ?? "received",
-        error: final?.status === "failed" ? final.error : null,
-        processedAt: final ? event.receivedAt : null,
-      })
+      .values({ ...event, ...state })
       .onConflictDoNothing({ target: webhookEvents.id })
       .returning({ id: webhookEvents.id }),
   );
-  return { duplicate: inserted.length === 0, status: final?.status ?? "received" };
+  return { duplicate: inserted.length === 0, status: state.status };
 }

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { defineCapability } from "../../config/capability";
 import { commaList, secretString } from "../../config/variables";
-import { rocketChatApiFrom } from "../../chat/rocketchat-api";
+import { optionalRocketChatVariables, rocketChatApiFrom } from "../../chat/rocketchat-api";
 
 /**
  * Rocket.Chat ingest: the outgoing integration's token (required) and, optionally, the REST
@@ -12,9 +12,7 @@ export const rocketChatIngestConfig = defineCapability({
   name: "rocket.chat ingest",
   variables: {
     ROCKETCHAT_INGEST_TOKEN: commaList(secretString(8)),
-    ROCKETCHAT_URL: z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }).optional(),
-    ROCKETCHAT_USER_ID: z.string().min(1).optional(),
-    ROCKETCHAT_AUTH_TOKEN: secretString(8).optional(),
+    ...optionalRocketChatVariables,
   },
   build: (values) => ({
     tokens: values.ROCKETCHAT_INGEST_TOKEN,

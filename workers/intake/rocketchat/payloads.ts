@@ -64,3 +64,13 @@ export function looksEncrypted(text: string): boolean {
   if (/^\{[\s\S]*"ciphertext"\s*:/.test(trimmed)) return true;
   return trimmed.length >= 44 && !/\s/.test(trimmed) && /^[A-Za-z0-9+/]+=*$/.test(trimmed);
 }
+
+/** Why a Rocket.Chat message is not ingested, or null when it is (the webhook and the history sync both ask). */
+export function skipReason(message: ChatMessagePayload, botUserId: string | null): string | null {
+  if (message.bot === true) return "bot message";
+  // The bot's REST posts come back with bot: false.
+  if (botUserId !== null && message.user_id === botUserId) return "own message";
+  if (message.t) return "system message";
+  if (looksEncrypted(message.text)) return "end-to-end encrypted";
+  return null;
+}

@@ -17,11 +17,21 @@
 // that carries `editedAt` (a change-stream listener) is keyed by its body, which includes the
 // edit time, as before. One statement, so two concurrent deliveries of one edit store it once.
 import { sql } from "drizzle-orm";
+import { sha256Hex } from "../../auth/constant-time";
 import type { Database } from "../../db/client";
 import { prepare } from "../../db/prepare";
 import { withStorage } from "../../db/with-storage";
 import type { Normalization } from "../normalization";
-import type { IncomingEvent, StoredEvent } from "../store-event";
+import { storedState, type IncomingEvent, type StoredEvent } from "../store-event";
+
+/**
+ * A deletion's event id: one per message, whether the webhook or the history sync brings it
+ * first. Here, not in payloads.ts: that module is also loaded in Node (scripts/bench), where
+ * the Workers-only constant-time.ts does not type-check.
+ */
+export async function deletionKey(messageId: string): Promise<string> {
+  return `rocketchat_deleted_${await sha256Hex(messageId)}`;
+}
 
 /** A Rocket.Chat message's events, latest first (webhook_events_rocketchat_message_idx). */
 const latestEventOf = (messageId: string) =>
@@ -33,8 +43,7 @@ const latestEventOf = (messageId: string) =>
  * Answers the id the edit is stored under (the existing one for a duplicate).
  */
 export async function storeChatEdit(db: Database, event: IncomingEvent, normalization: Normalization, messageId: string): Promise<StoredEvent & { id: string }> {
-  const final = normalization.status === "processed" ? null : normalization;
-  const status = final?.status ?? "received";
+  const { status, error, processedAt } = storedState(normalization, event.receivedAt);
   const [inserted, latest] = await withStorage("storing the event", () =>
     db.$client.batch([
       prepare(
@@ -42,7 +51,7 @@ export async function storeChatEdit(db: Database, event: IncomingEvent, normaliz
         sql`INSERT INTO "webhook_events" ("id", "source", "type", "received_at", "status", "payload", "error", "processed_at")
           SELECT CASE WHEN EXISTS (SELECT 1 FROM "webhook_events" WHERE "id" = ${event.id}) THEN ${`${event.id}_${event.receivedAt}`} ELSE ${event.id} END,
             ${event.source}, ${event.type}, ${event.receivedAt}, ${status}, ${event.payload},
-            ${final?.status === "failed" ? final.error : null}, ${final ? event.receivedAt : null}
+            ${error}, ${processedAt}
           WHERE (SELECT "payload" FROM (${latestEventOf(messageId)})) IS NOT ${event.payload}
           ON CONFLICT ("id") DO NOTHING RETURNING "id"`,
       ),
