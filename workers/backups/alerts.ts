@@ -2,7 +2,7 @@
 // Rocket.Chat room ROCKETCHAT_ALERT_ROOM when it and the REST API are configured. Alerts load
 // only their own variables: a malformed backup variable elsewhere must not silence them.
 import { z } from "zod";
-import { rocketChatApiFrom } from "../chat/rocketchat-api";
+import { optionalRocketChatVariables, rocketChatApiFrom } from "../chat/rocketchat-api";
 import { CapabilityNotConfigured, defineCapability } from "../config/capability";
 import { secretString } from "../config/variables";
 import { raiseAlert } from "../alerts/raise";
@@ -11,9 +11,7 @@ export const backupAlertsConfig = defineCapability({
   name: "backup alerts",
   variables: {
     ROCKETCHAT_ALERT_ROOM: z.string().min(1).optional(),
-    ROCKETCHAT_URL: z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }).optional(),
-    ROCKETCHAT_USER_ID: z.string().min(1).optional(),
-    ROCKETCHAT_AUTH_TOKEN: secretString(8).optional(),
+    ...optionalRocketChatVariables,
   },
   build: (values) => ({ room: values.ROCKETCHAT_ALERT_ROOM ?? null, rocketChat: rocketChatApiFrom(values) }),
 });

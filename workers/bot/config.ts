@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { defineCapability } from "../config/capability";
 import { commaList, secretString } from "../config/variables";
-import { rocketChatApiFrom } from "../chat/rocketchat-api";
+import { optionalRocketChatVariables, rocketChatApiFrom } from "../chat/rocketchat-api";
 import { DEFAULT_ROOM_VISIBILITY_TTL_SECONDS, roomVisibilityTtlSeconds } from "../chat/room-visibility";
 import { openDatabase } from "../db/client";
 import { DEFAULT_GROQ_BASE_URL, groqVariables } from "../llm/groq-config";
@@ -50,9 +50,7 @@ export const botConfig = defineCapability({
     BOT_BAD_TRIGGER: trigger.optional(),
     BOT_ANSWER_BUDGET_MS: positiveInt(17_000).optional(),
     ROCKETCHAT_MESSAGE_LIMIT: positiveInt(100_000).optional(),
-    ROCKETCHAT_URL: z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }).optional(),
-    ROCKETCHAT_USER_ID: z.string().min(1).optional(),
-    ROCKETCHAT_AUTH_TOKEN: secretString(8).optional(),
+    ...optionalRocketChatVariables,
     GROQ_API_KEY: groqVariables.apiKey,
     GROQ_ANSWER_MODEL: groqVariables.model,
     GROQ_BASE_URL: groqVariables.baseUrl,

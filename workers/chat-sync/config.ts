@@ -3,7 +3,7 @@
 // needs turns it off (workers/chat-sync/run.ts), which /healthz reports as degraded.
 import { eq } from "drizzle-orm";
 import { z } from "zod";
-import { rocketChatApiFrom, type RocketChatApi } from "../chat/rocketchat-api";
+import { type RocketChatApi, rocketChatApiFrom, rocketChatVariables } from "../chat/rocketchat-api";
 import { ConfigProblem, defineCapability } from "../config/capability";
 import { commaList, secretString } from "../config/variables";
 import { openDatabase } from "../db/client";
@@ -37,9 +37,7 @@ export function serverKey(url: string): string {
 export const chatSyncConfig = defineCapability({
   name: "rocket.chat sync",
   variables: {
-    ROCKETCHAT_URL: z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }),
-    ROCKETCHAT_USER_ID: z.string().min(1),
-    ROCKETCHAT_AUTH_TOKEN: secretString(8),
+    ...rocketChatVariables,
     /** "off", or room ids and names (comma-separated); unset: every room the bot can see. */
     ROCKETCHAT_SYNC_ROOMS: z.union([z.literal("off"), commaList(roomRef)]).optional(),
     /** Direct messages are read only when "true". */

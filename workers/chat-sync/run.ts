@@ -27,7 +27,8 @@ import { CapabilityNotConfigured } from "../config/capability";
 import { openDatabase, type Database } from "../db/client";
 import { prepare } from "../db/prepare";
 import { withStorage } from "../db/with-storage";
-import { chatSyncServers, type ChatSyncChangeMode } from "../db/schema";
+import { inIdList } from "../db/id-list";
+import { chatSyncRooms, chatSyncServers, type ChatSyncChangeMode } from "../db/schema";
 import { failureReason, logInfo, logWarn } from "../log";
 import { Budget, BudgetSpent, callRocketChat, DEFAULT_MAX_RATE_LIMIT_WAIT_MS, EndpointMissing, RateLimited, type CallOptions } from "./calls";
 import { chatSyncConfig, isSelected, type ChatSyncConfig } from "./config";
@@ -38,7 +39,6 @@ import {
   markGone,
   OVERLAP_MS,
   recordVisibility,
-  roomIdIn,
   roomProgress,
   roomsTouched,
   upsertListedRooms,
@@ -278,7 +278,7 @@ async function listRooms(run: Run): Promise<RoomState[]> {
   for (let start = 0; start < listed.length; start += ROOMS_PER_STATEMENT) statements.push(recordVisibility(listed.slice(start, start + ROOMS_PER_STATEMENT), at));
   for (let start = 0; start < synced.length; start += ROOMS_PER_STATEMENT) statements.push(upsertListedRooms(server, synced.slice(start, start + ROOMS_PER_STATEMENT), at));
   const removed = member.remove.map((room) => room.id);
-  if (removed.length > 0) statements.push(...markGone(server, roomIdIn(removed), at));
+  if (removed.length > 0) statements.push(...markGone(server, inIdList(chatSyncRooms.roomId, removed), at));
   if (passEnded) {
     // Channels this pass did not list and the bot does not belong to: deleted, or private now.
     statements.push(...markGone(server, sql`"member_seen_at" IS NULL AND ("directory_seen_at" IS NULL OR "directory_seen_at" < ${passStartedAt})`, at));
@@ -359,7 +359,7 @@ const changedSinceRead = (room: RoomState) => room.roomUpdatedAt !== null && (ro
 /** A room the bot cannot read any more: not read again until a listing shows it again; private meanwhile. */
 async function retire(run: Run, room: RoomState): Promise<void> {
   run.budget.record(1);
-  await withStorage("retiring a room", () => run.db.$client.batch(markGone(run.config.server, roomIdIn([room.roomId]), now(run)).map((statement) => prepare(run.db, statement))));
+  await withStorage("retiring a room", () => run.db.$client.batch(markGone(run.config.server, inIdList(chatSyncRooms.roomId, [room.roomId]), now(run)).map((statement) => prepare(run.db, statement))));
   logWarn("rocket.chat sync cannot read a room any more", { server: run.config.server, roomId: room.roomId });
 }
 

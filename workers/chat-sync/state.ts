@@ -6,6 +6,7 @@ import type { ListedRoom } from "../chat/rocketchat-api";
 import { visibilityOfRoomType } from "../chat/room-visibility";
 import type { Database } from "../db/client";
 import { chatRooms, chatSyncRooms, chatSyncServers } from "../db/schema";
+import { inIdList } from "../db/id-list";
 
 export type ServerState = typeof chatSyncServers.$inferSelect;
 export type RoomState = typeof chatSyncRooms.$inferSelect;
@@ -92,8 +93,6 @@ export function markGone(server: string, which: SQL, now: number): SQL[] {
   ];
 }
 
-export const roomIdIn = (ids: readonly string[]) => sql`"room_id" IN (SELECT value FROM json_each(${JSON.stringify(ids)}))`;
-
 /** The room's windows and cursors as they are after a stored page, and the messages it read. */
 export function roomProgress(server: string, room: RoomState, read: number, now: number): SQL {
   return sql`UPDATE ${chatSyncRooms} SET "history_from" = ${room.historyFrom}, "history_until" = ${room.historyUntil}, "history_window_ms" = ${room.historyWindowMs},
@@ -114,7 +113,7 @@ export function roomsTouched(server: string, synced: readonly string[], failed: 
     statements.push(sql`UPDATE ${chatSyncRooms} SET "history_window_ms" = (SELECT value ->> '$.windowMs' FROM json_each(${rows}) WHERE value ->> '$.id' = ${chatSyncRooms}."room_id")
       WHERE "server" = ${server} AND "room_id" IN (SELECT value ->> '$.id' FROM json_each(${rows}))`);
   }
-  if (synced.length > 0) statements.push(sql`UPDATE ${chatSyncRooms} SET "synced_at" = ${now}, "last_error" = NULL WHERE "server" = ${server} AND ${roomIdIn(synced)}`);
+  if (synced.length > 0) statements.push(sql`UPDATE ${chatSyncRooms} SET "synced_at" = ${now}, "last_error" = NULL WHERE "server" = ${server} AND ${inIdList(chatSyncRooms.roomId, synced)}`);
   if (failed.size > 0) {
     const rows = JSON.stringify([...failed].map(([id, reason]) => ({ id, reason })));
     statements.push(sql`UPDATE ${chatSyncRooms} SET "synced_at" = ${now},

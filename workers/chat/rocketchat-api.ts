@@ -2,9 +2,27 @@
 // (X-User-Id, X-Auth-Token); responses are checked with zod, and failures become
 // RocketChatApiError with the status and Rocket.Chat's error code, never the token.
 import { z } from "zod";
+import { secretString } from "../config/variables";
 import { parseRetryAfter } from "../http/provider-errors";
 
 export type RocketChatApiSettings = { url: string; userId: string; authToken: string };
+
+/**
+ * The REST credentials' variables, declared alike by every capability that calls Rocket.Chat
+ * (each makes them optional or not: the bot, ingest and backups' alerts work without them).
+ */
+export const rocketChatVariables = {
+  ROCKETCHAT_URL: z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }),
+  ROCKETCHAT_USER_ID: z.string().min(1),
+  ROCKETCHAT_AUTH_TOKEN: secretString(8),
+};
+
+/** rocketChatVariables, each optional. */
+export const optionalRocketChatVariables = {
+  ROCKETCHAT_URL: rocketChatVariables.ROCKETCHAT_URL.optional(),
+  ROCKETCHAT_USER_ID: rocketChatVariables.ROCKETCHAT_USER_ID.optional(),
+  ROCKETCHAT_AUTH_TOKEN: rocketChatVariables.ROCKETCHAT_AUTH_TOKEN.optional(),
+};
 
 /** The API when all three variables are set; null otherwise (callers then assume the safe default). */
 export function rocketChatApiFrom(values: {

@@ -21,7 +21,7 @@ import type { Database } from "../db/client";
 import { inIdList } from "../db/id-list";
 import { chatRooms, type RoomVisibility } from "../db/schema";
 import { logWarn } from "../log";
-import { RocketChatApiError, rocketChatApiFrom, type RocketChatApi } from "./rocketchat-api";
+import { optionalRocketChatVariables, type RocketChatApi, RocketChatApiError, rocketChatApiFrom } from "./rocketchat-api";
 
 /** How long an answer of rooms.info holds unless ROOM_VISIBILITY_TTL_SECONDS says otherwise. */
 export const DEFAULT_ROOM_VISIBILITY_TTL_SECONDS = 600;
@@ -38,9 +38,7 @@ export const roomVisibilityConfig = defineCapability({
   name: "room visibility",
   variables: {
     ROOM_VISIBILITY_TTL_SECONDS: roomVisibilityTtlSeconds,
-    ROCKETCHAT_URL: z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }).optional(),
-    ROCKETCHAT_USER_ID: z.string().min(1).optional(),
-    ROCKETCHAT_AUTH_TOKEN: secretString(8).optional(),
+    ...optionalRocketChatVariables,
   },
   build: (values): VisibilityCheck => ({ api: rocketChatApiFrom(values), ttlMs: (values.ROOM_VISIBILITY_TTL_SECONDS ?? DEFAULT_ROOM_VISIBILITY_TTL_SECONDS) * 1000 }),
 });
@@ -110,16 +108,12 @@ async function cachedRooms(db: Database, roomIds: readonly string[]): Promise<Ma
 }
 
 /**
- * `roomIds` as they are now: a cached answer younger than the lifetime as it is; an older or
- * missing one asked again through rooms.info (in parallel) and recorded. A room that cannot be
- * asked (no credentials, an error, a timeout) is private for this answer; its cached row is
- * left as it was, so a passing fault does not hide a channel until it is next written in.
+ * `roomIds` as they are now, from facts already read from the cache (updated in place and
+ * returned): a cached answer younger than the lifetime as it is; an older or missing one asked
+ * again through rooms.info (in parallel) and recorded. A room that cannot be asked (no
+ * credentials, an error, a timeout) is private for this answer; its cached row is left as it
+ * was, so a passing fault does not hide a channel until it is next written in.
  */
-export async function roomsNow(db: Database, roomIds: readonly string[], check: VisibilityCheck): Promise<Map<string, RoomFacts>> {
-  return checkRooms(db, await cachedRooms(db, roomIds), roomIds, check);
-}
-
-/** roomsNow on facts already read from the cache (updated in place and returned). */
 async function checkRooms(db: Database, facts: Map<string, RoomFacts>, roomIds: readonly string[], check: VisibilityCheck): Promise<Map<string, RoomFacts>> {
   const now = (check.now ?? Date.now)();
   const stale = roomIds.filter((id) => {
@@ -192,7 +186,7 @@ export type RoomRecord = { room: string | null; url: string | null };
 
 /**
  * The hits a reader may see, best first as given: business records, records of `ownRooms`, and
- * records of rooms public now (roomsNow: checked against the lifetime, rooms.info asked
+ * records of rooms public now (checkRooms: checked against the lifetime, rooms.info asked
  * again when older, private when unknown). Chat permalinks follow each room's type.
  */
 export async function visibleHits<Hit extends RoomRecord>(db: Database, hits: readonly Hit[], ownRooms: readonly string[], check: VisibilityCheck): Promise<Hit[]> {

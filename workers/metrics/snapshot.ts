@@ -231,9 +231,3 @@ export async function readSnapshot(
   }
   return snapshot;
 }
-
-/** The value of one total series, 0 when absent. */
-export function totalOf(snapshot: MetricsSnapshot, ...series: string[]): number {
-  const key = JSON.stringify(series);
-  return snapshot.totals.find((row) => JSON.stringify(row.series) === key)?.value ?? 0;
-}
