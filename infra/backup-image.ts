@@ -111,7 +111,7 @@ export async function pruneRunnerSnapshots(context: Pick<BackupImageContext, "he
       continue;
     }
     // false: someone deleted it meanwhile, nothing to say.
-    if (!(await resources.deleteImage(image.id))) continue;
+    if (!(await resources.delete("images", image.id))) continue;
     deleted.push(image.id);
     log(`- image ${image.id} "${image.description ?? ""}" (older than the newest ${KEEP_RUNNER_SNAPSHOTS} runner snapshots)`);
   }

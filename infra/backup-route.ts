@@ -19,6 +19,7 @@ import type { Node } from "./apply.ts";
 import type { Environment } from "./config.ts";
 import { quoted as shellQuote } from "./shell.ts";
 import type { Ssh } from "./ssh.ts";
+import { backupTargetsVariable, type BackupTargetInput } from "../workers/backups/targets.ts";
 
 /** The user the backup runner logs in as on every node; its key may only run `rrsync -ro /`. */
 export const BACKUP_USER = "edge-ops-backup";
@@ -173,47 +174,9 @@ export function backupSecretNames(environment: Environment, endpoints: DumpEndpo
 // ---------------------------------------------------------------------------------------------
 // BACKUP_TARGETS
 
-const targetName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,39}$/, "must match ^[a-z0-9][a-z0-9-]{0,39}$");
-const tcpPort = z.number().int().min(1).max(65535);
-
-/** One target as the Worker takes it (docs/architecture.md, "BACKUP_TARGETS"). */
-export const backupTargetSchema = z.discriminatedUnion("kind", [
-  z.object({ name: targetName, kind: z.literal("mongodb"), uri: z.string().regex(/^mongodb(\+srv)?:\/\//, "must be a mongodb:// URI") }).strict(),
-  z.object({ name: targetName, kind: z.literal("postgres"), host: z.string().min(1), port: tcpPort, database: z.string().min(1), user: z.string().min(1), password: z.string().min(1) }).strict(),
-  z
-    .object({
-      name: targetName,
-      kind: z.literal("s3"),
-      endpoint: z.string().regex(/^https?:\/\/[^\s/]+$/, "must be http(s)://host:port"),
-      buckets: z.array(z.string().min(1)).optional(),
-      accessKeyId: z.string().min(1),
-      secretAccessKey: z.string().min(1),
-      region: z.string().min(1).optional(),
-    })
-    .strict(),
-  z
-    .object({
-      name: targetName,
-      kind: z.literal("path"),
-      host: z.string().min(1),
-      user: z.string().min(1),
-      port: tcpPort,
-      paths: z.array(z.string().startsWith("/")).min(1),
-      hostKey: z.string().regex(/^[a-z0-9@.-]+ [A-Za-z0-9+/]+={0,2}$/, "must be an OpenSSH key type and base64 key").optional(),
-    })
-    .strict(),
-]);
-export type BackupTarget = z.infer<typeof backupTargetSchema>;
-
-export const backupTargetsSchema = z
-  .array(backupTargetSchema)
-  .max(20)
-  .superRefine((targets, context) => {
-    const names = targets.map((target) => target.name);
-    names.forEach((name, index) => {
-      if (names.indexOf(name) !== index) context.addIssue({ code: "custom", path: [index, "name"], message: `target ${name} is listed twice` });
-    });
-  });
+// The targets are checked with the Worker's own schema (workers/backups/targets.ts), so what this
+// prints is what the Worker accepts.
+export type BackupTarget = BackupTargetInput;
 
 /** The gateway's identities file as SeaweedFS reads it (`-s3.config`). */
 const seaweedIdentitiesSchema = z
@@ -308,9 +271,10 @@ export function buildBackupTargets(input: TargetInput): BackupTarget[] {
       targets.push({ name: `node${node.node}-host`, kind: "path", host: node.privateIp, user: BACKUP_USER, port: 22, paths: environment.backup.paths, ...(hostKey ? { hostKey } : {}) });
     }
   }
-  const checked = backupTargetsSchema.safeParse(targets);
-  if (!checked.success) throw new Error(`the backup targets are invalid: ${checked.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`).join("; ")}`);
-  return checked.data;
+  const checked = backupTargetsVariable.safeParse(JSON.stringify(targets));
+  if (!checked.success) throw new Error(`the backup targets are invalid: ${checked.error.issues.map((issue) => issue.message).join("; ")}`);
+  // As built, not as parsed: the Worker fills in the defaults itself.
+  return targets;
 }
 
 /** Each node's ed25519 host key over the CLI's SSH; null (and a line in `log`) when unreadable. */

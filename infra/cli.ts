@@ -15,8 +15,8 @@ import { applyResources, nodeOf, type ApplyContext } from "./apply.ts";
 import { recentDoneBackup } from "./backup-check.ts";
 import { buildBackupImage } from "./backup-image.ts";
 import { backupNetworkLine, backupSecretNames, buildBackupTargets, checkBackupSettings, dumpEndpoints, readHostKeys } from "./backup-route.ts";
-import { CloudflareRangesError, DEFAULT_CLOUDFLARE_IPS_FILE, refreshCloudflareRanges, shownPath } from "./cloudflare-ips.ts";
-import { ConfigError, loadEnvironment, withOperatorAddresses, type Environment } from "./config.ts";
+import { DEFAULT_CLOUDFLARE_IPS_FILE, refreshCloudflareRanges, shownPath } from "./cloudflare-ips.ts";
+import { loadEnvironment, withOperatorAddresses, type Environment } from "./config.ts";
 import { deployStacks, prepareDeploy, resolveSecrets } from "./deploy.ts";
 import { destroy, listLabelled } from "./destroy.ts";
 import { HcloudResources, InfraHetznerClient } from "./hcloud.ts";
@@ -329,7 +329,6 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
     return await execute(io, command as Exclude<Command, "cloudflare-ips">, environment, { yes: values.yes, deleteVolumes: values["delete-volumes"], force: values.force }, env);
   } catch (error) {
     if (error instanceof UsageError) io.err(`error: ${error.message}\n\n${USAGE}`);
-    else if (error instanceof ConfigError || error instanceof CloudflareRangesError) io.err(`error: ${error.message}`);
     else io.err(`error: ${error instanceof Error ? error.message : String(error)}`);
     return 1;
   }

@@ -231,19 +231,8 @@ export class HcloudResources {
     await this.client.request("PUT", `/${kind}/${id}`, z.unknown(), { labels });
   }
 
-  /** Deletes a snapshot; false when it was already gone. */
-  async deleteImage(id: number): Promise<boolean> {
-    try {
-      await this.client.request("DELETE", `/images/${id}`, z.unknown());
-      return true;
-    } catch (error) {
-      if (error instanceof HetznerApiError && error.status === 404) return false;
-      throw error;
-    }
-  }
-
   /** Deletes by kind and id; false when it was already gone. */
-  async delete(kind: "networks" | "firewalls" | "placement_groups" | "ssh_keys" | "volumes", id: number): Promise<boolean> {
+  async delete(kind: "networks" | "firewalls" | "placement_groups" | "ssh_keys" | "volumes" | "images", id: number): Promise<boolean> {
     try {
       await this.client.request("DELETE", `/${kind}/${id}`, z.unknown());
       return true;

@@ -115,10 +115,6 @@ export async function waitAllReady(context: SwarmContext, nodes: Node[]): Promis
   );
 }
 
-export async function swarmState(context: SwarmContext, node: Node): Promise<string> {
-  return (await context.ssh.check(node.publicIp, SWARM_STATE_COMMAND)).trim();
-}
-
 /**
  * The node's Swarm state and its own node id ("" outside a swarm): the id tells a node apart from
  * the old node of a replaced server, which has the same host name.

@@ -64,15 +64,20 @@ async function probe(url: string, options: SmokeOptions): Promise<SmokeResult> {
 // What each capability lacks
 
 /**
- * Variables that are plain configuration, not secrets (README "Configuration": the "var" rows).
+ * Variables that are plain configuration, not secrets (docs/configuration.md, the "var" rows;
+ * test/node/docs.test.ts keeps the two equal).
  * They belong under [env.<env>.vars] in wrangler.toml, which every deploy sets (and a value set
  * only in the dashboard is deleted by the next deploy). Any other name counts as a secret.
  */
-const PLAIN_VARIABLES = new Set([
+export const PLAIN_VARIABLES: ReadonlySet<string> = new Set([
   "ACCESS_TEAM_DOMAIN",
   "ACCESS_AUD",
+  "EDGE_ROUTES",
   "ROCKETCHAT_URL",
   "ROCKETCHAT_USER_ID",
+  "ROCKETCHAT_SYNC_ROOMS",
+  "ROCKETCHAT_SYNC_DIRECT_MESSAGES",
+  "ROCKETCHAT_SYNC_SUBREQUESTS",
   "ROCKETCHAT_MESSAGE_LIMIT",
   "ROCKETCHAT_ALERT_ROOM",
   "BOT_ASK_TRIGGER",

@@ -8,6 +8,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { PLAIN_VARIABLES } from "../../scripts/deploy/smoke.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const read = (path: string) => readFileSync(join(root, path), "utf8");
@@ -207,6 +208,13 @@ describe("docs/configuration.md", () => {
     const documented = tableNames(read("docs/configuration.md"), "## Every variable", 2);
     const missing = declaredVariables(read(".dev.vars.example")).filter((name) => !documented.has(name));
     expect(missing).toEqual([]);
+  });
+
+  it("marks as var exactly the variables npm run deploy tells to put under [vars], not wrangler secret put", () => {
+    const lines = outsideFences(read("docs/configuration.md"));
+    const vars = lines.filter((line) => line.startsWith("|") && line.split(/(?<!\\)\|/)[3]?.trim() === "var").flatMap((line) => [...(line.split(/(?<!\\)\|/)[2] ?? "").matchAll(/`([^`]+)`/g)].map((match) => match[1]!));
+    expect(vars.length).toBeGreaterThan(30);
+    expect([...new Set(vars)].sort()).toEqual([...PLAIN_VARIABLES].sort());
   });
 
   it("would name a variable that has no row", () => {

@@ -13,7 +13,8 @@ import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { backupAccessScript, backupTargetsSchema, HOST_KEY_COMMAND } from "../../infra/backup-route.ts";
+import { backupAccessScript, HOST_KEY_COMMAND } from "../../infra/backup-route.ts";
+import { backupTargetsVariable } from "../../workers/backups/targets.ts";
 import { readCloudflareRanges } from "../../infra/cloudflare-ips.ts";
 import { loadEnvironment } from "../../infra/config.ts";
 import { createFakeSshState, type FakeSshStateHandle } from "./fakes/fake-ssh-state.ts";
@@ -395,7 +396,7 @@ describe("the lifecycle of an environment", { shuffle: false, timeout: 30_000 },
     // stdout is the JSON alone (it goes into wrangler secret put); everything else is on stderr.
     expect(result.out.split("\n")).toHaveLength(1);
     const targets = JSON.parse(result.out) as unknown;
-    expect(backupTargetsSchema.safeParse(targets).success).toBe(true);
+    expect(backupTargetsVariable.safeParse(JSON.stringify(targets)).success).toBe(true);
     const node = (n: number) => ssh.host(`edge-ops-${name}-${n}`)!;
     expect(targets).toEqual([
       { name: "mongodb", kind: "mongodb", uri: `mongodb://backup:mb%2Fp%40ss%3Aw0rd%3F%23@${node(2).privateIp}:27017/?directConnection=true&authSource=admin` },

@@ -50,6 +50,8 @@ const path = z
 
 const targetSchema = z.discriminatedUnion("kind", [mongodb, postgres, s3, path], { error: 'must be "mongodb", "postgres", "s3" or "path"' });
 export type BackupTarget = z.output<typeof targetSchema>;
+/** A target as written into BACKUP_TARGETS, before the defaults are filled in (what `infra backup-targets` prints). */
+export type BackupTargetInput = z.input<typeof targetSchema>;
 
 const listSchema = z.array(z.unknown()).max(MAX_BACKUP_TARGETS, { error: `lists at most ${MAX_BACKUP_TARGETS} targets` });
 
