@@ -3,9 +3,11 @@
 // the dense half scores exact cosine over a bounded candidate set, namely
 //   - the best keyword (BM25) matches that pass the filter of three FTS5 queries: the chunks
 //     holding all but one of the question's rarest words (`matchMost`, k * CANDIDATES_PER_RESULT
-//     of them, also fused as a ranking of their own), then KEYWORD_CANDIDATES of those holding a
+//     of them), then KEYWORD_CANDIDATES of those holding a
 //     quorum of them and of those holding any (`matchQuorum`, `rankingTerms`); the first
 //     k * CANDIDATES_PER_RESULT, in that order, are the keyword ranking,
+//   - KEYWORD_CANDIDATES chunks holding two of its words close together (`matchNear`, FTS5's
+//     NEAR), the best k * CANDIDATES_PER_RESULT by `proximityScore` a ranking of their own,
 //   - the RECENT_CHUNKS newest chunks that pass it (a small index is searched exhaustively), and
 //   - at most LSH_BUCKET_ROWS chunks of each bucket probed that pass it: in each of LSH_BANDS
 //     bands the query's own bucket and LSH_PROBES neighbours (random-hyperplane hashing with
@@ -40,24 +42,24 @@ export const EXACT_TERM_MATCHES = 64;
 /** The most results the API asks one search for (workers/search/search-routes.ts: `k` at most 50). */
 const MOST_RESULTS = 50;
 /** The most vectors one search reads: the keyword queries' candidates, the newest chunks and a bounded slice of each bucket probed. */
-export const READ_BOUND_VECTORS = 2 * KEYWORD_CANDIDATES + MOST_RESULTS * CANDIDATES_PER_RESULT + RECENT_CHUNKS + LSH_BANDS * (1 + LSH_PROBES) * LSH_BUCKET_ROWS;
+export const READ_BOUND_VECTORS = 3 * KEYWORD_CANDIDATES + MOST_RESULTS * CANDIDATES_PER_RESULT + RECENT_CHUNKS + LSH_BANDS * (1 + LSH_PROBES) * LSH_BUCKET_ROWS;
 
 /**
  * The most rows (D1's `rows_read`, summed over its statements) one bounded search with `k`
  * results reads, whatever the index holds: every statement reads a LIMITed slice of an index
  * (FTS5 matches in rank order, the newest rowids, a band index's entries for one bucket in rowid order) and
  * at most one chunk row per entry read. One row per query word's vocabulary entry and one for
- * the index size; 2 per keyword match read (FILTER_HEADROOM per candidate, three keyword queries),
+ * the index size; 2 per keyword match read (FILTER_HEADROOM per candidate of three keyword queries, one per candidate of the "near" one),
  * per recent chunk, per exact-term match and per bucket entry of each probe (the entry, then its
- * chunk); 3 per hit for the payload. With the defaults: 9,535 rows at k = 10 and 10,935 at k = 50
- * (the API's most), and at most READ_BOUND_VECTORS (2,592) vectors, 5.3 MB at 512 float32 dimensions. What
+ * chunk); 3 per hit for the payload. With the defaults: 10,135 rows at k = 10 and 11,535 at k = 50
+ * (the API's most), and at most READ_BOUND_VECTORS (2,892) vectors, 5.9 MB at 512 float32 dimensions. What
  * D1 does not count: FTS5 scores every chunk holding a query word inside its own index before
  * handing over the best, so words in more than COMMON_TERM_SHARE of the index are left out.
  */
 export function searchReadBound(k: number, options: Omit<D1VectorStoreOptions, "exhaustive"> = {}): number {
   const candidates = Math.max(1, k) * CANDIDATES_PER_RESULT;
   const keyword = Math.max(candidates, options.keywordCandidates ?? KEYWORD_CANDIDATES);
-  return MAX_KEYWORD_TERMS + 1 + 2 * FILTER_HEADROOM * (2 * keyword + candidates) + 2 * (options.recentChunks ?? RECENT_CHUNKS) + MAX_EXACT_TERMS * 2 * (options.exactTermMatches ?? EXACT_TERM_MATCHES) + LSH_BANDS * (1 + (options.probes ?? LSH_PROBES)) * 2 * (options.bucketRows ?? LSH_BUCKET_ROWS) + 3 * Math.max(1, k);
+  return MAX_KEYWORD_TERMS + 1 + 2 * FILTER_HEADROOM * (2 * keyword + candidates) + 2 * keyword + 2 * (options.recentChunks ?? RECENT_CHUNKS) + MAX_EXACT_TERMS * 2 * (options.exactTermMatches ?? EXACT_TERM_MATCHES) + LSH_BANDS * (1 + (options.probes ?? LSH_PROBES)) * 2 * (options.bucketRows ?? LSH_BUCKET_ROWS) + 3 * Math.max(1, k);
 }
 
 /**
@@ -130,17 +132,106 @@ export function matchMost(terms: readonly string[], chunksWith: ReadonlyMap<stri
   return Math.min(terms.length, QUORUM_TERMS) < 4 ? null : matchQuorum(terms, chunksWith, (rarest) => rarest - 1);
 }
 
+/** How close (in tokens, FTS5's NEAR) two of the question's words must stand to count as said together. */
+export const NEAR_DISTANCE = 10;
+
+/** Two of the question's words, and what each weighs (its BM25 inverse document frequency). */
+export type NearPair = { first: string; second: string; weight: number };
+
+/**
+ * The phrases of a question: its runs of words between function words ("the cold radiators at
+ * the Alfama loft": "cold radiators", "alfama loft"), by word, numbered in order.
+ */
+export function questionPhrases(text: string): Map<string, Set<number>> {
+  const phrases = new Map<string, Set<number>>();
+  let phrase = 0;
+  let inPhrase = false;
+  for (const word of words(text)) {
+    if (STOPWORDS.has(word) || QUESTION_WORDS.has(word)) {
+      if (inPhrase) phrase += 1;
+      inPhrase = false;
+      continue;
+    }
+    inPhrase = true;
+    phrases.set(word, (phrases.get(word) ?? new Set()).add(phrase));
+  }
+  return phrases;
+}
+
+/**
+ * The pairs of the question's rarest QUORUM_TERMS `terms` whose standing close together says
+ * something: two words of different phrases (the place and the problem; the words of one phrase,
+ * a listing's name, stand together in every chunk that names it), and not two common words.
+ * Each weighs the two words' inverse document frequencies.
+ */
+export function nearPairs(terms: readonly string[], chunksWith: ReadonlyMap<string, number>, indexSize: number, phrases: ReadonlyMap<string, ReadonlySet<number>> = new Map()): NearPair[] {
+  const most = Math.max(COMMON_TERM_MIN_CHUNKS, COMMON_TERM_SHARE * indexSize);
+  const rarest = [...terms].sort((a, b) => (chunksWith.get(a) ?? 0) - (chunksWith.get(b) ?? 0)).slice(0, QUORUM_TERMS);
+  const common = (term: string) => (chunksWith.get(term) ?? 0) > most;
+  const idf = (term: string) => {
+    const holding = chunksWith.get(term) ?? 0;
+    return Math.log(1 + (Math.max(indexSize, holding) - holding + 0.5) / (holding + 0.5));
+  };
+  return rarest.flatMap((first, i) =>
+    rarest
+      .slice(i + 1)
+      .filter((second) => !(common(first) && common(second)) && ![...(phrases.get(first) ?? [])].some((phrase) => phrases.get(second)?.has(phrase)))
+      .map((second) => ({ first, second, weight: idf(first) + idf(second) })),
+  );
+}
+
+/**
+ * An FTS5 query that matches the chunks holding any of `pairs` within NEAR_DISTANCE tokens. The
+ * answer says the place and the problem in one breath ("staying at the Alfama Loft. The radiators
+ * are cold"); a chat window of unrelated messages holds the same words lines apart. Null for none.
+ */
+export function matchNear(pairs: readonly NearPair[]): string | null {
+  const quoted = (term: string) => `"${term.replaceAll('"', '""')}"`;
+  return pairs.length === 0 ? null : pairs.map(({ first, second }) => `NEAR(${quoted(first)} ${quoted(second)}, ${NEAR_DISTANCE})`).join(" OR ");
+}
+
+/**
+ * How much of the question `text` says together: the weight of every pair whose words stand
+ * within NEAR_DISTANCE tokens of each other in it (the tokens FTS5's unicode61 makes: words()).
+ * FTS5's BM25 cannot say it: it scores the words of a NEAR match as any others, so a short chunk
+ * holding one pair outranks a long one holding four.
+ */
+export function proximityScore(text: string, pairs: readonly NearPair[]): number {
+  const positions = new Map<string, number[]>();
+  const wanted = new Set(pairs.flatMap(({ first, second }) => [first, second]));
+  words(text).forEach((word, position) => {
+    if (!wanted.has(word)) return;
+    const seen = positions.get(word);
+    if (seen) seen.push(position);
+    else positions.set(word, [position]);
+  });
+  let score = 0;
+  for (const { first, second, weight } of pairs) {
+    const a = positions.get(first) ?? [];
+    const b = positions.get(second) ?? [];
+    if (a.some((p) => b.some((q) => Math.abs(p - q) - 1 <= NEAR_DISTANCE))) score += weight;
+  }
+  return score;
+}
+
 /**
  * The keyword half's FTS5 queries: chunks holding most of the words (ranked first, a short
  * slice), a quorum of them, then any of them.
  */
-type KeywordQueries = { most: string | null; quorum: string | null; any: string | null };
+type KeywordQueries = { most: string | null; quorum: string | null; any: string | null; near: NearPair[] };
 
 /**
  * Words a question is phrased with, not about: rare in records ("which", "who"), so BM25 gives
  * them a high weight and ranks whatever short record happens to hold them above the answer.
+ * Besides question words, the verbs that name the record's kind ("who called", "what did the
+ * cleaner say", "who phoned asking"): a call's transcript does not say "called", and "phoned"
+ * may be in no record at all, yet as the rarest words they would decide the keyword ranking.
+ * "about": a preposition the embedder's STOPWORDS lack (changing those changes every vector).
  */
-const QUESTION_WORDS = new Set("who whom whose what which when where why how did does do much many".split(" "));
+const QUESTION_WORDS = new Set(
+  ("who whom whose what which when where why how did does do much many about " +
+    "call calls called calling phone phoned phoning rang ask asks asked asking say says said tell told write wrote mention mentioned").split(" "),
+);
 
 /**
  * `terms` without function words (STOPWORDS, QUESTION_WORDS) and without those held by more than
@@ -266,7 +357,7 @@ export class D1VectorStore implements VectorStore {
    */
   private async rankingQuery(text: string): Promise<KeywordQueries> {
     const terms = keywordTerms(text);
-    if (terms.length === 0) return { most: null, quorum: null, any: null };
+    if (terms.length === 0) return { most: null, quorum: null, any: null, near: [] };
     const [size, ...counts] = await this.db.$client.batch<{ n: number | null }>([
       this.db.$client.prepare("SELECT max(rowid) AS n FROM search_chunks"),
       ...terms.map((term) => this.db.$client.prepare("SELECT doc AS n FROM search_chunks_fts_vocab WHERE term = ?").bind(term)),
@@ -277,7 +368,8 @@ export class D1VectorStore implements VectorStore {
     // index about five listings, is what tells the answer from a look-alike): ANDed with the
     // rarest words, their matches are few, so FTS5 scores few chunks for them.
     const content = terms.filter((term) => !STOPWORDS.has(term) && !QUESTION_WORDS.has(term));
-    return { most: matchMost(content, chunksWith), quorum: matchQuorum(kept, chunksWith), any: matchAny(kept) };
+    const indexSize = Number(size?.results[0]?.n ?? 0);
+    return { most: matchMost(content, chunksWith), quorum: matchQuorum(kept, chunksWith), any: matchAny(kept), near: nearPairs(content, chunksWith, indexSize, questionPhrases(text)) };
   }
 
   async query(query: SearchQuery): Promise<SearchHit[]> {
@@ -323,6 +415,15 @@ export class D1VectorStore implements VectorStore {
           FROM (SELECT rowid AS chunk_rowid, rank FROM search_chunks_fts WHERE search_chunks_fts MATCH ${match} ORDER BY rank LIMIT ${(kept ?? keywordReads) * FILTER_HEADROOM}) AS matched
           CROSS JOIN ${searchChunks} ON ${searchChunks}.rowid = matched.chunk_rowid WHERE ${where} ORDER BY matched.rank LIMIT ${kept ?? keywordReads}`,
     );
+    // The chunks holding two of the question's words close together, as many as the other
+    // keyword queries keep, ranked by how much of the question they say together
+    // (proximityScore): a ranking of their own, and their vectors join the dense half's.
+    const nearQuery = matchNear(keywordQueries.near);
+    const near = nearQuery === null ? [] : [
+      sql`SELECT ${searchChunks.id} AS id, hex(${searchChunks.vector}) AS vector, ${searchChunks.text} AS text
+          FROM (SELECT rowid AS chunk_rowid, rank FROM search_chunks_fts WHERE search_chunks_fts MATCH ${nearQuery} ORDER BY rank LIMIT ${keywordReads}) AS matched
+          CROSS JOIN ${searchChunks} ON ${searchChunks}.rowid = matched.chunk_rowid WHERE ${where} ORDER BY matched.rank`,
+    ];
     // The chunks holding each candidate exact term as a word; one more than a rare term may have
     // says it is not rare. FTS5's unicode61 tokens are words() (case and accents aside).
     const exactTerms = floor?.exactTerms ?? [];
@@ -333,16 +434,22 @@ export class D1VectorStore implements VectorStore {
             FROM (SELECT rowid AS chunk_rowid FROM search_chunks_fts WHERE search_chunks_fts MATCH ${`"${term}"`} LIMIT ${this.options.exactTermMatches ?? EXACT_TERM_MATCHES}) AS matched
             CROSS JOIN ${searchChunks} ON ${searchChunks}.rowid = matched.chunk_rowid WHERE ${where} LIMIT ${RARE_TERM_MAX_CHUNKS + 1}`,
     );
-    const results = await this.db.$client.batch<{ id: string; vector?: unknown }>(
-      [...keyword, ...exact, ...dense].map((statement) => prepare(this.db, statement)),
+    const results = await this.db.$client.batch<{ id: string; vector?: unknown; text?: unknown }>(
+      [...keyword, ...near, ...exact, ...dense].map((statement) => prepare(this.db, statement)),
     );
+    const nearMatches = near.length === 0 ? [] : (results[keyword.length]?.results ?? []);
+    // Most of the question said together first; BM25's order among equals.
+    const nearRows = nearMatches
+      .map((row, order) => ({ row, order, score: proximityScore(String(row.text ?? ""), keywordQueries.near) }))
+      .sort((a, b) => b.score - a.score || a.order - b.order)
+      .map(({ row }) => row);
+    results.splice(keyword.length, near.length);
     // Most words' matches first, then the quorum's, then the rest of any word's, each chunk once.
     const keywordRows = [...new Map(results.slice(0, keyword.length).flatMap((result) => (result.results ?? []).map((row) => [row.id, row] as const))).values()];
     const exactRows = results.slice(keyword.length, keyword.length + exact.length).map((result) => result.results ?? []);
-    const denseRows = [...results.slice(keyword.length + exact.length).flatMap((result) => result.results ?? []), ...keywordRows];
+    const denseRows = [...results.slice(keyword.length + exact.length).flatMap((result) => result.results ?? []), ...keywordRows, ...nearRows];
+    const nearRanking = nearRows.slice(0, candidates).map((row) => row.id);
     const keywordRanking = keywordRows.slice(0, candidates).map((row) => row.id);
-    // The "most" query's matches (the first statement when there is one) also rank on their own.
-    const strongKeyword = keywordQueries.most === null ? [] : (results[0]?.results ?? []).map((row) => row.id);
 
     const relevance = new Map<string, number>();
     for (const row of denseRows) {
@@ -360,13 +467,13 @@ export class D1VectorStore implements VectorStore {
           minScore: floor.minScore,
           dense: byRelevance(hitFloor(floor)),
           keyword: keywordRanking,
-          strongKeyword,
+          strongKeyword: nearRanking,
           relevance,
           exact: new Set(exactRows.filter((rows) => rows.length <= RARE_TERM_MAX_CHUNKS).flatMap((rows) => rows.map((row) => row.id))),
           candidates,
           k: query.k,
         })
-      : [...fuseByReciprocalRank([byRelevance(Number.MIN_VALUE).slice(0, candidates), keywordRanking, ...(strongKeyword.length > 0 ? [strongKeyword] : [])])].sort((a, b) => b[1] - a[1]).slice(0, query.k);
+      : [...fuseByReciprocalRank([byRelevance(Number.MIN_VALUE).slice(0, candidates), keywordRanking, ...(nearRanking.length > 0 ? [nearRanking] : [])])].sort((a, b) => b[1] - a[1]).slice(0, query.k);
     if (fused.length === 0) return [];
 
     const rows = await this.db

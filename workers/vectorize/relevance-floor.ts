@@ -123,9 +123,9 @@ export function fuseAboveFloor(input: {
   dense: readonly string[];
   keyword: readonly string[];
   /**
-   * Keyword matches that hold nearly all of the query's rare words, best first: fused as a
-   * ranking of their own, so an answer the keyword half is sure of outranks look-alikes that
-   * merely sit in both rankings. Optional (the D1 store's "most" query).
+   * Keyword matches the store is surer of, best first: fused as a ranking of their own, so an
+   * answer the keyword half is sure of outranks look-alikes that merely sit in both rankings.
+   * Optional (the D1 store's chunks that say the question's words together, its "near" query).
    */
   strongKeyword?: readonly string[];
   relevance: ReadonlyMap<string, number>;
