@@ -31,12 +31,15 @@ const lookAlike = (n: number) => {
   return [
     `Rocket.Chat #ops · ${day}`,
     `[${day} 10:0${n % 10} UTC] ana.sousa: Alfama loft cleaned and ready for the next guests.`,
-    `[${day} 11:3${n % 10} UTC] rui.almeida: Radiators at the Porto flat bled, they were cold.`,
+    `[${day} 11:3${n % 10} UTC] rui.almeida: Radiators at the Sintra house bled, they were cold.`,
   ].join("\n");
 };
 
-/** The rest of the index: other places, other problems (BM25's weights need words most chunks lack). */
-const PLACES = ["Baixa studio", "Sintra house", "Cascais apartment", "Porto flat"];
+/**
+ * The rest of the index: other places, other problems (BM25's weights need words most chunks
+ * lack). Other suites share the D1 database: their words (the Porto flat's boiler) stay out.
+ */
+const PLACES = ["Baixa studio", "Sintra house", "Cascais apartment", "Belem duplex"];
 const PROBLEMS = ["the wifi is slow in the bedroom", "the lockbox code does not open", "we need two more towels", "the washing machine will not start", "can we check in early"];
 const background = (n: number) => `Guest message: we're at the ${PLACES[n % PLACES.length]}, ${PROBLEMS[n % PROBLEMS.length]}. Thanks, guest ${n}.`;
 
