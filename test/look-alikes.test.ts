@@ -35,10 +35,7 @@ const lookAlike = (n: number) => {
   ].join("\n");
 };
 
-/**
- * The rest of the index: other places, other problems (BM25's weights need words most chunks
- * lack). Other suites share the D1 database: their words (the Porto flat's boiler) stay out.
- */
+/** The rest of the index: other places, other problems (BM25's weights need words most chunks lack). */
 const PLACES = ["Baixa studio", "Sintra house", "Cascais apartment", "Belem duplex"];
 const PROBLEMS = ["the wifi is slow in the bedroom", "the lockbox code does not open", "we need two more towels", "the washing machine will not start", "can we check in early"];
 const background = (n: number) => `Guest message: we're at the ${PLACES[n % PLACES.length]}, ${PROBLEMS[n % PROBLEMS.length]}. Thanks, guest ${n}.`;
