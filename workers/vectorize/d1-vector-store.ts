@@ -83,8 +83,11 @@ export function keywordTerms(text: string): string[] {
   return [...new Set(words(text))].slice(0, MAX_KEYWORD_TERMS);
 }
 
-/** An FTS5 query that matches any of `terms`, each quoted so none is an operator. */
-const matchAny = (terms: readonly string[]) => (terms.length === 0 ? null : terms.map((term) => `"${term.replaceAll('"', '""')}"`).join(" OR "));
+/** A word as an FTS5 string: quoted, so it is never an operator. */
+const ftsTerm = (term: string) => `"${term.replaceAll('"', '""')}"`;
+
+/** An FTS5 query that matches any of `terms`. */
+const matchAny = (terms: readonly string[]) => (terms.length === 0 ? null : terms.map(ftsTerm).join(" OR "));
 
 /** An FTS5 query that matches any of the question's words, each quoted so none is an operator. */
 export function keywordQuery(text: string): string | null {
@@ -103,6 +106,13 @@ export const COMMON_TERM_MIN_CHUNKS = 1000;
 /** The rarest words of a question the quorum query combines (C(6, 3) = 20 groups at most). */
 const QUORUM_TERMS = 6;
 
+/** The QUORUM_TERMS rarest of `terms`, rarest first (equals in the question's order). */
+const rarestTerms = (terms: readonly string[], chunksWith: ReadonlyMap<string, number>) =>
+  [...terms].sort((a, b) => (chunksWith.get(a) ?? 0) - (chunksWith.get(b) ?? 0)).slice(0, QUORUM_TERMS);
+
+/** How many chunks may hold a word before it is common in an index of `indexSize` chunks. */
+const commonAbove = (indexSize: number) => Math.max(COMMON_TERM_MIN_CHUNKS, COMMON_TERM_SHARE * indexSize);
+
 /**
  * An FTS5 query that matches the chunks holding at least half (and at least 2) of the rarest
  * QUORUM_TERMS `terms`: every such group of words ANDed, the groups ORed. The answer to "who
@@ -112,13 +122,13 @@ const QUORUM_TERMS = 6;
  * the answer among the keyword candidates in an index of look-alikes. Null for fewer than 2 words.
  */
 export function matchQuorum(terms: readonly string[], chunksWith: ReadonlyMap<string, number>, quorum: (rarest: number) => number = (rarest) => Math.ceil(rarest / 2)): string | null {
-  const rarest = [...terms].sort((a, b) => (chunksWith.get(a) ?? 0) - (chunksWith.get(b) ?? 0)).slice(0, QUORUM_TERMS);
+  const rarest = rarestTerms(terms, chunksWith);
   if (rarest.length < 2) return null;
   const size = Math.max(2, quorum(rarest.length));
   const groups = (from: readonly string[], count: number): string[][] =>
     count === 0 ? [[]] : from.length < count ? [] : [...groups(from.slice(1), count - 1).map((group) => [from[0]!, ...group]), ...groups(from.slice(1), count)];
   return groups(rarest, size)
-    .map((group) => `(${group.map((term) => `"${term.replaceAll('"', '""')}"`).join(" AND ")})`)
+    .map((group) => `(${group.map(ftsTerm).join(" AND ")})`)
     .join(" OR ");
 }
 
@@ -165,8 +175,8 @@ export function questionPhrases(text: string): Map<string, Set<number>> {
  * Each weighs the two words' inverse document frequencies.
  */
 export function nearPairs(terms: readonly string[], chunksWith: ReadonlyMap<string, number>, indexSize: number, phrases: ReadonlyMap<string, ReadonlySet<number>> = new Map()): NearPair[] {
-  const most = Math.max(COMMON_TERM_MIN_CHUNKS, COMMON_TERM_SHARE * indexSize);
-  const rarest = [...terms].sort((a, b) => (chunksWith.get(a) ?? 0) - (chunksWith.get(b) ?? 0)).slice(0, QUORUM_TERMS);
+  const most = commonAbove(indexSize);
+  const rarest = rarestTerms(terms, chunksWith);
   const common = (term: string) => (chunksWith.get(term) ?? 0) > most;
   const idf = (term: string) => {
     const holding = chunksWith.get(term) ?? 0;
@@ -186,8 +196,7 @@ export function nearPairs(terms: readonly string[], chunksWith: ReadonlyMap<stri
  * are cold"); a chat window of unrelated messages holds the same words lines apart. Null for none.
  */
 export function matchNear(pairs: readonly NearPair[]): string | null {
-  const quoted = (term: string) => `"${term.replaceAll('"', '""')}"`;
-  return pairs.length === 0 ? null : pairs.map(({ first, second }) => `NEAR(${quoted(first)} ${quoted(second)}, ${NEAR_DISTANCE})`).join(" OR ");
+  return pairs.length === 0 ? null : pairs.map(({ first, second }) => `NEAR(${ftsTerm(first)} ${ftsTerm(second)}, ${NEAR_DISTANCE})`).join(" OR ");
 }
 
 /**
@@ -233,15 +242,18 @@ const QUESTION_WORDS = new Set(
     "call calls called calling phone phoned phoning rang ask asks asked asking say says said tell told write wrote mention mentioned").split(" "),
 );
 
+/** A word a question is about: not a function word (STOPWORDS, QUESTION_WORDS). */
+const isContentWord = (term: string) => !STOPWORDS.has(term) && !QUESTION_WORDS.has(term);
+
 /**
- * `terms` without function words (STOPWORDS, QUESTION_WORDS) and without those held by more than
- * COMMON_TERM_SHARE of `indexSize` chunks (and COMMON_TERM_MIN_CHUNKS); the rarest one stays.
+ * `terms` without function words and without those held by more than COMMON_TERM_SHARE of
+ * `indexSize` chunks (and COMMON_TERM_MIN_CHUNKS); the rarest one stays.
  */
 export function rankingTerms(terms: readonly string[], chunksWith: ReadonlyMap<string, number>, indexSize: number): string[] {
-  const most = Math.max(COMMON_TERM_MIN_CHUNKS, COMMON_TERM_SHARE * indexSize);
-  const kept = terms.filter((term) => !STOPWORDS.has(term) && !QUESTION_WORDS.has(term) && (chunksWith.get(term) ?? 0) <= most);
+  const most = commonAbove(indexSize);
+  const kept = terms.filter((term) => isContentWord(term) && (chunksWith.get(term) ?? 0) <= most);
   if (kept.length > 0 || terms.length === 0) return kept;
-  return [terms.reduce((rarest, term) => ((chunksWith.get(term) ?? 0) < (chunksWith.get(rarest) ?? 0) ? term : rarest))];
+  return rarestTerms(terms, chunksWith).slice(0, 1);
 }
 
 function filterConditions(model: string, filter: SearchFilter = {}): SQL {
@@ -363,12 +375,12 @@ export class D1VectorStore implements VectorStore {
       ...terms.map((term) => this.db.$client.prepare("SELECT doc AS n FROM search_chunks_fts_vocab WHERE term = ?").bind(term)),
     ]);
     const chunksWith = new Map(terms.map((term, i) => [term, Number(counts[i]?.results[0]?.n ?? 0)]));
-    const kept = rankingTerms(terms, chunksWith, Number(size?.results[0]?.n ?? 0));
+    const indexSize = Number(size?.results[0]?.n ?? 0);
+    const kept = rankingTerms(terms, chunksWith, indexSize);
     // "Most" keeps the common words the other two leave out (a listing's name, in a fifth of an
     // index about five listings, is what tells the answer from a look-alike): ANDed with the
     // rarest words, their matches are few, so FTS5 scores few chunks for them.
-    const content = terms.filter((term) => !STOPWORDS.has(term) && !QUESTION_WORDS.has(term));
-    const indexSize = Number(size?.results[0]?.n ?? 0);
+    const content = terms.filter(isContentWord);
     return { most: matchMost(content, chunksWith), quorum: matchQuorum(kept, chunksWith), any: matchAny(kept), near: nearPairs(content, chunksWith, indexSize, questionPhrases(text)) };
   }
 
@@ -431,7 +443,7 @@ export class D1VectorStore implements VectorStore {
     // anyone, so no more of its matches are read.
     const exact = exactTerms.map(
       ({ term }) => sql`SELECT ${searchChunks.id} AS id
-            FROM (SELECT rowid AS chunk_rowid FROM search_chunks_fts WHERE search_chunks_fts MATCH ${`"${term}"`} LIMIT ${this.options.exactTermMatches ?? EXACT_TERM_MATCHES}) AS matched
+            FROM (SELECT rowid AS chunk_rowid FROM search_chunks_fts WHERE search_chunks_fts MATCH ${ftsTerm(term)} LIMIT ${this.options.exactTermMatches ?? EXACT_TERM_MATCHES}) AS matched
             CROSS JOIN ${searchChunks} ON ${searchChunks}.rowid = matched.chunk_rowid WHERE ${where} LIMIT ${RARE_TERM_MAX_CHUNKS + 1}`,
     );
     const results = await this.db.$client.batch<{ id: string; vector?: unknown; text?: unknown }>(
@@ -473,7 +485,7 @@ export class D1VectorStore implements VectorStore {
           candidates,
           k: query.k,
         })
-      : [...fuseByReciprocalRank([byRelevance(Number.MIN_VALUE).slice(0, candidates), keywordRanking, ...(nearRanking.length > 0 ? [nearRanking] : [])])].sort((a, b) => b[1] - a[1]).slice(0, query.k);
+      : [...fuseByReciprocalRank([byRelevance(Number.MIN_VALUE).slice(0, candidates), keywordRanking, nearRanking])].sort((a, b) => b[1] - a[1]).slice(0, query.k);
     if (fused.length === 0) return [];
 
     const rows = await this.db

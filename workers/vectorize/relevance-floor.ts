@@ -144,7 +144,7 @@ export function fuseAboveFloor(input: {
   // A rare exact term always passes, even where the keyword half did not rank its chunk.
   const rare = [...input.exact].filter((id) => !keyword.includes(id)).sort((a, b) => relevanceOf(b) - relevanceOf(a));
   const strong = (input.strongKeyword ?? []).filter(passes).slice(0, input.candidates);
-  const fused = fuseByReciprocalRank([dense, [...keyword.slice(0, input.candidates), ...rare], ...(strong.length > 0 ? [strong] : [])]);
+  const fused = fuseByReciprocalRank([dense, [...keyword.slice(0, input.candidates), ...rare], strong]);
   // Equal scores in id order: the same order in both stores.
   return [...fused].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, input.k);
 }
