@@ -22,6 +22,7 @@ import { ANSWER_MAX_COMPLETION_TOKENS } from "../workers/llm/groq-models.ts";
 import { aircallToken, documentIdsOf, guestySecret, rocketChatToken, webhooksOf, type Webhook } from "./bench/corpus-webhooks.ts";
 import { corpus, questions, unanswerableQuestions } from "./bench/search-questions.ts";
 import { createWranglerRun, freePort, sleep } from "./bench/wrangler-run.ts";
+import { percentile } from "./bench/percentile.ts";
 
 function option(name: string, fallback: number): number {
   const flag = process.argv.indexOf(`--${name}`);
@@ -62,11 +63,6 @@ type StoredQuery = {
   sources: { documentId: string }[];
   usage: { completionTokens: number | null };
   timings: { modelMs: number | null; totalMs: number | null };
-};
-
-const percentile = (values: readonly number[], p: number) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
 };
 
 async function main(): Promise<number> {

@@ -23,11 +23,9 @@ import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { CHARS_PER_TOKEN, CLOUDFLARE_PRICES, dollars, NEURONS_PER_MILLION_INPUT_TOKENS, PRICES_READ_ON } from "./bench/cloudflare-prices.ts";
-import { emptyCounts, type Counts } from "./bench/cost-counters.ts";
+import { emptyCounts, type CostReport, type Counts } from "./bench/cost-counters.ts";
 import { root } from "./bench/wrangler-run.ts";
 
-type CostPhase = { kind: string; events: number; counts: Counts };
-type CostReport = { phases: CostPhase[]; tick: Counts; failures: string[]; retries: number; deadLettered: number; eventStatuses: Record<string, number> };
 
 const HELP = `npm run bench:cost [-- options]
 Counts every billable operation of a realistic mix of webhooks and bot questions (Worker

@@ -18,6 +18,7 @@ import { join } from "node:path";
 import { prng } from "./bench/prng.ts";
 import { createWranglerRun, freePort, root, sleep, type CaughtError, type WranglerProcess } from "./bench/wrangler-run.ts";
 import { readBenchOptions } from "./bench/options.ts";
+import { percentile } from "./bench/percentile.ts";
 
 // ---------------------------------------------------------------- options
 
@@ -416,8 +417,6 @@ async function storedEvents(base: string): Promise<EventPage["items"]> {
   return items;
 }
 
-/** Nearest-rank percentile of an ascending array. */
-const percentile = (sorted: readonly number[], p: number): number => sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)]!;
 
 function tally<T>(values: readonly T[]): string {
   const counts = new Map<T, number>();

@@ -36,6 +36,7 @@ import { nodeD1 } from "./bench/node-d1.ts";
 import { corpus, questions, unanswerableQuestions } from "./bench/search-questions.ts";
 import { createWranglerRun, freePort } from "./bench/wrangler-run.ts";
 import { failOption, readBenchOptions } from "./bench/options.ts";
+import { percentile } from "./bench/percentile.ts";
 
 const USAGE = `usage: npm run bench:search [-- --sizes 1000,10000,50000,100000 --timeout SECONDS --port PORT]
   SIZES    index sizes in chunks, ascending (default 1000,10000,50000,100000); the labelled corpus is in every one, the first is the reference for recall
@@ -54,11 +55,6 @@ const options = readOptions(process.argv.slice(2));
 const run = createWranglerRun({ name: "bench-search", timeoutMs: options.timeoutMs });
 const adminToken = randomBytes(24).toString("hex");
 const embedder = new OfflineEmbedder();
-
-const percentile = (values: readonly number[], p: number) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
-};
 
 // ---------------------------------------------------------------- the chunks of each size
 

@@ -38,6 +38,7 @@ import { corpus, questions, unanswerableQuestions } from "./bench/search-questio
 import { OfflineEmbedder } from "../workers/vectorize/offline-embedder.ts";
 import { CALIBRATED_FLOORS } from "../workers/vectorize/relevance-floor.ts";
 import { failOption, readBenchOptions } from "./bench/options.ts";
+import { percentile } from "./bench/percentile.ts";
 
 const USAGE = `usage: npm run bench:vectorize [-- --n N --sample SAMPLE --providers embedded|fakes|env --timeout SECONDS --port PORT --calibrate]
   N        reservations for the throughput phase (default 1000)
@@ -130,10 +131,6 @@ function onWorkerOutput(line: string) {
   }
 }
 
-const percentile = (values: readonly number[], p: number) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
-};
 const ms = (value: number) => `${value.toFixed(0)} ms`;
 
 // ---------------------------------------------------------------- provider fakes

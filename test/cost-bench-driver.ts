@@ -18,21 +18,13 @@ import {
   countingFetch,
   diffCounts,
   emptyCounts,
+  type CostPhase,
+  type CostReport,
+  type CostWorkload,
   type Counts,
   type HeldMessage,
   type QueueBindingName,
 } from "../scripts/bench/cost-counters";
-
-type Webhook = { path: string; headers: Record<string, string>; body: string };
-type Question = { roomId: string; text: string };
-export type CostWorkload = {
-  phases: { kind: string; webhooks: Webhook[] }[];
-  questions: Question[];
-  /** Messages per consumer invocation (each queue's max_batch_size caps it). */
-  batchSize: number;
-};
-export type CostPhase = { kind: string; events: number; counts: Counts };
-export type CostReport = { phases: CostPhase[]; tick: Counts; failures: string[]; retries: number; deadLettered: number; eventStatuses: Record<string, number> };
 
 const bench = env as unknown as Env & { COST_WORKLOAD: CostWorkload; COST_REPORT_URL: string };
 

@@ -4,6 +4,7 @@
 // measured by `npm run bench:search`, not here.
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { countingD1, emptyCounts } from "../scripts/bench/cost-counters";
 import { openDatabase } from "../workers/db/client";
 import { chunkId } from "../workers/vectorize/chunk-id";
 import { D1VectorStore, searchReadBound } from "../workers/vectorize/d1-vector-store";
@@ -13,51 +14,6 @@ import { OfflineEmbedder } from "../workers/vectorize/offline-embedder";
 import type { DocumentChunks } from "../workers/vectorize/vector-store";
 
 const embedder = new OfflineEmbedder();
-
-/** env.DB, summing D1's own `meta.rows_read` of every statement run through it (batches included). */
-function meteredD1() {
-  const reads = { rows: 0, statements: 0, perStatement: [] as number[] };
-  const count = (meta: { rows_read?: number } | undefined) => {
-    reads.statements += 1;
-    reads.rows += meta?.rows_read ?? 0;
-    reads.perStatement.push(meta?.rows_read ?? 0);
-  };
-  const wrap = (statement: D1PreparedStatement): D1PreparedStatement =>
-    new Proxy(statement, {
-      get(target, property) {
-        if (property === "bind") return (...values: unknown[]) => wrap(target.bind(...values));
-        if (property === "all" || property === "run")
-          return async () => {
-            const result = await target.all();
-            count(result.meta);
-            return result;
-          };
-        // drizzle reads rows as arrays; `all` in column order gives the same and carries meta.
-        if (property === "raw")
-          return async () => {
-            const result = await target.all<Record<string, unknown>>();
-            count(result.meta);
-            return result.results.map((row) => Object.values(row));
-          };
-        const value = Reflect.get(target, property, target) as unknown;
-        return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
-      },
-    });
-  const db = new Proxy(env.DB, {
-    get(target, property) {
-      if (property === "prepare") return (query: string) => wrap(target.prepare(query));
-      if (property === "batch")
-        return async (statements: D1PreparedStatement[]) => {
-          const results = await target.batch(statements);
-          for (const result of results) count(result.meta);
-          return results;
-        };
-      const value = Reflect.get(target, property, target) as unknown;
-      return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
-    },
-  });
-  return { db, reads };
-}
 
 const PLACES = ["Porto flat", "Alfama loft", "Baixa studio", "Sintra house", "Cascais apartment"];
 const ISSUES = ["boiler has no hot water", "lockbox code does not open", "wifi is slow in the bedroom", "towels are missing", "heating does not come on"];
@@ -85,9 +41,10 @@ const SMALL = { keywordCandidates: 20, bucketRows: 8, probes: 1, exactTermMatche
 async function rowsReadBySearch(prefix: string, options: ConstructorParameters<typeof D1VectorStore>[1], floor = false) {
   const model = `scale-${prefix}`;
   const text = questionFor(prefix);
-  const { db, reads } = meteredD1();
+  // D1's own rows_read of every statement the search runs (the cost bench's counting binding).
+  const counts = emptyCounts();
   const [vector] = await embedder.embed([text]);
-  const hits = await new D1VectorStore(openDatabase(db), options).query({
+  const hits = await new D1VectorStore(openDatabase(countingD1(env.DB, counts)), options).query({
     model,
     vector: vector!,
     text,
@@ -95,7 +52,7 @@ async function rowsReadBySearch(prefix: string, options: ConstructorParameters<t
     filter: {},
     ...(floor ? { floor: { minScore: 0.2, exactTerms: exactTermCandidates(`${text} Porto Boiler`) } } : {}),
   });
-  return { rows: reads.rows, statements: reads.statements, hits };
+  return { rows: counts.d1.rowsRead, statements: counts.d1.statements, hits };
 }
 
 describe("the D1 store's bounded search", () => {
@@ -172,21 +129,9 @@ describe("the D1 store's bounded search", () => {
       };
     };
     const written = async (document: DocumentChunks) => {
-      let rows = 0;
-      const db = new Proxy(env.DB, {
-        get(target, property) {
-          if (property === "batch")
-            return async (statements: D1PreparedStatement[]) => {
-              const results = await target.batch(statements);
-              for (const result of results) rows += result.meta.rows_written ?? 0;
-              return results;
-            };
-          const value = Reflect.get(target, property, target) as unknown;
-          return typeof value === "function" ? (value as (...args: unknown[]) => unknown).bind(target) : value;
-        },
-      });
-      await new D1VectorStore(openDatabase(db)).replaceDocuments(model, [document]);
-      return rows;
+      const counts = emptyCounts();
+      await new D1VectorStore(openDatabase(countingD1(env.DB, counts))).replaceDocuments(model, [document]);
+      return counts.d1.rowsWritten;
     };
     const texts = ["the boiler at the Porto flat is fixed", "the guest asks for late checkout", "towels were delivered"];
     const first = await written(await unit(texts));

@@ -259,9 +259,6 @@ export function countingFetch(original: typeof fetch, counts: Counts, isGroq: (u
   };
 }
 
-/** Messages held per queue binding name, for the driver to deliver. */
-export type HeldQueues = Record<string, HeldMessage[]>;
-
 const QUEUE_BINDINGS = ["INTAKE_QUEUE", "VECTORIZE_QUEUE", "BOT_QUEUE"] as const;
 export type QueueBindingName = (typeof QUEUE_BINDINGS)[number];
 
@@ -280,3 +277,14 @@ export function countedEnv<E extends object>(env: E, counts: Counts, options: { 
   if (options.ai) wrapped.AI = options.ai;
   return { env: wrapped as E, held };
 }
+
+/** What the cost bench hands its workerd driver: the webhooks of each kind, the bot's questions. */
+export type CostWorkload = {
+  phases: { kind: string; webhooks: { path: string; headers: Record<string, string>; body: string }[] }[];
+  questions: { roomId: string; text: string }[];
+  /** Messages per consumer invocation (each queue's max_batch_size caps it). */
+  batchSize: number;
+};
+/** What the driver reports back: the operations counted per kind, the cron tick's and what went wrong. */
+export type CostPhase = { kind: string; events: number; counts: Counts };
+export type CostReport = { phases: CostPhase[]; tick: Counts; failures: string[]; retries: number; deadLettered: number; eventStatuses: Record<string, number> };

@@ -3,6 +3,7 @@
 // with their transcripts, signed Guesty reservations and guest messages, Rocket.Chat messages)
 // grouped by kind, and bot questions (the labelled ones, then those no record answers, in turn).
 import { randomBytes } from "node:crypto";
+import type { CostWorkload } from "./cost-counters.ts";
 import { webhooksOf, type Webhook } from "./corpus-webhooks.ts";
 import { distractors } from "./distractors.ts";
 import { corpus, questions, unanswerableQuestions, type CorpusRecord } from "./search-questions.ts";
@@ -16,12 +17,6 @@ export const KIND_NAMES: Record<CorpusRecord["kind"], string> = {
   reservation: "Guesty reservation",
   "guest-message": "Guesty guest message",
   chat: "Rocket.Chat message",
-};
-
-export type CostWorkload = {
-  phases: { kind: string; webhooks: Webhook[] }[];
-  questions: { roomId: string; text: string }[];
-  batchSize: number;
 };
 
 export function buildCostWorkload(options: { webhooks: number; questions: number; batchSize: number; seed?: number }): CostWorkload {
