@@ -95,9 +95,13 @@ describe("waiting for actions", () => {
     const done = await client.waitForActions(ids);
     expect(done.map((action) => action.id).sort((a, b) => a - b)).toEqual([...ids].sort((a, b) => a - b));
     expect(done.every((action) => action.status === "success")).toBe(true);
-    // Polled while they ran (10 s of fake time, a poll a second), two requests per poll.
+    // Polled while they ran (10 s of fake time, a poll a second): the first poll in two requests
+    // (25 ids, then 5); later ones ask only for the actions still running, which on a loaded
+    // machine (the fake's actions end in real time) may already be fewer than 30.
     expect(sleeps.length).toBeGreaterThan(1);
-    for (const asked of await idsPerPoll(ids)) expect([25, 5]).toContain(asked.length);
+    const polls = await idsPerPoll(ids);
+    expect(polls.slice(0, 2).map((asked) => asked.length)).toEqual([25, 5]);
+    for (const asked of polls) expect(asked.length).toBeLessThanOrEqual(25);
   });
 
   it("treats an id missing from Hetzner's answer as an error, never as finished", async () => {
