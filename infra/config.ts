@@ -31,8 +31,6 @@ export function portRangeCovers(range: string | number, port: number): boolean {
   return port >= from && port <= to;
 }
 
-export { parseIpv4Cidr, parseIpv6Cidr } from "./cidr.ts";
-
 const contains = (outer: { base: number; prefix: number }, inner: { base: number; prefix: number }) =>
   inner.prefix >= outer.prefix && Math.floor(inner.base / 2 ** (32 - outer.prefix)) === Math.floor(outer.base / 2 ** (32 - outer.prefix));
 const overlaps = (a: { base: number; prefix: number }, b: { base: number; prefix: number }) => contains(a, b) || contains(b, a);

@@ -59,25 +59,35 @@ export function resolveSecrets(root: string, environment: Environment, env: Node
 }
 
 /**
+ * Fills `${NAME}`, `${NAME:?message}`, `${NAME:-default}` (and their forms without the colon)
+ * from `variables`; the names `pattern` captures in its first group that have no value throw
+ * together. A match without a name (the stack pattern's `$$`) stays as it is.
+ */
+function substitute(text: string, variables: Record<string, string>, source: string, options: { pattern: RegExp; escapeDollars: boolean; hint: string }): string {
+  const missing = new Set<string>();
+  const escape = (value: string) => (options.escapeDollars ? value.replaceAll("$", () => "$$") : value);
+  const rendered = text.replace(options.pattern, (match, name: string | undefined, operator: string | undefined, argument: string | undefined) => {
+    if (name === undefined) return match;
+    const value = variables[name];
+    const empty = value === undefined || (operator?.startsWith(":") === true && value === "");
+    if (empty && (operator === ":-" || operator === "-")) return escape(argument ?? "");
+    if (value === undefined || empty) {
+      missing.add(name);
+      return match;
+    }
+    return escape(value);
+  });
+  if (missing.size > 0) throw new Error(`${source} needs ${[...missing].join(", ")}: set ${missing.size > 1 ? "them" : "it"} under the stack's variables${options.hint} in the environment file`);
+  return rendered;
+}
+
+/**
  * Replaces `${NAME}`, `${NAME:?message}`, `${NAME:-default}` with the environment's values. `$$`
  * stays (docker turns it into `$`); a `$` in a value is written `$$` so the daemon side does not
  * interpolate again.
  */
 export function renderStack(text: string, variables: Record<string, string>, source: string): string {
-  const missing = new Set<string>();
-  const rendered = text.replace(/\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[?-])([^}]*))?\}/g, (match, name: string | undefined, operator: string | undefined, argument: string | undefined) => {
-    if (name === undefined) return match;
-    const value = variables[name];
-    const empty = value === undefined || (operator?.startsWith(":") === true && value === "");
-    if (empty && (operator === ":-" || operator === "-")) return (argument ?? "").replaceAll("$", () => "$$");
-    if (value === undefined || empty) {
-      missing.add(name);
-      return match;
-    }
-    return value.replaceAll("$", () => "$$");
-  });
-  if (missing.size > 0) throw new Error(`${source} needs ${[...missing].join(", ")}: set ${missing.size > 1 ? "them" : "it"} under the stack's variables (or list the secret) in the environment file`);
-  return rendered;
+  return substitute(text, variables, source, { pattern: /\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[?-])([^}]*))?\}/g, escapeDollars: true, hint: " (or list the secret)" });
 }
 
 /** The variable a stack file names a config by: `prometheus_yml` → `PROMETHEUS_YML_CONFIG`. */
@@ -95,19 +105,7 @@ export type SwarmConfig = { key: string; stack: string; file: string; dockerName
  * stays `$$`, and `$labels`, `{{ $value }}` or a dashboard's `$__rate_interval` are left alone.
  */
 export function renderConfig(text: string, variables: Record<string, string>, source: string): string {
-  const missing = new Set<string>();
-  const rendered = text.replace(/\$\{([A-Z][A-Z0-9_]*)(?:(:?[?-])([^}]*))?\}/g, (match, name: string, operator: string | undefined, argument: string | undefined) => {
-    const value = variables[name];
-    const empty = value === undefined || (operator?.startsWith(":") === true && value === "");
-    if (empty && (operator === ":-" || operator === "-")) return argument ?? "";
-    if (value === undefined || empty) {
-      missing.add(name);
-      return match;
-    }
-    return value;
-  });
-  if (missing.size > 0) throw new Error(`${source} needs ${[...missing].join(", ")}: set ${missing.size > 1 ? "them" : "it"} under the stack's variables in the environment file`);
-  return rendered;
+  return substitute(text, variables, source, { pattern: /\$\{([A-Z][A-Z0-9_]*)(?:(:?[?-])([^}]*))?\}/g, escapeDollars: false, hint: "" });
 }
 
 const configDeclarationSchema = z.object({ external: z.literal(true), name: z.string(), "x-file": z.string().min(1) });
@@ -115,11 +113,12 @@ const configDeclarationSchema = z.object({ external: z.literal(true), name: z.st
 /**
  * The docker configs a stack file declares, read from the files their `x-file:` names (relative to
  * the stack file, inside the repository) and rendered with the stack's variables. A declaration
- * without `x-file`, a missing file or one over swarmkit's limit throws, naming it.
+ * without `x-file`, a missing file or one over swarmkit's limit throws, naming it. `stackText` is
+ * the stack file's text when the caller has read it already.
  */
-export function stackConfigs(root: string, stack: { name: string; file: string; variables: Record<string, string> }): SwarmConfig[] {
+export function stackConfigs(root: string, stack: { name: string; file: string; variables: Record<string, string> }, stackText?: string): SwarmConfig[] {
   const stackPath = join(root, stack.file);
-  const document = parse(readFileSync(stackPath, "utf8")) as { configs?: Record<string, unknown> } | null;
+  const document = parse(stackText ?? readFileSync(stackPath, "utf8")) as { configs?: Record<string, unknown> } | null;
   return Object.entries(document?.configs ?? {}).map(([key, declaration]) => {
     // The key becomes part of a docker name and a label on the manager's command line.
     if (!SHELL_SAFE.name.test(key)) throw new Error(`${stack.file}: config key ${JSON.stringify(key)} must be letters, digits, . _ and -`);
@@ -225,7 +224,7 @@ function checkedDirectories(stacks: { name: string; text: string }[]): string[] 
 /** The hosts Traefik routes (Host(`…`) in the rendered stacks): the names the certificate must cover. */
 export const routedHosts = (stackTexts: string[]) => [...new Set(stackTexts.flatMap((text) => [...text.matchAll(/Host\(`([^`]+)`\)/g)].map((match) => match[1]!)))].sort();
 
-export type DeployContext = SwarmContext & { root: string; secrets: SwarmSecret[]; now?: () => Date };
+export type DeployContext = SwarmContext & { root: string; secrets: SwarmSecret[] };
 /** What deploy sends, rendered and checked before any remote command. */
 export type PreparedDeploy = { stacks: { name: string; text: string }[]; configs: SwarmConfig[]; directories: string[] };
 
@@ -239,18 +238,18 @@ export function prepareDeploy(context: DeployContext): PreparedDeploy {
   const secretNames = Object.fromEntries(context.secrets.map((secret) => [secretVariable(secret.name), secret.dockerName]));
   const configs: SwarmConfig[] = [];
   const stacks = environment.stacks.map((stack) => {
-    const path = join(context.root, stack.file);
-    const stackConfigList = stackConfigs(context.root, stack);
+    const text = readFileSync(join(context.root, stack.file), "utf8");
+    const stackConfigList = stackConfigs(context.root, stack, text);
     configs.push(...stackConfigList);
     const configNames = Object.fromEntries(stackConfigList.map((config) => [configVariable(config.key), config.dockerName]));
-    return { name: stack.name, text: renderStack(readFileSync(path, "utf8"), { ...stack.variables, ...secretNames, ...configNames }, stack.file) };
+    return { name: stack.name, text: renderStack(text, { ...stack.variables, ...secretNames, ...configNames }, stack.file) };
   });
   const directories = checkedDirectories(stacks);
   // The certificate every Traefik serves: a wrong pair would take HTTPS down on all nodes at once.
   const certificate = context.secrets.find((secret) => secret.name === TLS_CERTIFICATE_SECRET);
   const privateKey = context.secrets.find((secret) => secret.name === TLS_PRIVATE_KEY_SECRET);
   if (certificate && privateKey) {
-    const { summary, notes } = checkCertificatePair(certificate.value, privateKey.value, (context.now ?? (() => new Date()))(), routedHosts(stacks.map((stack) => stack.text)));
+    const { summary, notes } = checkCertificatePair(certificate.value, privateKey.value, new Date(), routedHosts(stacks.map((stack) => stack.text)));
     log(`~ ${TLS_CERTIFICATE_SECRET}: ${summary.names.join(", ") || summary.subject}, issued by ${summary.issuer}, valid until ${summary.validTo.toISOString().slice(0, 10)}`);
     notes.forEach((note) => log(note));
   } else if (certificate || privateKey) {
@@ -259,7 +258,7 @@ export function prepareDeploy(context: DeployContext): PreparedDeploy {
   return { stacks, configs, directories };
 }
 
-export async function deployStacks(context: DeployContext, manager: Node, nodes: Node[], prepared: PreparedDeploy = prepareDeploy(context)): Promise<DeployResult> {
+export async function deployStacks(context: DeployContext, manager: Node, nodes: Node[], prepared: PreparedDeploy): Promise<DeployResult> {
   const { ssh, environment, log } = context;
   const result: DeployResult = { secretsCreated: [], configsCreated: [], stacks: [], secretsRemoved: [], configsRemoved: [] };
   const { stacks, configs, directories } = prepared;

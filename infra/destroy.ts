@@ -30,7 +30,7 @@ export type DestroyContext = { hetzner: HetznerClient; resources: HcloudResource
  * Deletes `targets` (volumes only with `deleteVolumes`); returns what is still labelled afterwards
  * that should not be (empty when destroy succeeded).
  */
-export async function destroy(context: DestroyContext, targets: Labelled[], options: { deleteVolumes: boolean } = { deleteVolumes: true }): Promise<Labelled[]> {
+export async function destroy(context: DestroyContext, targets: Labelled[], options: { deleteVolumes: boolean }): Promise<Labelled[]> {
   const { hetzner, resources, log } = context;
   const of = (kind: Labelled["kind"]) => targets.filter((target) => target.kind === kind && (kind !== "volume" || options.deleteVolumes));
 

@@ -69,9 +69,9 @@ export class Ssh {
   }
 
   /** Runs `command` and answers its stdout; a non-zero exit throws RemoteCommandError. */
-  async check(host: string, command: string, options: { stdin?: string; shown?: string } = {}): Promise<string> {
+  async check(host: string, command: string, options: { stdin?: string } = {}): Promise<string> {
     const result = await this.run(host, command, options.stdin);
-    if (result.exitCode !== 0) throw new RemoteCommandError(host, options.shown ?? command, result);
+    if (result.exitCode !== 0) throw new RemoteCommandError(host, command, result);
     return result.stdout;
   }
 }
