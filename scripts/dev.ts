@@ -15,7 +15,7 @@ import { copyFileSync, existsSync, readdirSync } from "node:fs";
 import { constants } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { z } from "zod";
+import { type Health, healthSchema } from "./deploy/smoke.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const wrangler = join(root, "node_modules", ".bin", "wrangler");
@@ -123,16 +123,6 @@ dev.on("exit", (code, signal) => {
   clearTimeout(killTimer);
   process.exit(code ?? 128 + (signal ? constants.signals[signal] : 0));
 });
-
-const healthSchema = z.object({
-  status: z.string(),
-  checks: z.record(z.string(), z.object({ ok: z.boolean(), detail: z.string().optional() })),
-  capabilities: z.record(
-    z.string(),
-    z.object({ configured: z.boolean(), degraded: z.boolean().optional(), problems: z.array(z.string()).optional() }),
-  ),
-});
-type Health = z.infer<typeof healthSchema>;
 
 /** /healthz once it answers (200, or 503 when storage is down), or null when wrangler stopped or it never did. */
 async function waitForHealth(): Promise<Health | null> {

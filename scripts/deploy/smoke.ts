@@ -7,7 +7,8 @@ import { z } from "zod";
 
 const checkSchema = z.object({ ok: z.boolean(), detail: z.string().optional() }).loose();
 const capabilitySchema = z.object({ configured: z.boolean(), degraded: z.boolean().optional(), problems: z.array(z.string()).optional() }).loose();
-const healthSchema = z
+/** The body of /healthz; scripts/dev.ts reads it too. */
+export const healthSchema = z
   .object({
     status: z.string(),
     checks: z.record(z.string(), checkSchema),
