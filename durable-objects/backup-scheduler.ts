@@ -37,7 +37,7 @@ import { judgeReport, type ReportDelivery } from "../workers/backups/report";
 import { CapabilityNotConfigured } from "../workers/config/capability";
 import { openDatabase } from "../workers/db/client";
 import { backupRuns, type BackupKind, type BackupRunPart, type BackupRunStatus } from "../workers/db/schema";
-import { HetznerApiError, HetznerClient, labelSelector, type HetznerServer } from "../workers/hetzner/client";
+import { BACKUP_RUNNER_ROLE, HetznerApiError, HetznerClient, labelSelector, type HetznerServer } from "../workers/hetzner/client";
 import { logError, logInfo } from "../workers/log";
 
 export type StartRequest = { kind: BackupKind; trigger: "cron" | "manual"; baseUrl: string | null };
@@ -614,12 +614,12 @@ export class BackupScheduler extends DurableObject<Env> {
    * run taking it right now) holds an incomplete disk and cannot boot a server yet.
    */
   private async newestRunnerImage(hetzner: HetznerClient): Promise<number> {
-    const images = await hetzner.listImages({ type: "snapshot", labelSelector: labelSelector({ role: "backup-runner" }), sort: "created:desc" });
+    const images = await hetzner.listImages({ type: "snapshot", labelSelector: labelSelector({ role: BACKUP_RUNNER_ROLE }), sort: "created:desc" });
     const available = images.filter((image) => image.status === "available");
     const newest = available.sort((a, b) => Date.parse(b.created) - Date.parse(a.created))[0];
     if (!newest) {
       const creating = images.filter((image) => image.status === "creating").length;
-      const detail = creating > 0 ? `no snapshot labelled role=backup-runner is available yet (${creating} still being created; wait for it, or set BACKUP_IMAGE)` : "no snapshot labelled role=backup-runner (build one, or set BACKUP_IMAGE)";
+      const detail = creating > 0 ? `no snapshot labelled role=${BACKUP_RUNNER_ROLE} is available yet (${creating} still being created; wait for it, or set BACKUP_IMAGE)` : `no snapshot labelled role=${BACKUP_RUNNER_ROLE} (build one, or set BACKUP_IMAGE)`;
       throw new HetznerApiError(404, "invalid_input", detail);
     }
     return newest.id;

@@ -12,13 +12,12 @@ import { join } from "node:path";
 import type { HetznerAction } from "../workers/hetzner/client.ts";
 import type { ApplyContext, Node } from "./apply.ts";
 import { ownedSelector, ownership, resourceLabels, resourceName } from "./plan.ts";
-import { labelSelector } from "../workers/hetzner/client.ts";
+import { BACKUP_RUNNER_ROLE, labelSelector } from "../workers/hetzner/client.ts";
 import { progress } from "./progress.ts";
 import type { Ssh } from "./ssh.ts";
 import { waitAllReady, type SwarmContext } from "./swarm.ts";
 
 export const BUILDER_ROLE = "backup-image-builder";
-export const RUNNER_ROLE = "backup-runner";
 /** Runner snapshots kept per environment: the newest and the one before it. */
 export const KEEP_RUNNER_SNAPSHOTS = 2;
 export const RUNNER_PATH = "/opt/edge-ops/backup-runner.sh";
@@ -102,7 +101,7 @@ async function powerDown(context: BackupImageContext, serverId: number, name: st
  */
 export async function pruneRunnerSnapshots(context: Pick<BackupImageContext, "hetzner" | "resources" | "environment" | "log">, newest: number): Promise<number[]> {
   const { hetzner, resources, environment, log } = context;
-  const snapshots = await hetzner.listImages({ type: "snapshot", labelSelector: labelSelector({ ...ownership(environment), role: RUNNER_ROLE }), sort: "created:desc" });
+  const snapshots = await hetzner.listImages({ type: "snapshot", labelSelector: labelSelector({ ...ownership(environment), role: BACKUP_RUNNER_ROLE }), sort: "created:desc" });
   const ordered = [...snapshots.filter((image) => image.id === newest), ...snapshots.filter((image) => image.id !== newest)];
   const deleted: number[] = [];
   for (const image of ordered.slice(KEEP_RUNNER_SNAPSHOTS)) {
@@ -153,9 +152,9 @@ export async function buildBackupImage(context: BackupImageContext): Promise<{ i
     log(`~ ${name}: restic, mongodump, the AWS CLI and ${RUNNER_PATH} installed`);
     await powerDown(context, serverId, name);
     const description = `edge-ops backup runner ${context.now().toISOString()}`;
-    const snapshot = await resources.createSnapshot(serverId, { description, labels: { ...ownership(environment), role: RUNNER_ROLE } });
+    const snapshot = await resources.createSnapshot(serverId, { description, labels: { ...ownership(environment), role: BACKUP_RUNNER_ROLE } });
     await hetzner.waitForActions([snapshot.action.id], context.actionTimeoutMs);
-    log(`+ image ${snapshot.image.id} "${description}" (role=${RUNNER_ROLE})`);
+    log(`+ image ${snapshot.image.id} "${description}" (role=${BACKUP_RUNNER_ROLE})`);
     await pruneRunnerSnapshots(context, snapshot.image.id);
     return { imageId: snapshot.image.id, description };
   } finally {

@@ -158,6 +158,12 @@ export type CreateServerRequest = {
   public_net?: { enable_ipv4?: boolean; enable_ipv6?: boolean };
 };
 
+/**
+ * The `role` label of the snapshot backup servers boot from: infra/backup-image.ts labels the
+ * snapshots it builds with it, the backup scheduler looks for the newest one by it.
+ */
+export const BACKUP_RUNNER_ROLE = "backup-runner";
+
 /** `key=value` pairs joined the way label_selector wants them (comma = AND). */
 export const labelSelector = (selector: Record<string, string>) =>
   Object.entries(selector)
