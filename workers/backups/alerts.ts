@@ -4,7 +4,6 @@
 import { z } from "zod";
 import { optionalRocketChatVariables, rocketChatApiFrom } from "../chat/rocketchat-api";
 import { CapabilityNotConfigured, defineCapability } from "../config/capability";
-import { secretString } from "../config/variables";
 import { raiseAlert } from "../alerts/raise";
 
 export const backupAlertsConfig = defineCapability({

@@ -3,9 +3,9 @@
 // needs turns it off (workers/chat-sync/run.ts), which /healthz reports as degraded.
 import { eq } from "drizzle-orm";
 import { z } from "zod";
-import { type RocketChatApi, rocketChatApiFrom, rocketChatVariables } from "../chat/rocketchat-api";
-import { ConfigProblem, defineCapability } from "../config/capability";
-import { commaList, secretString } from "../config/variables";
+import { RocketChatApi, rocketChatVariables } from "../chat/rocketchat-api";
+import { defineCapability } from "../config/capability";
+import { commaList } from "../config/variables";
 import { openDatabase } from "../db/client";
 import { chatSyncServers } from "../db/schema";
 
@@ -46,8 +46,8 @@ export const chatSyncConfig = defineCapability({
     ROCKETCHAT_SYNC_SUBREQUESTS: z.coerce.number().int().min(10).max(5000).optional(),
   },
   build: (values): ChatSyncConfig => {
-    const api = rocketChatApiFrom(values);
-    if (!api) throw new ConfigProblem("ROCKETCHAT_URL, ROCKETCHAT_USER_ID and ROCKETCHAT_AUTH_TOKEN are all needed");
+    // The schema requires all three variables, so the API always exists here.
+    const api = new RocketChatApi({ url: values.ROCKETCHAT_URL, userId: values.ROCKETCHAT_USER_ID, authToken: values.ROCKETCHAT_AUTH_TOKEN });
     const selected = values.ROCKETCHAT_SYNC_ROOMS;
     return {
       api,

@@ -3,7 +3,7 @@
 // change cursors). Writes of many rooms are one statement each, the rows as one JSON parameter.
 import { asc, eq, lte, sql, type SQL } from "drizzle-orm";
 import type { ListedRoom } from "../chat/rocketchat-api";
-import { visibilityOfRoomType } from "../chat/room-visibility";
+import { upsertRoomFacts, visibilityOfRoomType } from "../chat/room-visibility";
 import type { Database } from "../db/client";
 import { chatRooms, chatSyncRooms, chatSyncServers } from "../db/schema";
 import { inIdList } from "../db/id-list";
@@ -71,11 +71,7 @@ export function upsertListedRooms(server: string, rooms: readonly SeenRoom[], no
 
 /** The visibility cache (chat_rooms) from the listed rooms' types: a channel is public, anything else private. */
 export function recordVisibility(rooms: readonly ListedRoom[], now: number): SQL {
-  const rows = rooms.map((room) => ({ id: room.id, name: room.name, roomType: room.type, visibility: visibilityOfRoomType(room.type), checkedAt: now }));
-  return sql`INSERT INTO ${chatRooms} ("id", "name", "room_type", "visibility", "checked_at")
-    SELECT value ->> '$.id', value ->> '$.name', value ->> '$.roomType', value ->> '$.visibility', value ->> '$.checkedAt'
-    FROM json_each(${JSON.stringify(rows)}) WHERE true
-    ON CONFLICT ("id") DO UPDATE SET "name" = excluded."name", "room_type" = excluded."room_type", "visibility" = excluded."visibility", "checked_at" = excluded."checked_at"`;
+  return upsertRoomFacts(rooms.map((room) => ({ id: room.id, name: room.name, type: room.type, visibility: visibilityOfRoomType(room.type), checkedAt: now })));
 }
 
 /**

@@ -104,10 +104,18 @@ const listedRoom = (room: z.infer<typeof restRoomSchema>): ListedRoom => ({
   updatedAt: room._updatedAt ?? null,
 });
 
+/** A deleted message (or room) as the trash gives it: its id and, where sent, when it was deleted. */
+export type DeletedMessage = { id: string; deletedAt: number | null };
+
+const deletedSchema = z
+  .object({ _id: z.string().min(1), _deletedAt: restDate.optional() })
+  .loose()
+  .transform((e): DeletedMessage => ({ id: e._id, deletedAt: e._deletedAt ?? null }));
+
 const roomsGetSchema = z.object({
   success: z.literal(true),
   update: z.array(restRoomSchema),
-  remove: z.array(z.object({ _id: z.string().min(1), _deletedAt: restDate.optional() }).loose()),
+  remove: z.array(deletedSchema),
 });
 
 const channelsListSchema = z.object({ success: z.literal(true), channels: z.array(restRoomSchema), total: z.number().int().nonnegative() });
@@ -126,6 +134,7 @@ const restMessageSchema = z
     alias: z.string().optional(),
     // IMessage.bot: an object ({"i": "<integration id>"}) on bots' posts.
     bot: z.union([z.boolean(), z.object({}).loose()]).optional(),
+    // Never read, but part of IMessage's shape: an entry with another kind of `_hidden` is unreadable.
     _hidden: z.boolean().optional(),
   })
   .loose();
@@ -145,7 +154,6 @@ export type HistoryMessage = {
   /** Rocket.Chat's system message type (`rm`: a deletion that left a placeholder); null for a user's message. */
   type: string | null;
   bot: boolean;
-  hidden: boolean;
 };
 
 /** Messages of one answer; `unreadable` counts entries not in IMessage's shape (skipped, never guessed). */
@@ -174,18 +182,12 @@ function messagePage(entries: readonly unknown[]): MessagePage {
       threadId: m.tmid ?? null,
       type: m.t || null,
       bot: m.bot !== undefined && m.bot !== false,
-      hidden: m._hidden === true,
     });
   }
   return { messages, unreadable };
 }
 
 const historySchema = z.object({ success: z.literal(true), messages: z.array(z.unknown()) });
-
-/** A deleted message as the trash gives it: its id and, where sent, when it was deleted. */
-export type DeletedMessage = { id: string; deletedAt: number | null };
-
-const deletedSchema = z.object({ _id: z.string().min(1), _deletedAt: restDate.optional() }).loose();
 
 const syncMessagesSchema = z.object({
   success: z.literal(true),
@@ -293,7 +295,7 @@ export class RocketChatApi {
   async roomsGet(updatedSince?: number): Promise<{ update: ListedRoom[]; remove: DeletedMessage[] }> {
     const query = updatedSince === undefined ? "" : `?${new URLSearchParams({ updatedSince: isoOf(updatedSince) })}`;
     const body = await this.request(`rooms.get${query}`, roomsGetSchema);
-    return { update: body.update.map(listedRoom), remove: body.remove.map((room) => ({ id: room._id, deletedAt: room._deletedAt ?? null })) };
+    return { update: body.update.map(listedRoom), remove: body.remove };
   }
 
   /** channels.list: one page of the public channels (by name), and how many there are. */
@@ -328,19 +330,19 @@ export class RocketChatApi {
   async syncMessagesAfter(roomId: string, type: "UPDATED" | "DELETED", next: number, count: number): Promise<{ updated: MessagePage; deleted: DeletedMessage[]; cursorForm: boolean }> {
     const params = new URLSearchParams({ roomId, type, next: String(next), count: String(count) });
     const { result } = await this.request(`chat.syncMessages?${params}`, syncMessagesSchema);
-    return { updated: messagePage(result.updated), deleted: result.deleted.map((entry) => ({ id: entry._id, deletedAt: entry._deletedAt ?? null })), cursorForm: result.cursor !== undefined };
+    return { updated: messagePage(result.updated), deleted: result.deleted, cursorForm: result.cursor !== undefined };
   }
 
   /** chat.syncMessages, `lastUpdate` form: every message of the room updated or deleted after it (epoch ms). */
   async syncMessagesSince(roomId: string, lastUpdate: number): Promise<{ updated: MessagePage; deleted: DeletedMessage[] }> {
     const { result } = await this.request(`chat.syncMessages?${new URLSearchParams({ roomId, lastUpdate: isoOf(lastUpdate) })}`, syncMessagesSchema);
-    return { updated: messagePage(result.updated), deleted: result.deleted.map((entry) => ({ id: entry._id, deletedAt: entry._deletedAt ?? null })) };
+    return { updated: messagePage(result.updated), deleted: result.deleted };
   }
 
   /** chat.getDeletedMessages: one page of the ids of the room's messages deleted after `since` (epoch ms). */
   async deletedMessages(roomId: string, since: number, offset: number, count: number): Promise<{ ids: string[]; total: number }> {
     const params = new URLSearchParams({ roomId, since: isoOf(since), offset: String(offset), count: String(count) });
     const body = await this.request(`chat.getDeletedMessages?${params}`, deletedMessagesSchema);
-    return { ids: body.messages.map((entry) => entry._id), total: body.total };
+    return { ids: body.messages.map((entry) => entry.id), total: body.total };
   }
 }

@@ -13,10 +13,9 @@
 //   being quoted elsewhere within the lifetime, even if nobody writes in it again.
 // The reader's own rooms are never checked: a record of the room a question was asked in is
 // visible to that room (the asker reads it there), whatever the room's type.
-import { eq, sql } from "drizzle-orm";
+import { eq, sql, type SQL } from "drizzle-orm";
 import { z } from "zod";
 import { defineCapability } from "../config/capability";
-import { secretString } from "../config/variables";
 import type { Database } from "../db/client";
 import { inIdList } from "../db/id-list";
 import { chatRooms, type RoomVisibility } from "../db/schema";
@@ -65,6 +64,15 @@ export type VisibilityCheck = {
   /** The clock; tests move it past the lifetime. */
   now?: () => number;
 };
+
+/** One statement caching the answers for `rooms` (the history sync's listings use it too): the rows as one JSON parameter. */
+export function upsertRoomFacts(rooms: readonly RoomFacts[]): SQL {
+  const rows = rooms.map((room) => ({ id: room.id, name: room.name, roomType: room.type, visibility: room.visibility, checkedAt: room.checkedAt }));
+  return sql`INSERT INTO ${chatRooms} ("id", "name", "room_type", "visibility", "checked_at")
+    SELECT value ->> '$.id', value ->> '$.name', value ->> '$.roomType', value ->> '$.visibility', value ->> '$.checkedAt'
+    FROM json_each(${JSON.stringify(rows)}) WHERE true
+    ON CONFLICT ("id") DO UPDATE SET "name" = excluded."name", "room_type" = excluded."room_type", "visibility" = excluded."visibility", "checked_at" = excluded."checked_at"`;
+}
 
 const reasonOf = (error: unknown) => (error instanceof RocketChatApiError ? `${error.status} ${error.code}` : error instanceof Error ? error.name : "unknown");
 
@@ -141,16 +149,12 @@ async function checkRooms(db: Database, facts: Map<string, RoomFacts>, roomIds: 
     facts.set(id, learned.find((room) => room.id === id) ?? { id, name: cached?.name ?? null, type: cached?.type ?? null, visibility: "private", checkedAt: cached?.checkedAt ?? 0 });
   }
   if (learned.length > 0) {
-    const rows = learned.map((room) => ({ id: room.id, name: room.name, roomType: room.type, visibility: room.visibility, checkedAt: room.checkedAt }));
     try {
-      // One statement for every room learned: the rows as one JSON parameter.
-      await db.run(sql`INSERT INTO ${chatRooms} ("id", "name", "room_type", "visibility", "checked_at")
-        SELECT json_extract(value, '$.id'), json_extract(value, '$.name'), json_extract(value, '$.roomType'), json_extract(value, '$.visibility'), json_extract(value, '$.checkedAt')
-        FROM json_each(${JSON.stringify(rows)}) WHERE true
-        ON CONFLICT ("id") DO UPDATE SET "name" = excluded."name", "room_type" = excluded."room_type", "visibility" = excluded."visibility", "checked_at" = excluded."checked_at"`);
+      // One statement for every room learned.
+      await db.run(upsertRoomFacts(learned));
     } catch (error) {
       // This answer still uses what it learned; the next one asks again.
-      logWarn("recording room visibility failed", { rooms: rows.length, reason: error instanceof Error ? error.name : "unknown" });
+      logWarn("recording room visibility failed", { rooms: learned.length, reason: error instanceof Error ? error.name : "unknown" });
     }
   }
   return facts;

@@ -1,4 +1,3 @@
-import { z } from "zod";
 import { defineCapability } from "../../config/capability";
 import { commaList, secretString } from "../../config/variables";
 import { optionalRocketChatVariables, rocketChatApiFrom } from "../../chat/rocketchat-api";
