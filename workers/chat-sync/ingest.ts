@@ -16,7 +16,6 @@
 // moves once what it covers is stored; the queue is told afterwards (if that send fails, the
 // events stay "received" and the intake sweep finishes them).
 import { sql, type SQL } from "drizzle-orm";
-import { sha256Hex } from "../auth/constant-time";
 import type { HistoryMessage } from "../chat/rocketchat-api";
 import type { Database } from "../db/client";
 import { prepare } from "../db/prepare";
@@ -24,7 +23,7 @@ import { withStorage } from "../db/with-storage";
 import type { EventStatus } from "../db/schema";
 import { normalizeEvent } from "../intake/normalize-event";
 import { chatMessagePayloadSchema, ROCKETCHAT_EVENT_TYPES, skipReason } from "../intake/rocketchat/payloads";
-import { deletionKey } from "../intake/rocketchat/store-edit";
+import { deletionKey, latestEventOf, messageKey } from "../intake/rocketchat/store-edit";
 import { sendForProcessing } from "../intake/request-processing";
 import { storedState, type StoredState } from "../intake/store-event";
 
@@ -78,7 +77,7 @@ async function messageRow(message: HistoryMessage, room: SyncedRoom, siteUrl: st
   const payload = JSON.stringify(body);
   // A body out of the documented shape (an id too long, say) is stored as failed, like the webhook's.
   return {
-    id: `rocketchat_${await sha256Hex(payload)}`,
+    id: await messageKey(payload),
     type,
     ...storedState(normalizeEvent("rocketchat", type, body, receivedAt), receivedAt),
     payload,
@@ -114,10 +113,7 @@ function insertStatements(rows: readonly EventRow[], receivedAt: number): SQL[] 
       FROM json_each(${JSON.stringify(chunk)}) AS e
       WHERE e.value ->> '$.type' = ${deleted} OR NOT EXISTS (
         SELECT 1 FROM "webhook_events" AS latest
-        WHERE latest.rowid = (
-          SELECT w.rowid FROM "webhook_events" AS w
-          WHERE w."source" = 'rocketchat' AND w."payload" ->> '$.message_id' = e.value ->> '$.messageId'
-          ORDER BY w."received_at" DESC, w.rowid DESC LIMIT 1)
+        WHERE latest.rowid = (${latestEventOf(sql`e.value ->> '$.messageId'`, sql`"rowid"`)})
         AND (latest."type" = ${deleted} OR (latest."payload" ->> '$.text' IS e.value ->> '$.text' AND latest."payload" ->> '$.tmid' IS e.value ->> '$.tmid')))
       ON CONFLICT ("id") DO NOTHING
       RETURNING "id", "status"`,

@@ -20,7 +20,7 @@ import { normalizeEvent } from "./normalize-event";
 import type { Normalization } from "./normalization";
 import { rocketChatIngestConfig } from "./rocketchat/config";
 import { chatDeletionPayloadSchema, chatMessagePayloadSchema, ROCKETCHAT_EVENT_TYPES, skipReason } from "./rocketchat/payloads";
-import { deletionKey, storeChatEdit } from "./rocketchat/store-edit";
+import { deletionKey, messageKey, storeChatEdit } from "./rocketchat/store-edit";
 import { requestProcessing } from "./request-processing";
 import { storeEvent, type IncomingEvent, type StoredEvent } from "./store-event";
 
@@ -102,7 +102,7 @@ webhookRoutes.post("/rocketchat", async (c) => {
   // No delivery id: a retry repeats the body, so the body is the key (as for Aircall). An edit
   // without its edit time repeats an earlier edit's body when it edits back to that text: it is
   // a duplicate only of the message's latest event (workers/intake/rocketchat/store-edit.ts).
-  const key = `rocketchat_${await sha256Hex(payload)}`;
+  const key = await messageKey(payload);
   if (type === ROCKETCHAT_EVENT_TYPES.edited && !message.editedAt) {
     return acceptEvent(c, "rocketchat", type, key, payload, withoutToken, (db, event, normalization) => storeChatEdit(db, event, normalization, message.message_id));
   }

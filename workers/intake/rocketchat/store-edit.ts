@@ -16,7 +16,7 @@
 // body's key and its receipt time), ordered by its receipt time like every such edit. An edit
 // that carries `editedAt` (a change-stream listener) is keyed by its body, which includes the
 // edit time, as before. One statement, so two concurrent deliveries of one edit store it once.
-import { sql } from "drizzle-orm";
+import { sql, type SQL } from "drizzle-orm";
 import { sha256Hex } from "../../auth/constant-time";
 import type { Database } from "../../db/client";
 import { prepare } from "../../db/prepare";
@@ -33,9 +33,20 @@ export async function deletionKey(messageId: string): Promise<string> {
   return `rocketchat_deleted_${await sha256Hex(messageId)}`;
 }
 
-/** A Rocket.Chat message's events, latest first (webhook_events_rocketchat_message_idx). */
-const latestEventOf = (messageId: string) =>
-  sql`SELECT "id", "payload" FROM "webhook_events" WHERE "source" = 'rocketchat' AND "payload" ->> '$.message_id' = ${messageId}
+/**
+ * A stored Rocket.Chat message's event id: the hash of its body (a retry repeats the body), from
+ * the webhook and the history sync alike.
+ */
+export async function messageKey(payload: string): Promise<string> {
+  return `rocketchat_${await sha256Hex(payload)}`;
+}
+
+/**
+ * `columns` of a Rocket.Chat message's latest event (webhook_events_rocketchat_message_idx, whose
+ * conditions and order this must keep). `messageId`: a value, or an expression of an enclosing query.
+ */
+export const latestEventOf = (messageId: string | SQL, columns: SQL = sql`"id", "payload"`) =>
+  sql`SELECT ${columns} FROM "webhook_events" WHERE "source" = 'rocketchat' AND "payload" ->> '$.message_id' = ${messageId}
     ORDER BY "received_at" DESC, "rowid" DESC LIMIT 1`;
 
 /**
