@@ -10,7 +10,6 @@
 // origin coming back is a log line.
 import { DurableObject } from "cloudflare:workers";
 import { raiseAlert } from "../workers/alerts/raise";
-import { CapabilityNotConfigured } from "../workers/config/capability";
 import { edgeRoutesConfig, originsOf } from "../workers/edge/config";
 import { applyReport, isRoutable, RECHECK_MS, type HealthReport, type HealthSource, type OriginHealth } from "../workers/edge/health-state";
 import { logInfo } from "../workers/log";
@@ -108,12 +107,8 @@ export class EdgeHealth extends DurableObject<Env> {
   private async alert(host: string, wentDown: OriginHealth[], states: Map<string, OriginHealth>): Promise<void> {
     for (const state of wentDown) await raiseAlert(this.env, "edge origin down", { host, origin: state.origin, reason: state.reason, source: state.source });
     let configured: string[] | null = null;
-    try {
-      const entry = (await edgeRoutesConfig.load(this.env)).entries.get(host);
-      if (entry?.ok) configured = originsOf(entry.route).map((origin) => origin.url);
-    } catch (error) {
-      if (!(error instanceof CapabilityNotConfigured)) throw error;
-    }
+    const entry = (await edgeRoutesConfig.loadIfConfigured(this.env))?.entries.get(host);
+    if (entry?.ok) configured = originsOf(entry.route).map((origin) => origin.url);
     // Requests to the host now get the 503 page until an origin passes a check.
     if (configured && configured.length > 0 && configured.every((origin) => !isRoutable(states.get(origin)))) {
       await raiseAlert(this.env, "edge host unavailable: every origin is down", { host, origins: configured.length });

@@ -12,7 +12,6 @@
 // docs.rocket.chat "Integrations": POST JSON `text`; both read 2026-12-06). The same message
 // posted within SUPPRESS_MS is recorded as `suppressed`, not posted again: a storm of one failure
 // (a batch of dead letters) is one notification; the status page still lists every one.
-import { CapabilityNotConfigured } from "../config/capability";
 import { logError, logWarn, type LogFields } from "../log";
 import { alertWebhookConfig } from "./config";
 
@@ -68,13 +67,8 @@ async function deliver(env: Env, message: string, fields: Record<string, Scalar>
   const now = (options.now ?? Date.now)();
   const db = env.DB;
   let delivery: AlertDelivery = "off";
-  let url: string | null = null;
-  try {
-    url = (await alertWebhookConfig.load(env)).url;
-  } catch (error) {
-    // Unset or malformed: nothing is posted (/healthz and the capability metric say which).
-    if (!(error instanceof CapabilityNotConfigured)) throw error;
-  }
+  // Unset or malformed: nothing is posted (/healthz and the capability metric say which).
+  const url = (await alertWebhookConfig.loadIfConfigured(env))?.url ?? null;
   if (url !== null) {
     let recent = false;
     try {
@@ -107,8 +101,11 @@ export function raiseAlert(env: Env, message: string, fields: LogFields = {}, op
   return deliver(env, message, recordedFields(fields), options).catch(() => undefined);
 }
 
+/** What raiseAlertAfterResponse needs of a request: a Hono context. */
+type RequestContext = { readonly env: Env; readonly executionCtx: { waitUntil(promise: Promise<unknown>): void } };
+
 /** A request's waitUntil (a Hono context's), or null where it has no execution context (some tests). */
-export function waitUntilOf(c: { readonly executionCtx: { waitUntil(promise: Promise<unknown>): void } }): ((promise: Promise<unknown>) => void) | null {
+function waitUntilOf(c: RequestContext): ((promise: Promise<unknown>) => void) | null {
   try {
     const ctx = c.executionCtx;
     return (promise) => ctx.waitUntil(promise);
@@ -118,7 +115,8 @@ export function waitUntilOf(c: { readonly executionCtx: { waitUntil(promise: Pro
 }
 
 /** raiseAlert from a request: the recording and the post run after the answer (waitUntil). */
-export function raiseAlertAfterResponse(env: Env, waitUntil: ((promise: Promise<unknown>) => void) | null, message: string, fields: LogFields = {}): void {
-  const work = raiseAlert(env, message, fields);
+export function raiseAlertAfterResponse(c: RequestContext, message: string, fields: LogFields = {}): void {
+  const waitUntil = waitUntilOf(c);
+  const work = raiseAlert(c.env, message, fields);
   if (waitUntil) waitUntil(work);
 }

@@ -4,34 +4,13 @@
 // without the backups capability configured has no timed runs; one without the Hetzner variables
 // skips the safety net.
 import { backupScheduler } from "../../durable-objects/backup-scheduler";
-import { CapabilityNotConfigured } from "../config/capability";
 import type { BackupKind } from "../db/schema";
 import { logInfo } from "../log";
 import { backupAlert } from "./alerts";
-import { backupServersConfig, backupsConfig, type BackupsConfig } from "./config";
-
-async function configured(env: Env): Promise<BackupsConfig | null> {
-  try {
-    return await backupsConfig.load(env);
-  } catch (error) {
-    if (error instanceof CapabilityNotConfigured) return null;
-    throw error;
-  }
-}
-
-/** Whether backup servers can be reaped here: that needs only the Hetzner variables. */
-async function serversConfigured(env: Env): Promise<boolean> {
-  try {
-    await backupServersConfig.load(env);
-    return true;
-  } catch (error) {
-    if (error instanceof CapabilityNotConfigured) return false;
-    throw error;
-  }
-}
+import { backupServersConfig, backupsConfig } from "./config";
 
 export async function startScheduledRun(env: Env, kind: BackupKind): Promise<void> {
-  const config = await configured(env);
+  const config = await backupsConfig.loadIfConfigured(env);
   if (!config) {
     logInfo("backups not configured, scheduled run skipped", { kind });
     return;
@@ -42,7 +21,7 @@ export async function startScheduledRun(env: Env, kind: BackupKind): Promise<voi
 
 /** The cron expression of a timed run; null when backups are not configured or the run is "off". */
 export async function backupSchedule(env: Env, kind: BackupKind): Promise<string | null> {
-  const config = await configured(env);
+  const config = await backupsConfig.loadIfConfigured(env);
   if (!config) return null;
   return kind === "backup" ? config.schedules.backup : config.schedules.restoreTest;
 }
@@ -54,6 +33,7 @@ export async function reportMissedRun(env: Env, kind: BackupKind, dueAt: number)
 
 /** The safety net runs whenever servers can be deleted: a broken variable elsewhere must not stop it. */
 export async function sweepBackups(env: Env): Promise<void> {
-  if (!(await serversConfigured(env))) return;
+  // Backup servers can be reaped wherever the Hetzner variables are set.
+  if (!(await backupServersConfig.loadIfConfigured(env))) return;
   await backupScheduler(env).sweep();
 }

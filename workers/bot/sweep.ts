@@ -7,7 +7,6 @@
 // questions a tick, each swept at most SWEEP_ATTEMPTS times (a thread Rocket.Chat keeps
 // refusing is given up with an alert); questions older than a day are left alone. The sweep
 // also drops the earlier minutes' question counts (./limits.ts).
-import { CapabilityNotConfigured } from "../config/capability";
 import { openDatabase, type Database } from "../db/client";
 import { GroqChat } from "../llm/groq-chat";
 import { raiseAlert } from "../alerts/raise";
@@ -39,14 +38,9 @@ export type BotSweepOptions = { sleep?: (ms: number) => Promise<void> };
 export async function sweepBotQuestions(env: Env, tickTime: number, options: BotSweepOptions = {}): Promise<BotSweepReport> {
   const report: BotSweepReport = { claimed: 0, answered: 0, closed: 0, undelivered: 0 };
   const db = openDatabase(env.DB);
-  let config: BotConfig;
-  try {
-    config = await botConfig.load(env);
-  } catch (error) {
-    // No bot here: nothing to sweep.
-    if (error instanceof CapabilityNotConfigured) return report;
-    throw error;
-  }
+  const config = await botConfig.loadIfConfigured(env);
+  // No bot here: nothing to sweep.
+  if (!config) return report;
   await forgetOldCounts(db, tickTime);
   const claimed = await claimOverdueQuestions(db, { cutoff: tickTime - OVERDUE_MS, oldest: tickTime - MAX_AGE_MS }, SWEEP_BATCH, SWEEP_ATTEMPTS);
   report.claimed = claimed.length;

@@ -23,7 +23,6 @@
 import { eq, sql, type SQL } from "drizzle-orm";
 import { raiseAlert } from "../alerts/raise";
 import { HISTORY_ENDPOINTS, RocketChatApiError, type HistoryMessage, type HistoryRoomType, type ListedRoom } from "../chat/rocketchat-api";
-import { CapabilityNotConfigured } from "../config/capability";
 import { openDatabase, type Database } from "../db/client";
 import { prepare } from "../db/prepare";
 import { withStorage } from "../db/with-storage";
@@ -121,13 +120,8 @@ const isoOrNull = (ms: number | null) => (ms === null ? null : new Date(ms).toIS
 
 /** The schedule: every tick while the capability is configured and ROCKETCHAT_SYNC_ROOMS is not "off". */
 export async function chatSyncSchedule(env: Env): Promise<string | null> {
-  try {
-    const config = await chatSyncConfig.load(env);
-    return config.rooms.kind === "off" ? null : CHAT_SYNC_SCHEDULE;
-  } catch (error) {
-    if (error instanceof CapabilityNotConfigured) return null;
-    throw error;
-  }
+  const config = await chatSyncConfig.loadIfConfigured(env);
+  return config === null || config.rooms.kind === "off" ? null : CHAT_SYNC_SCHEDULE;
 }
 
 /** Runs the sync once. Throws CapabilityNotConfigured without the REST credentials. */

@@ -39,6 +39,8 @@ export type Capability<T> = {
   readonly variables: readonly string[];
   /** The parsed configuration; throws CapabilityNotConfigured. Cached per env object once it succeeds. */
   load(env: Env): Promise<T>;
+  /** Like load, but null where load throws CapabilityNotConfigured: for work that is simply off without it. */
+  loadIfConfigured(env: Env): Promise<T | null>;
   status(env: Env): Promise<CapabilityStatus>;
 };
 
@@ -93,6 +95,10 @@ export function defineCapability<Shape extends z.ZodRawShape, T>(options: {
       const outcome = await evaluate(env);
       if (!outcome.ok) throw new CapabilityNotConfigured(options.name, outcome.problems);
       return outcome.value;
+    },
+    async loadIfConfigured(env) {
+      const outcome = await evaluate(env);
+      return outcome.ok ? outcome.value : null;
     },
     async status(env) {
       const outcome = await evaluate(env);

@@ -4,7 +4,7 @@
 // is down once its RECHECK_MS have passed (router.ts), so a recovered origin returns within about
 // half a minute while the host has traffic.
 import { logWarn } from "../log";
-import { edgeRoutesConfig, originsOf, type EdgeOrigin, type EdgeRoute } from "./config";
+import { edgeRoutesConfig, edgeRoutingOn, originsOf, type EdgeOrigin, type EdgeRoute } from "./config";
 import type { HealthReport } from "./health-state";
 import { sendHealth } from "./health-view";
 import { checkOrigin } from "./origin-request";
@@ -13,7 +13,7 @@ import { checkOrigin } from "./origin-request";
 export const EDGE_CHECK_SCHEDULE = "*/5 * * * *";
 
 /** Off while EDGE_ROUTES is unset: nothing to check. */
-export const edgeCheckSchedule = (env: Env): string | null => ((env.EDGE_ROUTES ?? "").trim() === "" ? null : EDGE_CHECK_SCHEDULE);
+export const edgeCheckSchedule = (env: Env): string | null => (edgeRoutingOn(env) ? EDGE_CHECK_SCHEDULE : null);
 
 export type CheckOptions = { now?: () => number; timeoutMs?: number; retries?: number };
 

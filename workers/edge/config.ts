@@ -21,6 +21,9 @@ import { defineCapability } from "../config/capability";
 
 export const EDGE_ROUTES_VARIABLE = "EDGE_ROUTES";
 
+/** Whether EDGE_ROUTES is set at all: unset (or blank), the Worker routes nothing and checks nothing. */
+export const edgeRoutingOn = (env: Env): boolean => (env.EDGE_ROUTES ?? "").trim() !== "";
+
 /** Cloudflare's load balancer monitor defaults: path "/", 5 s timeout (its API reference, 2026-12-06). */
 export const DEFAULT_HEALTH_PATH = "/";
 /** How long an origin may take to send its response headers before the attempt counts as failed. */

@@ -27,10 +27,9 @@
 // that one isolate checks) are checked at once with a short timeout; if none passes, the 503 page
 // with Retry-After, within INLINE_CHECK_TIMEOUT_MS. Otherwise due origins are checked after the
 // response.
-import { CapabilityNotConfigured } from "../config/capability";
 import { failureReason, logError, logWarn } from "../log";
 import { checkRouteOrigins } from "./check";
-import { edgeRoutesConfig, originsOf, type EdgeOrigin, type EdgeRoute } from "./config";
+import { edgeRoutesConfig, edgeRoutingOn, originsOf, type EdgeOrigin, type EdgeRoute } from "./config";
 import { isRoutable, RECHECK_MS, type HealthReport, type OriginHealth } from "./health-state";
 import { claimChecks, hostHealth, recordHealth, sendHealth } from "./health-view";
 import { attempt, forwardedHeaders, originTarget, ROUTER_HEADER, VIA_HEADER, VIA_VALUE } from "./origin-request";
@@ -80,15 +79,11 @@ const failure = (origin: EdgeOrigin, reason: string, startedAt: number, at: numb
  * routes answer.
  */
 export async function routeEdgeRequest(request: Request, env: Env, ctx: Waiter, options: RouterOptions = {}): Promise<Response | null> {
-  if ((env.EDGE_ROUTES ?? "").trim() === "") return null;
-  let entry;
+  if (!edgeRoutingOn(env)) return null;
   const publicUrl = new URL(request.url);
-  try {
-    entry = (await edgeRoutesConfig.load(env)).entries.get(publicUrl.hostname);
-  } catch (error) {
-    if (error instanceof CapabilityNotConfigured) return null;
-    throw error;
-  }
+  const routes = await edgeRoutesConfig.loadIfConfigured(env);
+  if (!routes) return null;
+  const entry = routes.entries.get(publicUrl.hostname);
   if (!entry) return null;
   const host = publicUrl.hostname;
   const reference = request.headers.get("cf-ray") ?? crypto.randomUUID();

@@ -1,8 +1,7 @@
 // Origin health for /api/metrics and the status page: every origin of every routable host, as the
 // shared Durable Objects hold it (not one isolate's copy), in EDGE_ROUTES's order.
-import { CapabilityNotConfigured } from "../config/capability";
 import { logWarn } from "../log";
-import { edgeRoutesConfig, originsOf, type OriginPool } from "./config";
+import { edgeRoutesConfig, edgeRoutingOn, originsOf, type OriginPool } from "./config";
 import type { OriginHealth } from "./health-state";
 import { sharedHealth } from "./health-view";
 
@@ -21,15 +20,10 @@ export type EdgeOriginRow = {
 };
 
 export async function readEdgeOrigins(env: Env): Promise<EdgeOriginRow[]> {
-  if ((env.EDGE_ROUTES ?? "").trim() === "") return [];
-  let routes;
-  try {
-    routes = await edgeRoutesConfig.load(env);
-  } catch (error) {
-    // Misconfigured: the capability rows say so; there is nothing routed to show.
-    if (error instanceof CapabilityNotConfigured) return [];
-    throw error;
-  }
+  if (!edgeRoutingOn(env)) return [];
+  const routes = await edgeRoutesConfig.loadIfConfigured(env);
+  // Misconfigured: the capability rows say so; there is nothing routed to show.
+  if (!routes) return [];
   const hosts = await Promise.all(
     [...routes.entries.values()].map(async (entry) => {
       if (!entry.ok) return [];

@@ -5,7 +5,7 @@
 // volume the line would cost log volume and about a third of local throughput.
 import type { Context, ErrorHandler, MiddlewareHandler } from "hono";
 import { storageFailureCode } from "../db/with-storage";
-import { raiseAlertAfterResponse, waitUntilOf } from "../alerts/raise";
+import { raiseAlertAfterResponse } from "../alerts/raise";
 import { logError, logInfo, logWarn } from "../log";
 import type { AppEnv } from "./app-env";
 import { AppError } from "./errors";
@@ -47,14 +47,14 @@ export const handleError: ErrorHandler<AppEnv> = (error, c) => {
     c.set("outcome", error.status === 401 ? "rejected" : error.status >= 500 ? "failed" : "invalid");
     // A sender's mistake (4xx) is expected traffic; only our own failures are errors.
     const fields = { ...failureFields(c), status: error.status, reason: error.internalReason };
-    if (error.alert) raiseAlertAfterResponse(c.env, waitUntilOf(c), "request failed", fields);
+    if (error.alert) raiseAlertAfterResponse(c, "request failed", fields);
     else (error.status >= 500 ? logError : logWarn)("request failed", { ...fields, alert: false });
     return c.json({ error: error.publicMessage, requestId }, error.status);
   }
   c.set("outcome", "failed");
   // Unknown exception text can carry anything (a driver's message quotes bound values): log the
   // D1/SQLite code or the error's name only, answer generically.
-  raiseAlertAfterResponse(c.env, waitUntilOf(c), "unhandled error", {
+  raiseAlertAfterResponse(c, "unhandled error", {
     ...failureFields(c),
     status: 500,
     reason: storageFailureCode(error),

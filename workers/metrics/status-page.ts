@@ -10,7 +10,7 @@ import { getCookie } from "hono/cookie";
 import { html } from "hono/html";
 import { readSession, SESSION_COOKIE } from "../access/admin-session";
 import { identifyOperator } from "../access/operator";
-import { CapabilityNotConfigured, type Capability } from "../config/capability";
+import type { Capability } from "../config/capability";
 import { EVENT_SOURCES } from "../db/schema";
 import type { AppEnv } from "../http/app-env";
 import { AppError } from "../http/errors";
@@ -354,13 +354,9 @@ export function statusPageRoutes(capabilities: Readonly<Record<string, Capabilit
     try {
       const check = await identifyOperator(c.env, c.req.raw.headers, {
         session: async () => {
-          try {
-            return await readSession(c.env.DB, (await secretsConfig.load(c.env)).sessionKeys, getCookie(c, SESSION_COOKIE));
-          } catch (error) {
-            // Without the secrets store there are no token-login sessions: the bearer still works.
-            if (error instanceof CapabilityNotConfigured) return null;
-            throw error;
-          }
+          const secrets = await secretsConfig.loadIfConfigured(c.env);
+          // Without the secrets store there are no token-login sessions: the bearer still works.
+          return secrets ? await readSession(c.env.DB, secrets.sessionKeys, getCookie(c, SESSION_COOKIE)) : null;
         },
       });
       if (!check.ok) {

@@ -12,7 +12,7 @@ import type { AppEnv } from "../http/app-env";
 import { readRawBody } from "../http/read-json-body";
 import { handleError } from "../http/request-log";
 import { issueReason } from "../http/validation";
-import { raiseAlertAfterResponse, waitUntilOf } from "../alerts/raise";
+import { raiseAlertAfterResponse } from "../alerts/raise";
 import { secretsConfig } from "./config";
 import { audit, authorizeRead, history, listTokens, issueToken, manifest, parseRewrapCursor, readCurrent, REWRAP_PAGE_SIZE, revokeToken, rewrapPage, rollback, SecretsError, writeSet } from "./store";
 import { bearerToken } from "../auth/bearer";
@@ -95,7 +95,7 @@ secretsRoutes.onError((error, c) => {
     return handleError(error, c);
   }
   // The reason names env/app/NAME and the key id at most, never a value.
-  if (error.status >= 500) raiseAlertAfterResponse(c.env, waitUntilOf(c), "secrets store refused a stored value", { requestId: c.get("requestId"), path: c.req.path, status: error.status, reason: error.message });
+  if (error.status >= 500) raiseAlertAfterResponse(c, "secrets store refused a stored value", { requestId: c.get("requestId"), path: c.req.path, status: error.status, reason: error.message });
   c.header("Cache-Control", "no-store");
   if (error.status === 429) c.header("Retry-After", String(error.extra.retryAfter ?? 60));
   if (error.status === 401) c.header("WWW-Authenticate", 'Bearer realm="secrets"');
